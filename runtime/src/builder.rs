@@ -1,0 +1,231 @@
+//! `Builder`: configures and starts a runtime.
+
+use crate::budget::DEFAULT_BUDGET;
+use crate::idle::MAX_WORKERS;
+use crate::runtime::Runtime;
+use std::fmt;
+use std::sync::Arc;
+
+type Hook = Arc<dyn Fn() + Send + Sync + 'static>;
+type NameFn = Arc<dyn Fn(usize) -> String + Send + Sync + 'static>;
+
+/// How often a worker takes from the global queue before its local one: every
+/// 61 ticks, the interval Go's scheduler uses (and tokio's long-time default).
+/// A prime, so it does not beat in step with periodic task patterns.
+const DEFAULT_GLOBAL_QUEUE_INTERVAL: u32 = 61;
+
+/// The settings a running runtime reads.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) workers: usize,
+    pub(crate) checkpoint_budget: u32,
+    pub(crate) global_queue_interval: u32,
+    pub(crate) lifo_slot: bool,
+    pub(crate) thread_name: NameFn,
+    pub(crate) thread_stack_size: Option<usize>,
+    pub(crate) on_thread_start: Option<Hook>,
+    pub(crate) on_thread_stop: Option<Hook>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("workers", &self.workers)
+            .field("checkpoint_budget", &self.checkpoint_budget)
+            .field("global_queue_interval", &self.global_queue_interval)
+            .field("lifo_slot", &self.lifo_slot)
+            .field("thread_stack_size", &self.thread_stack_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Runtime`]. Start from [`Runtime::builder`].
+///
+/// ```
+/// use canopy_runtime::Runtime;
+///
+/// let rt = Runtime::builder()
+///     .workers(2)
+///     .thread_name("server")
+///     .checkpoint_budget(64)
+///     .build()
+///     .expect("valid configuration");
+/// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a Builder does nothing until .build() is called"]
+pub struct Builder {
+    workers: Option<usize>,
+    config: Config,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults: one worker per available core, budget 128.
+    pub fn new() -> Self {
+        Builder {
+            workers: None,
+            config: Config {
+                workers: 0,
+                checkpoint_budget: DEFAULT_BUDGET,
+                global_queue_interval: DEFAULT_GLOBAL_QUEUE_INTERVAL,
+                lifo_slot: true,
+                thread_name: Arc::new(|i| format!("canopy-worker-{i}")),
+                thread_stack_size: None,
+                on_thread_start: None,
+                on_thread_stop: None,
+            },
+        }
+    }
+
+    /// Number of worker threads. Default: [`std::thread::available_parallelism`].
+    /// `0` (or more than 65,535) makes [`build`](Self::build) fail.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// Names worker threads `"{name}-{index}"`. Default: `canopy-worker-{index}`.
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.config.thread_name = Arc::new(move |i| format!("{name}-{i}"));
+        self
+    }
+
+    /// Names worker thread `index` with `f(index)`.
+    pub fn thread_name_fn(mut self, f: impl Fn(usize) -> String + Send + Sync + 'static) -> Self {
+        self.config.thread_name = Arc::new(f);
+        self
+    }
+
+    /// Stack size of worker threads in bytes. Default: the platform's default
+    /// for spawned threads (2 MiB on Linux). `0` makes `build` fail.
+    pub fn thread_stack_size(mut self, bytes: usize) -> Self {
+        self.config.thread_stack_size = Some(bytes);
+        self
+    }
+
+    /// Runs `f` on each worker thread as it starts, before it polls any task.
+    pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.config.on_thread_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on each worker thread as it stops, after it dropped its tasks.
+    pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.config.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// How many consecutive ready waits a task may make before it is made to
+    /// yield (DESIGN §2.8). Default 128, tokio's coop budget; `1` gives Trio's
+    /// strict "every await is a schedule point". `0` makes `build` fail.
+    pub fn checkpoint_budget(mut self, budget: u32) -> Self {
+        self.config.checkpoint_budget = budget;
+        self
+    }
+
+    /// Every how many ticks a worker looks at the global queue before its own.
+    /// Default 61. Lower is fairer to tasks spawned from outside, higher keeps
+    /// local work hotter. `0` makes `build` fail.
+    pub fn global_queue_interval(mut self, ticks: u32) -> Self {
+        self.config.global_queue_interval = ticks;
+        self
+    }
+
+    /// Whether a task woken by the running task runs next on the same worker
+    /// (default `true`; see the scheduler docs). Turning it off trades
+    /// message-passing latency for strict FIFO order.
+    pub fn lifo_slot(mut self, enabled: bool) -> Self {
+        self.config.lifo_slot = enabled;
+        self
+    }
+
+    /// Checks the configuration and starts the worker threads.
+    pub fn build(&self) -> Result<Runtime, BuildError> {
+        let workers = match self.workers {
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        if workers == 0 {
+            return Err(BuildError::new(ErrorKind::ZeroWorkers));
+        }
+        if workers > MAX_WORKERS {
+            return Err(BuildError::new(ErrorKind::TooManyWorkers(workers)));
+        }
+        if self.config.checkpoint_budget == 0 {
+            return Err(BuildError::new(ErrorKind::ZeroBudget));
+        }
+        if self.config.global_queue_interval == 0 {
+            return Err(BuildError::new(ErrorKind::ZeroGlobalQueueInterval));
+        }
+        if self.config.thread_stack_size == Some(0) {
+            return Err(BuildError::new(ErrorKind::ZeroStackSize));
+        }
+        let mut config = self.config.clone();
+        config.workers = workers;
+        Runtime::start(config).map_err(|e| BuildError::new(ErrorKind::SpawnThread(e)))
+    }
+}
+
+/// Why [`Builder::build`] failed.
+#[derive(Debug)]
+pub struct BuildError {
+    kind: ErrorKind,
+}
+
+#[derive(Debug)]
+enum ErrorKind {
+    ZeroWorkers,
+    TooManyWorkers(usize),
+    ZeroBudget,
+    ZeroGlobalQueueInterval,
+    ZeroStackSize,
+    SpawnThread(std::io::Error),
+}
+
+impl BuildError {
+    fn new(kind: ErrorKind) -> Self {
+        BuildError { kind }
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::ZeroWorkers => f.write_str(
+                "a runtime needs at least one worker thread: pass workers(n) with n >= 1, \
+                 or leave it unset to use one per core",
+            ),
+            ErrorKind::TooManyWorkers(n) => write!(
+                f,
+                "{n} worker threads requested, but a runtime supports at most {MAX_WORKERS}"
+            ),
+            ErrorKind::ZeroBudget => f.write_str(
+                "checkpoint_budget(0) would make every task yield before its first wait \
+                 completes: use 1 for strict yielding or leave the default of 128",
+            ),
+            ErrorKind::ZeroGlobalQueueInterval => {
+                f.write_str("global_queue_interval must be at least 1 (default 61)")
+            }
+            ErrorKind::ZeroStackSize => {
+                f.write_str("thread_stack_size(0) is not a usable stack; leave it unset for the default")
+            }
+            ErrorKind::SpawnThread(e) => write!(f, "could not start a worker thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::SpawnThread(e) => Some(e),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The thread-local context: which runtime this thread serves (as a worker or
+//! inside `block_on`), the worker running here, and the checkpoint budget of
+//! the task being polled.
+//!
+//! Every access uses `try_with`, so code running in thread-local destructors
+//! (a waker dropped at thread exit, say) sees "outside any runtime" instead of
+//! panicking.
+
+use crate::shared::Shared;
+use crate::worker::WorkerLocal;
+use std::cell::Cell;
+use std::ptr;
+use std::sync::Arc;
+
+struct Context {
+    /// The runtime served by this thread; null outside any runtime.
+    shared: Cell<*const Shared>,
+    /// The worker running on this thread; null on `block_on` threads.
+    worker: Cell<*const WorkerLocal>,
+    /// Checkpoints left before the running task must yield.
+    budget: Cell<u32>,
+}
+
+thread_local! {
+    static CONTEXT: Context = const {
+        Context {
+            shared: Cell::new(ptr::null()),
+            worker: Cell::new(ptr::null()),
+            budget: Cell::new(u32::MAX),
+        }
+    };
+}
+
+/// Restores the previous (empty) context when dropped, also on unwind.
+#[must_use]
+pub(crate) struct EnterGuard {
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|cx| {
+            cx.shared.set(ptr::null());
+            cx.worker.set(ptr::null());
+            cx.budget.set(u32::MAX);
+        });
+    }
+}
+
+/// Panics unless the thread is outside every runtime: blocking a worker (or
+/// nesting `block_on`) would stall every task queued behind it.
+fn assert_outside(what: &str) {
+    let inside = CONTEXT
+        .try_with(|cx| !cx.shared.get().is_null())
+        .unwrap_or(false);
+    assert!(
+        !inside,
+        "{what} was called from inside a canopy runtime (a worker thread or another \
+         block_on). Blocking here would stall the tasks this thread runs; `.await` the \
+         future instead, or call block_on from a thread of your own."
+    );
+}
+
+/// Marks the thread as a worker of `worker.shared` for the guard's lifetime.
+pub(crate) fn enter_worker(worker: &WorkerLocal) -> EnterGuard {
+    assert_outside("starting a worker");
+    CONTEXT.with(|cx| {
+        cx.shared.set(Arc::as_ptr(&worker.shared));
+        cx.worker.set(worker);
+    });
+    EnterGuard {
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+/// Marks the thread as inside `block_on` of `shared` for the guard's lifetime.
+pub(crate) fn enter_block_on(shared: &Arc<Shared>) -> EnterGuard {
+    assert_outside("block_on");
+    CONTEXT.with(|cx| cx.shared.set(Arc::as_ptr(shared)));
+    EnterGuard {
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+/// Runs `f` with the worker running on this thread, if any.
+pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerLocal>) -> R) -> R {
+    let worker = CONTEXT
+        .try_with(|cx| cx.worker.get())
+        .unwrap_or(ptr::null());
+    // SAFETY: a non-null pointer was set by `enter_worker` from a `WorkerLocal`
+    // that outlives its `EnterGuard`, and the guard nulls it before the worker
+    // is dropped. Only shared references are ever made to it.
+    f(unsafe { worker.as_ref() })
+}
+
+/// The runtime this thread serves, if any.
+pub(crate) fn current_shared() -> Option<Arc<Shared>> {
+    let shared = CONTEXT
+        .try_with(|cx| cx.shared.get())
+        .unwrap_or(ptr::null());
+    if shared.is_null() {
+        return None;
+    }
+    // SAFETY: the pointer came from `Arc::as_ptr` of an `Arc<Shared>` that the
+    // worker or `block_on` holds for as long as the context is set, so the
+    // allocation is live and one more strong reference may be made from it.
+    unsafe {
+        Arc::increment_strong_count(shared);
+        Some(Arc::from_raw(shared))
+    }
+}
+
+/// Sets the running task's checkpoint budget.
+pub(crate) fn reset_budget(budget: u32) {
+    let _ = CONTEXT.try_with(|cx| cx.budget.set(budget));
+}
+
+/// Spends one unit of budget. Returns `false` when the task has used it all
+/// and should yield. Outside a runtime the budget is unlimited.
+pub(crate) fn spend_budget() -> bool {
+    CONTEXT
+        .try_with(|cx| {
+            let left = cx.budget.get();
+            if left == 0 {
+                return false;
+            }
+            cx.budget.set(left - 1);
+            true
+        })
+        .unwrap_or(true)
+}

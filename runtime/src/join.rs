@@ -1,0 +1,292 @@
+//! `JoinHandle`, `JoinError`, and the hand-off of a panic between a task and
+//! its handle.
+//!
+//! # Dropping a `JoinHandle`
+//!
+//! Dropping the handle detaches the task: it keeps running to completion (as in
+//! tokio; cancellation in canopy is done with cancel scopes, never by dropping
+//! a handle). Its failure must not vanish with the handle, so a task that
+//! panics with no handle left to receive the panic is reported: it is counted
+//! in [`RuntimeMetrics::unobserved_panics`](crate::RuntimeMetrics) and a line
+//! is written to stderr (the panic hook has already printed the message and
+//! location).
+//!
+//! # The panic hand-off
+//!
+//! The payload of a panic is stored in the task's `JoinState`, then the task
+//! sets `PANIC_STORED`; a handle being dropped sets `HANDLE_DROPPED`. Each
+//! side sets its bit with one `fetch_or` and the side that comes *second*
+//! (sees the other's bit) deals with the payload: the task reports it if the
+//! handle is gone, the dropping handle reports it if the panic is already
+//! stored. Exactly one of them sees the other's bit, so the payload is
+//! reported once or handed to the handle, never both, never neither.
+
+use crate::budget;
+use crate::shared::Shared;
+use crate::task::TaskMeta;
+use async_task::FallibleTask;
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{
+    AtomicPtr, AtomicU8,
+    Ordering::{AcqRel, Acquire, Release},
+};
+use std::task::{Context, Poll};
+
+type Payload = Box<dyn Any + Send + 'static>;
+
+const HANDLE_DROPPED: u8 = 1;
+const PANIC_STORED: u8 = 2;
+
+/// The task side and the handle side of the panic hand-off (module docs).
+#[derive(Debug)]
+pub(crate) struct JoinState {
+    flags: AtomicU8,
+    /// A leaked `Box<Payload>`, or null.
+    panic: AtomicPtr<Payload>,
+}
+
+impl JoinState {
+    pub(crate) fn new() -> Self {
+        JoinState {
+            flags: AtomicU8::new(0),
+            panic: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    fn take_panic(&self) -> Option<Payload> {
+        let raw = self.panic.swap(ptr::null_mut(), Acquire);
+        // SAFETY: a non-null pointer came from `Box::into_raw` in
+        // `publish_panic`, and the swap gives it to exactly one caller.
+        (!raw.is_null()).then(|| *unsafe { Box::from_raw(raw) })
+    }
+
+    /// The task panicked with `payload`.
+    pub(crate) fn publish_panic(&self, payload: Payload, shared: &Shared) {
+        self.panic
+            .store(Box::into_raw(Box::new(payload)), Release);
+        if self.flags.fetch_or(PANIC_STORED, AcqRel) & HANDLE_DROPPED != 0 {
+            if let Some(payload) = self.take_panic() {
+                shared.report_unobserved_panic(&payload);
+            }
+        }
+    }
+
+    /// The handle is being dropped before taking the output.
+    fn handle_dropped(&self, shared: &Shared) {
+        if self.flags.fetch_or(HANDLE_DROPPED, AcqRel) & PANIC_STORED != 0 {
+            if let Some(payload) = self.take_panic() {
+                shared.report_unobserved_panic(&payload);
+            }
+        }
+    }
+}
+
+impl Drop for JoinState {
+    fn drop(&mut self) {
+        drop(self.take_panic());
+    }
+}
+
+/// An owned permission to await a spawned task's output.
+///
+/// Awaiting it gives `Ok(output)`, or a [`JoinError`] if the task panicked or
+/// was dropped unfinished at shutdown. Awaiting it spends the awaiting task's
+/// checkpoint budget like any other wait.
+///
+/// Dropping the handle does **not** cancel the task: it keeps running, and if
+/// it then panics the panic is reported (see [`RuntimeMetrics::unobserved_panics`]).
+/// To stop a task, cancel a scope it runs in.
+///
+/// [`RuntimeMetrics::unobserved_panics`]: crate::RuntimeMetrics::unobserved_panics
+///
+/// ```
+/// let rt = canopy_runtime::Runtime::builder().workers(2).build().unwrap();
+/// let answer = rt.block_on(async {
+///     let handle = canopy_runtime::spawn(async { 6 * 7 });
+///     handle.await
+/// });
+/// assert_eq!(answer.unwrap(), 42);
+/// ```
+#[must_use = "dropping a JoinHandle detaches the task; await it to get its output"]
+pub struct JoinHandle<T> {
+    task: Option<FallibleTask<Result<T, ()>, TaskMeta>>,
+    /// The task's metadata, which `FallibleTask` does not expose. Valid while
+    /// `task` is `Some`: the task allocation outlives its `FallibleTask`.
+    meta: NonNull<TaskMeta>,
+}
+
+// SAFETY: `meta` points into the task allocation, which `task` keeps alive, and
+// is only used for shared access to `TaskMeta`, which is `Sync`. The rest of the
+// handle is `Send`/`Sync` under the same bounds as async-task's `Task`.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: as above; `&JoinHandle` gives access to nothing but `is_finished`.
+unsafe impl<T> Sync for JoinHandle<T> {}
+
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(task: async_task::Task<Result<T, ()>, TaskMeta>) -> Self {
+        let meta = NonNull::from(task.metadata());
+        JoinHandle {
+            task: Some(task.fallible()),
+            meta,
+        }
+    }
+
+    fn meta(&self) -> &TaskMeta {
+        // SAFETY: see the field's docs; `self.task` is `Some` whenever this
+        // is called (it is only taken in `drop` and after completion).
+        unsafe { self.meta.as_ref() }
+    }
+
+    /// Returns `true` once the task has finished (completed, panicked, or been
+    /// dropped by shutdown). Never blocks.
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(|task| task.is_finished())
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        std::task::ready!(budget::poll_spend(cx));
+        let task = self
+            .task
+            .as_mut()
+            .expect("JoinHandle polled after it returned its output");
+        let result = match Pin::new(task).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Some(Ok(output))) => Ok(output),
+            Poll::Ready(Some(Err(()))) => {
+                let payload = self
+                    .meta()
+                    .join
+                    .take_panic()
+                    .expect("a panicked task stores its payload before completing");
+                Err(JoinError::panicked(payload))
+            }
+            Poll::Ready(None) => Err(JoinError::dropped()),
+        };
+        // Finished: the panic (if any) is ours, so dropping must report nothing.
+        self.task = None;
+        Poll::Ready(result)
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            let meta = self.meta();
+            meta.join.handle_dropped(&meta.shared);
+            task.detach();
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Why a task did not produce its output: it panicked, or its future was
+/// dropped unfinished by a hard shutdown.
+///
+/// There is deliberately no "cancelled" case. In canopy cancellation is a
+/// value: a task in a cancelled scope sees `Cancelled` at its checkpoints and
+/// returns it through its own output, so it reaches the handle as `Ok(..)` of
+/// whatever the task returned. A `JoinError` only says that no output exists.
+pub struct JoinError {
+    repr: Repr,
+}
+
+enum Repr {
+    Panicked(Payload),
+    Dropped,
+}
+
+impl JoinError {
+    fn panicked(payload: Payload) -> Self {
+        JoinError {
+            repr: Repr::Panicked(payload),
+        }
+    }
+
+    fn dropped() -> Self {
+        JoinError {
+            repr: Repr::Dropped,
+        }
+    }
+
+    /// The task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panicked(_))
+    }
+
+    /// The task's future was dropped before it finished because its runtime
+    /// shut down.
+    pub fn is_dropped(&self) -> bool {
+        matches!(self.repr, Repr::Dropped)
+    }
+
+    /// The panic's message, when the payload is a string (as with `panic!`).
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panicked(payload) => payload_message(payload.as_ref()),
+            Repr::Dropped => None,
+        }
+    }
+
+    /// Returns the panic payload, to resume it with
+    /// [`std::panic::resume_unwind`], or `self` if the task did not panic.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panicked(payload) => Ok(payload),
+            Repr::Dropped => Err(self),
+        }
+    }
+}
+
+/// The message of a `panic!` payload (`&str` or `String`), if it is one.
+pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Panicked(_) => match self.panic_message() {
+                Some(msg) => write!(f, "task panicked: {msg}"),
+                None => f.write_str("task panicked with a non-string payload"),
+            },
+            Repr::Dropped => f.write_str(
+                "task was dropped before it finished because its runtime shut down; \
+                 keep the runtime alive (or shut it down gracefully) until the task ends",
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Panicked(_) => f
+                .debug_tuple("JoinError::Panicked")
+                .field(&self.panic_message().unwrap_or("<non-string payload>"))
+                .finish(),
+            Repr::Dropped => f.write_str("JoinError::Dropped"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}

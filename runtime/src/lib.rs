@@ -1,0 +1,61 @@
+//! canopy's multi-threaded, work-stealing scheduler.
+//!
+//! Most users depend on the `canopy` facade, which re-exports this crate.
+//!
+//! ```
+//! use canopy_runtime::{Runtime, spawn};
+//!
+//! let rt = Runtime::builder().workers(2).build().unwrap();
+//! let total = rt.block_on(async {
+//!     let tasks: Vec<_> = (1..=100u64).map(|n| spawn(async move { n })).collect();
+//!     let mut total = 0;
+//!     for task in tasks {
+//!         total += task.await.unwrap();
+//!     }
+//!     total
+//! });
+//! assert_eq!(total, 5050);
+//! ```
+//!
+//! # How it schedules
+//!
+//! Tasks are [async-task] allocations (one per task). Each worker thread owns a
+//! FIFO run queue from [crossbeam-deque] plus a LIFO slot for the task the
+//! running task just woke; tasks spawned from outside go to a global injector
+//! queue. Idle workers steal half of a busy worker's queue; at most half the
+//! workers search at once and then park. See `worker.rs` for the loop,
+//! `idle.rs` for the wake-up protocol and `park.rs` for the parker; each opens
+//! with the protocol it implements.
+//!
+//! [async-task]: https://docs.rs/async-task
+//! [crossbeam-deque]: https://docs.rs/crossbeam-deque
+
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations, rust_2018_idioms)]
+
+mod block_on;
+mod budget;
+mod builder;
+mod context;
+mod handle;
+mod idle;
+mod join;
+mod loom;
+mod metrics;
+mod park;
+mod registry;
+mod runtime;
+mod shared;
+mod task;
+mod worker;
+mod yield_now;
+
+#[cfg(all(test, loom))]
+mod loom_models;
+
+pub use builder::{BuildError, Builder};
+pub use handle::{Handle, OutsideRuntime, spawn};
+pub use join::{JoinError, JoinHandle};
+pub use metrics::{RuntimeMetrics, WorkerMetrics};
+pub use runtime::Runtime;
+pub use yield_now::{YieldNow, yield_now};

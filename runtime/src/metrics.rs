@@ -1,0 +1,59 @@
+//! Runtime metrics: per-worker counters written only by their own worker (a
+//! plain load and store, no read-modify-write on the hot path) and read by
+//! anyone as a snapshot.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Counters owned by one worker. Only that worker writes them.
+#[derive(Debug, Default)]
+pub(crate) struct WorkerCounters {
+    pub(crate) polls: AtomicU64,
+    pub(crate) steals: AtomicU64,
+    pub(crate) parks: AtomicU64,
+}
+
+/// Adds one to a counter that only the calling thread writes.
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.store(counter.load(Relaxed) + 1, Relaxed);
+}
+
+/// A snapshot of the runtime's counters, from [`Runtime::metrics`].
+///
+/// Counters only grow. Read concurrently with running tasks they are each
+/// exact but not taken at one instant, so e.g. `completed_tasks` may run a
+/// little ahead of the per-worker poll counts it came from.
+///
+/// [`Runtime::metrics`]: crate::Runtime::metrics
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RuntimeMetrics {
+    /// One entry per worker thread, by worker index.
+    pub workers: Vec<WorkerMetrics>,
+    /// Tasks spawned since the runtime started.
+    pub spawned_tasks: u64,
+    /// Tasks whose future returned.
+    pub completed_tasks: u64,
+    /// Tasks whose future panicked (the panic went to the `JoinHandle`, or
+    /// was reported if the handle was gone).
+    pub panicked_tasks: u64,
+    /// Panics that no `JoinHandle` received because it had been dropped.
+    pub unobserved_panics: u64,
+    /// Tasks spawned and not yet finished or dropped.
+    pub alive_tasks: u64,
+    /// Tasks waiting in the global (injector) queue.
+    pub global_queue_depth: usize,
+}
+
+/// One worker's counters, part of [`RuntimeMetrics`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct WorkerMetrics {
+    /// Tasks this worker polled.
+    pub polls: u64,
+    /// Successful steals from other workers' queues (each takes a batch).
+    pub steals: u64,
+    /// Times this worker parked for lack of work.
+    pub parks: u64,
+    /// Tasks in this worker's local queue now (not counting its LIFO slot).
+    pub local_queue_depth: usize,
+}

@@ -1,0 +1,123 @@
+//! A parker: lets one thread sleep until another thread unparks it.
+//!
+//! # Protocol
+//!
+//! `state` is one of `EMPTY`, `PARKED` or `NOTIFIED`.
+//!
+//! - `unpark` swaps in `NOTIFIED`. Only if it replaced `PARKED` is there a
+//!   sleeper, and then it takes the lock (so the sleeper cannot be between its
+//!   check and `Condvar::wait`) and signals the condvar.
+//! - `park` first consumes a pending `NOTIFIED` without locking. Otherwise it
+//!   takes the lock and moves `EMPTY -> PARKED`; if that fails the state was
+//!   `NOTIFIED`, set between the two steps, and it consumes it. A parked thread
+//!   returns only once it moves `NOTIFIED -> EMPTY`, so spurious condvar
+//!   wake-ups are absorbed.
+//!
+//! A notification is never lost: it is either consumed by the next `park` or
+//! delivered to the one in progress. Several `unpark`s before one `park`
+//! collapse into one token, which is all the scheduler needs (a woken worker
+//! re-checks every queue).
+//!
+//! The worker's idle loop is built on this; the loom model in
+//! `loom_models.rs` checks the two together.
+
+use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::{Condvar, Mutex};
+
+const EMPTY: usize = 0;
+const PARKED: usize = 1;
+const NOTIFIED: usize = 2;
+
+/// One thread's sleep/wake-up point. See the module docs for the protocol.
+#[derive(Debug)]
+pub(crate) struct Parker {
+    state: AtomicUsize,
+    lock: Mutex<()>,
+    condvar: Condvar,
+}
+
+impl Parker {
+    pub(crate) fn new() -> Self {
+        Parker {
+            state: AtomicUsize::new(EMPTY),
+            lock: Mutex::new(()),
+            condvar: Condvar::new(),
+        }
+    }
+
+    /// Blocks the calling thread until `unpark` is called (or returns at once
+    /// if it was called since the last `park`).
+    pub(crate) fn park(&self) {
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+        {
+            return;
+        }
+        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        match self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
+            Ok(_) => {}
+            Err(NOTIFIED) => {
+                // Notified between the fast path and taking the lock.
+                self.state.store(EMPTY, SeqCst);
+                return;
+            }
+            Err(actual) => unreachable!("parker in state {actual} while its owner parks"),
+        }
+        loop {
+            guard = self
+                .condvar
+                .wait(guard)
+                .unwrap_or_else(|e| e.into_inner());
+            if self
+                .state
+                .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+                .is_ok()
+            {
+                return;
+            }
+            // Spurious wake-up: still PARKED, wait again.
+        }
+    }
+
+    /// Wakes the thread blocked in `park`, or makes its next `park` return at once.
+    pub(crate) fn unpark(&self) {
+        match self.state.swap(NOTIFIED, SeqCst) {
+            EMPTY | NOTIFIED => {}
+            PARKED => {
+                // Taking the lock orders this signal after the sleeper's
+                // `EMPTY -> PARKED` + `wait`, so the signal cannot fall between them.
+                drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()));
+                self.condvar.notify_one();
+            }
+            actual => unreachable!("parker in unknown state {actual}"),
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::Parker;
+    use std::sync::Arc;
+    use std::thread;
+
+    #[test]
+    fn unpark_before_park_is_remembered() {
+        let parker = Parker::new();
+        parker.unpark();
+        parker.unpark();
+        parker.park(); // returns: one token
+    }
+
+    #[test]
+    fn unpark_wakes_a_parked_thread() {
+        let parker = Arc::new(Parker::new());
+        for _ in 0..1000 {
+            let p = parker.clone();
+            let t = thread::spawn(move || p.park());
+            parker.unpark();
+            t.join().unwrap();
+        }
+    }
+}

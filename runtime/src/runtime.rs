@@ -1,0 +1,155 @@
+//! `Runtime`: owns the worker threads.
+
+use crate::builder::{Builder, BuildError, Config};
+use crate::context;
+use crate::handle::Handle;
+use crate::join::JoinHandle;
+use crate::metrics::RuntimeMetrics;
+use crate::shared::Shared;
+use crate::worker::run_worker;
+use crossbeam_deque::Worker as LocalQueue;
+use std::future::Future;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A multi-threaded, work-stealing runtime.
+///
+/// A `Runtime` outlives any one [`block_on`](Runtime::block_on): tasks keep
+/// running between calls, and several threads may `block_on` at once.
+///
+/// Dropping it is the hard shutdown: the workers stop after their current
+/// poll, every unfinished task's future is dropped exactly once, and the worker
+/// threads are joined before `drop` returns. [`shutdown_timeout`] bounds the
+/// wait for a worker stuck in a long poll.
+///
+/// [`shutdown_timeout`]: Runtime::shutdown_timeout
+///
+/// ```
+/// use canopy_runtime::Runtime;
+///
+/// let rt = Runtime::builder().workers(2).build()?;
+/// let out = rt.block_on(async {
+///     let a = canopy_runtime::spawn(async { 20 });
+///     let b = canopy_runtime::spawn(async { 22 });
+///     a.await.unwrap() + b.await.unwrap()
+/// });
+/// assert_eq!(out, 42);
+/// # Ok::<(), canopy_runtime::BuildError>(())
+/// ```
+#[derive(Debug)]
+pub struct Runtime {
+    handle: Handle,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// A [`Builder`] to configure a runtime.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// A runtime with the default configuration (one worker per core).
+    pub fn new() -> Result<Runtime, BuildError> {
+        Builder::new().build()
+    }
+
+    pub(crate) fn start(config: Config) -> std::io::Result<Runtime> {
+        let queues: Vec<LocalQueue<_>> = (0..config.workers).map(|_| LocalQueue::new_fifo()).collect();
+        let stealers = queues.iter().map(LocalQueue::stealer).collect();
+        let shared = Arc::new(Shared::new(config.clone(), stealers));
+        let mut runtime = Runtime {
+            handle: Handle {
+                shared: shared.clone(),
+            },
+            threads: Vec::with_capacity(config.workers),
+        };
+        for (index, queue) in queues.into_iter().enumerate() {
+            let mut builder = thread::Builder::new().name((config.thread_name)(index));
+            if let Some(size) = config.thread_stack_size {
+                builder = builder.stack_size(size);
+            }
+            let shared = shared.clone();
+            match builder.spawn(move || run_worker(shared, index, queue)) {
+                Ok(thread) => runtime.threads.push(thread),
+                Err(e) => {
+                    // Count out the workers that never started, then stop the
+                    // ones that did (dropping `runtime` joins them).
+                    for _ in index..config.workers {
+                        runtime.handle.shared.worker_exited();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(runtime)
+    }
+
+    /// Runs `future` to completion on the calling thread, while the workers
+    /// run spawned tasks, and returns its output. `canopy_runtime::spawn`
+    /// works inside it. A panic in `future` propagates to the caller.
+    ///
+    /// # Panics
+    ///
+    /// If called from inside a runtime (on a worker, or inside another
+    /// `block_on`): that would block a thread the runtime needs. `.await`
+    /// the future instead.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// Spawns `future` onto this runtime; see [`Handle::spawn`].
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// A cloneable handle to spawn and `block_on` from other threads.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// A snapshot of the runtime's counters.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.handle.metrics()
+    }
+
+    /// Shuts down, waiting at most `timeout` for workers to finish the poll
+    /// they are in. Every task's future is dropped either way; a worker still
+    /// stuck in a poll after `timeout` is left to exit on its own (its thread
+    /// is detached) and drops its queued tasks when it does. Returns `true`
+    /// if every worker stopped in time.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {
+        self.shutdown(Some(Instant::now() + timeout))
+    }
+
+    fn shutdown(&mut self, deadline: Option<Instant>) -> bool {
+        let shared = &self.handle.shared;
+        shared.begin_shutdown();
+        // Dropped from inside one of our own tasks: that worker cannot wait
+        // for itself; it drops its queue when the current poll returns.
+        let own_worker = context::with_worker(|w| w.is_some_and(|w| Arc::ptr_eq(&w.shared, shared)));
+        let stopped = shared.wait_for_workers(usize::from(own_worker), deadline);
+        let me = thread::current().id();
+        for thread in self.threads.drain(..) {
+            if stopped && thread.thread().id() != me {
+                // The worker has exited its loop; this only reaps the thread.
+                let _ = thread.join();
+            }
+        }
+        shared.finish_shutdown();
+        stopped
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() || !self.handle.shared.is_closed() {
+            self.shutdown(None);
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! State shared by every worker and handle of one runtime: the global queue,
+//! each worker's stealer and parker, idle accounting, the task registry.
+//!
+//! # Shutdown protocol
+//!
+//! 1. `begin_shutdown` sets `closed` (SeqCst) and unparks every worker.
+//! 2. Each worker leaves its loop at the next iteration, drops every task in
+//!    its LIFO slot and local queue (dropping a task can wake or spawn others;
+//!    those land in the same queue and are dropped too), and exits.
+//! 3. `finish_shutdown` drops what is in the global queue and wakes every task
+//!    left in the registry (pending tasks queued nowhere); with `closed` set
+//!    the scheduler drops each woken task instead of queueing it.
+//! 4. A task scheduled from outside a worker after (1) is pushed to the global
+//!    queue and the pusher then re-reads `closed` (SeqCst): either it sees the
+//!    flag and drains the queue itself, or (3) runs after its push and drains
+//!    it. So nothing is left in a queue of a closed runtime.
+
+use crate::builder::Config;
+use crate::idle::Idle;
+use crate::metrics::{RuntimeMetrics, WorkerCounters, WorkerMetrics};
+use crate::park::Parker;
+use crate::registry::Registry;
+use crate::task::Task;
+use crossbeam_deque::{Injector, Stealer};
+use crossbeam_utils::CachePadded;
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// What other threads may touch of one worker.
+#[derive(Debug)]
+pub(crate) struct Remote {
+    pub(crate) stealer: Stealer<Task>,
+    pub(crate) parker: Parker,
+    pub(crate) counters: WorkerCounters,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) injector: Injector<Task>,
+    pub(crate) remotes: Box<[CachePadded<Remote>]>,
+    pub(crate) idle: Idle,
+    pub(crate) registry: Registry,
+    closed: AtomicBool,
+    unobserved_panics: AtomicU64,
+    /// Worker threads still running; shutdown waits for it to reach zero.
+    running_workers: Mutex<usize>,
+    worker_exited: Condvar,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config, stealers: Vec<Stealer<Task>>) -> Self {
+        let workers = stealers.len();
+        Shared {
+            remotes: stealers
+                .into_iter()
+                .map(|stealer| {
+                    CachePadded::new(Remote {
+                        stealer,
+                        parker: Parker::new(),
+                        counters: WorkerCounters::default(),
+                    })
+                })
+                .collect(),
+            injector: Injector::new(),
+            idle: Idle::new(workers),
+            registry: Registry::new(workers),
+            closed: AtomicBool::new(false),
+            unobserved_panics: AtomicU64::new(0),
+            running_workers: Mutex::new(workers),
+            worker_exited: Condvar::new(),
+            config,
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Relaxed)
+    }
+
+    /// Queues a task from a thread that is not one of this runtime's workers.
+    pub(crate) fn schedule_remote(&self, task: Task) {
+        self.injector.push(task);
+        if self.closed.load(SeqCst) {
+            // Shutdown protocol, step 4.
+            self.drain_injector();
+            return;
+        }
+        self.notify_one();
+    }
+
+    /// Wakes a parked worker if the idle protocol says one is needed.
+    pub(crate) fn notify_one(&self) {
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.remotes[index].parker.unpark();
+        }
+    }
+
+    /// Called by the last searcher before it parks (idle protocol, rule 3).
+    pub(crate) fn notify_if_work_pending(&self) {
+        let pending = !self.injector.is_empty()
+            || self.remotes.iter().any(|r| !r.stealer.is_empty());
+        if pending {
+            self.notify_one();
+        }
+    }
+
+    fn drain_injector(&self) {
+        loop {
+            match self.injector.steal() {
+                crossbeam_deque::Steal::Success(task) => drop(task),
+                crossbeam_deque::Steal::Empty => break,
+                crossbeam_deque::Steal::Retry => {}
+            }
+        }
+    }
+
+    /// Shutdown protocol, step 1.
+    pub(crate) fn begin_shutdown(&self) {
+        self.closed.store(true, SeqCst);
+        for remote in self.remotes.iter() {
+            remote.parker.unpark();
+        }
+    }
+
+    /// A worker thread is done (shutdown protocol, step 2).
+    pub(crate) fn worker_exited(&self) {
+        let mut running = self.running_workers.lock().unwrap_or_else(|e| e.into_inner());
+        *running -= 1;
+        self.worker_exited.notify_all();
+    }
+
+    /// Waits until at most `allowed` worker threads run (1 when the caller is
+    /// itself a worker), or until `deadline`. Returns `true` if they stopped.
+    pub(crate) fn wait_for_workers(&self, allowed: usize, deadline: Option<Instant>) -> bool {
+        let mut running = self.running_workers.lock().unwrap_or_else(|e| e.into_inner());
+        while *running > allowed {
+            match deadline {
+                None => {
+                    running = self
+                        .worker_exited
+                        .wait(running)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left == Duration::ZERO {
+                        return false;
+                    }
+                    running = self
+                        .worker_exited
+                        .wait_timeout(running, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+        true
+    }
+
+    /// Shutdown protocol, step 3. Loops because dropping a task may wake or
+    /// spawn others.
+    pub(crate) fn finish_shutdown(&self) {
+        loop {
+            self.drain_injector();
+            if self.registry.wake_all() == 0 && self.injector.is_empty() {
+                break;
+            }
+        }
+    }
+
+    pub(crate) fn report_unobserved_panic(&self, payload: &(dyn Any + Send)) {
+        self.unobserved_panics.fetch_add(1, Relaxed);
+        let message = crate::join::payload_message(payload).unwrap_or("<non-string payload>");
+        eprintln!(
+            "canopy: a task panicked after its JoinHandle was dropped, so nobody received \
+             the panic: {message}"
+        );
+    }
+
+    pub(crate) fn metrics(&self) -> RuntimeMetrics {
+        let counts = self.registry.counts();
+        RuntimeMetrics {
+            workers: self
+                .remotes
+                .iter()
+                .map(|r| {
+                    let mut m = WorkerMetrics::default();
+                    m.polls = r.counters.polls.load(Relaxed);
+                    m.steals = r.counters.steals.load(Relaxed);
+                    m.parks = r.counters.parks.load(Relaxed);
+                    m.local_queue_depth = r.stealer.len();
+                    m
+                })
+                .collect(),
+            spawned_tasks: counts.spawned,
+            completed_tasks: counts.completed,
+            panicked_tasks: counts.panicked,
+            unobserved_panics: self.unobserved_panics.load(Relaxed),
+            alive_tasks: counts.alive,
+            global_queue_depth: self.injector.len(),
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! A worker thread's scheduling loop.
+//!
+//! Each worker owns a FIFO `crossbeam_deque::Worker` (its local run queue) and
+//! a LIFO slot. Per loop iteration it:
+//!
+//! 1. every `global_queue_interval` ticks takes from the global queue first, so
+//!    tasks spawned from outside are not starved by a busy local queue;
+//! 2. otherwise takes its LIFO slot, then its local queue, then the global queue;
+//! 3. failing that, searches: steals half of another worker's queue (victims in
+//!    random order) or a batch of the global queue, a few rounds with backoff;
+//! 4. failing that, parks (see `idle.rs` for the protocol that makes sure no
+//!    wake-up is lost).
+//!
+//! # The LIFO slot
+//!
+//! A task woken or spawned by the running task goes into the LIFO slot and
+//! runs next on this worker, while its data is still in cache; the task that
+//! was in the slot moves to the back of the local queue. This makes message
+//! passing between two tasks (request/response, ping-pong) as cheap as a
+//! function call. To keep such a pair from starving everything else, at most
+//! `MAX_LIFO_POLLS` tasks run from the slot in a row; then the slot's task goes
+//! to the back of the queue. A task that wakes *itself* while running
+//! (`yield_now`, a spent checkpoint budget) always goes to the back.
+//!
+//! The slot is owned by its worker and cannot be stolen (as in tokio): while a
+//! task runs one very long poll, the single task it last woke waits for it.
+
+use crate::context;
+use crate::metrics::bump;
+use crate::shared::Shared;
+use crate::task::Task;
+use crossbeam_deque::{Steal, Worker as LocalQueue};
+use crossbeam_utils::Backoff;
+use std::cell::Cell;
+use std::sync::Arc;
+
+/// How many tasks may run from the LIFO slot in a row: 3, tokio's value,
+/// enough to cover a request/response exchange without letting a pair hog
+/// the worker.
+const MAX_LIFO_POLLS: u32 = 3;
+
+/// Steal rounds before a searching worker gives up and parks: a short spin
+/// catches work that is being published right now without burning a core.
+const STEAL_ROUNDS: u32 = 4;
+
+/// The worker's own state; lives on its thread's stack.
+pub(crate) struct WorkerLocal {
+    pub(crate) shared: Arc<Shared>,
+    index: usize,
+    queue: LocalQueue<Task>,
+    lifo: Cell<Option<Task>>,
+    searching: Cell<bool>,
+    tick: Cell<u32>,
+    rng: Cell<u32>,
+}
+
+impl WorkerLocal {
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Queues a task woken or spawned on this worker's thread.
+    pub(crate) fn schedule_local(&self, task: Task, woken_while_running: bool) {
+        if woken_while_running || !self.shared.config.lifo_slot {
+            self.queue.push(task);
+            self.shared.notify_one();
+            return;
+        }
+        if let Some(previous) = self.lifo.replace(Some(task)) {
+            // The displaced task is now stealable: let an idle worker know.
+            self.queue.push(previous);
+            self.shared.notify_one();
+        }
+    }
+
+    fn run(&self) {
+        while !self.shared.is_closed() {
+            match self.next_task().or_else(|| self.steal_work()) {
+                Some(task) => self.run_task(task),
+                None => self.park(),
+            }
+        }
+    }
+
+    fn next_task(&self) -> Option<Task> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % self.shared.config.global_queue_interval == 0 {
+            if let Some(task) = self.pop_global() {
+                return Some(task);
+            }
+        }
+        self.lifo
+            .take()
+            .or_else(|| self.queue.pop())
+            .or_else(|| self.pop_global())
+    }
+
+    /// Takes a batch from the global queue into the local one.
+    fn pop_global(&self) -> Option<Task> {
+        if self.shared.injector.is_empty() {
+            return None;
+        }
+        loop {
+            match self.shared.injector.steal_batch_and_pop(&self.queue) {
+                Steal::Success(task) => return Some(task),
+                Steal::Empty => return None,
+                Steal::Retry => {}
+            }
+        }
+    }
+
+    fn run_task(&self, task: Task) {
+        if self.searching.replace(false) && self.shared.idle.transition_from_searching() {
+            // We were the last searcher and found work: there may be more, so
+            // hand the search on (idle protocol, rule 5).
+            self.shared.notify_one();
+        }
+        self.poll(task);
+        let mut lifo_polls = 0;
+        while let Some(task) = self.lifo.take() {
+            if lifo_polls == MAX_LIFO_POLLS {
+                self.queue.push(task);
+                self.shared.notify_one();
+                break;
+            }
+            lifo_polls += 1;
+            self.poll(task);
+        }
+    }
+
+    fn poll(&self, task: Task) {
+        context::reset_budget(self.shared.config.checkpoint_budget);
+        bump(&self.shared.remotes[self.index].counters.polls);
+        task.run();
+    }
+
+    fn steal_work(&self) -> Option<Task> {
+        if !self.searching.get() {
+            if !self.shared.idle.transition_to_searching() {
+                // Enough workers are searching already; one of them will find
+                // whatever appears (idle protocol, rule 3).
+                return None;
+            }
+            self.searching.set(true);
+        }
+        let remotes = &self.shared.remotes;
+        let backoff = Backoff::new();
+        for _ in 0..STEAL_ROUNDS {
+            let start = self.next_random() as usize % remotes.len();
+            for offset in 0..remotes.len() {
+                let victim = (start + offset) % remotes.len();
+                if victim == self.index {
+                    continue;
+                }
+                loop {
+                    match remotes[victim].stealer.steal_batch_and_pop(&self.queue) {
+                        Steal::Success(task) => {
+                            bump(&remotes[self.index].counters.steals);
+                            return Some(task);
+                        }
+                        Steal::Empty => break,
+                        Steal::Retry => backoff.spin(),
+                    }
+                }
+            }
+            if let Some(task) = self.pop_global() {
+                return Some(task);
+            }
+            if self.shared.is_closed() {
+                return None;
+            }
+            backoff.snooze();
+        }
+        None
+    }
+
+    fn park(&self) {
+        let idle = &self.shared.idle;
+        if idle.transition_to_parked(self.index, self.searching.replace(false)) {
+            self.shared.notify_if_work_pending();
+        }
+        let remote = &self.shared.remotes[self.index];
+        bump(&remote.counters.parks);
+        while !self.shared.is_closed() {
+            remote.parker.park();
+            if idle.is_claimed(self.index) {
+                self.searching.set(true);
+                return;
+            }
+        }
+    }
+
+    /// Drops every task left in the slot and queue (shutdown protocol, step 2).
+    fn drain(&self) {
+        while let Some(task) = self.lifo.take().or_else(|| self.queue.pop()) {
+            drop(task);
+        }
+    }
+
+    /// xorshift32: victim order only needs to differ between workers and rounds.
+    fn next_random(&self) -> u32 {
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng.set(x);
+        x
+    }
+}
+
+/// The body of worker thread `index`.
+pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, queue: LocalQueue<Task>) {
+    /// Counts the worker out even if a hook panics, so shutdown never waits
+    /// for a thread that is gone.
+    struct CountOut<'a>(&'a Shared);
+    impl Drop for CountOut<'_> {
+        fn drop(&mut self) {
+            self.0.worker_exited();
+        }
+    }
+    let _count_out = CountOut(&shared);
+    if let Some(hook) = &shared.config.on_thread_start {
+        hook();
+    }
+    let worker = WorkerLocal {
+        shared: shared.clone(),
+        index,
+        queue,
+        lifo: Cell::new(None),
+        searching: Cell::new(false),
+        tick: Cell::new(0),
+        rng: Cell::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
+    };
+    {
+        let _context = context::enter_worker(&worker);
+        worker.run();
+        worker.drain();
+    }
+    drop(worker);
+    if let Some(hook) = &shared.config.on_thread_stop {
+        hook();
+    }
+}
