@@ -213,9 +213,9 @@ impl fmt::Display for BuildError {
             ErrorKind::ZeroGlobalQueueInterval => {
                 f.write_str("global_queue_interval must be at least 1 (default 61)")
             }
-            ErrorKind::ZeroStackSize => {
-                f.write_str("thread_stack_size(0) is not a usable stack; leave it unset for the default")
-            }
+            ErrorKind::ZeroStackSize => f.write_str(
+                "thread_stack_size(0) is not a usable stack; leave it unset for the default",
+            ),
             ErrorKind::SpawnThread(e) => write!(f, "could not start a worker thread: {e}"),
         }
     }

@@ -105,7 +105,9 @@ impl Idle {
     pub(crate) fn transition_to_parked(&self, index: usize, is_searching: bool) -> bool {
         let (word, bit) = slot(index);
         self.sleepers[word].fetch_or(bit, SeqCst);
-        let prev = self.state.fetch_sub(UNPARK_ONE + usize::from(is_searching), SeqCst);
+        let prev = self
+            .state
+            .fetch_sub(UNPARK_ONE + usize::from(is_searching), SeqCst);
         is_searching && searching(prev) == 1
     }
 
@@ -127,12 +129,10 @@ impl Idle {
             if searching(state) != 0 || unparked(state) >= self.num_workers {
                 return None;
             }
-            match self.state.compare_exchange_weak(
-                state,
-                state + UNPARK_ONE + 1,
-                SeqCst,
-                Relaxed,
-            ) {
+            match self
+                .state
+                .compare_exchange_weak(state, state + UNPARK_ONE + 1, SeqCst, Relaxed)
+            {
                 Ok(_) => break,
                 Err(actual) => state = actual,
             }
@@ -155,8 +155,8 @@ impl Idle {
         }
     }
 
-    /// Number of workers currently searching (for tests and metrics).
-    #[cfg(test)]
+    /// Number of workers currently searching (for tests).
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn num_searching(&self) -> usize {
         searching(self.state.load(SeqCst))
     }

@@ -66,8 +66,7 @@ impl JoinState {
 
     /// The task panicked with `payload`.
     pub(crate) fn publish_panic(&self, payload: Payload, shared: &Shared) {
-        self.panic
-            .store(Box::into_raw(Box::new(payload)), Release);
+        self.panic.store(Box::into_raw(Box::new(payload)), Release);
         if self.flags.fetch_or(PANIC_STORED, AcqRel) & HANDLE_DROPPED != 0 {
             if let Some(payload) = self.take_panic() {
                 shared.report_unobserved_panic(&payload);
@@ -208,14 +207,24 @@ pub struct JoinError {
 }
 
 enum Repr {
-    Panicked(Payload),
+    /// The payload sits in a `Mutex` only so that `JoinError` is `Sync` (and
+    /// so fits `anyhow`-style error boxes); it is never locked concurrently.
+    /// The message is copied out once, on this cold path.
+    Panicked {
+        payload: std::sync::Mutex<Payload>,
+        message: Option<String>,
+    },
     Dropped,
 }
 
 impl JoinError {
     fn panicked(payload: Payload) -> Self {
+        let message = payload_message(payload.as_ref()).map(str::to_owned);
         JoinError {
-            repr: Repr::Panicked(payload),
+            repr: Repr::Panicked {
+                payload: std::sync::Mutex::new(payload),
+                message,
+            },
         }
     }
 
@@ -227,7 +236,7 @@ impl JoinError {
 
     /// The task panicked.
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, Repr::Panicked(_))
+        matches!(self.repr, Repr::Panicked { .. })
     }
 
     /// The task's future was dropped before it finished because its runtime
@@ -239,7 +248,7 @@ impl JoinError {
     /// The panic's message, when the payload is a string (as with `panic!`).
     pub fn panic_message(&self) -> Option<&str> {
         match &self.repr {
-            Repr::Panicked(payload) => payload_message(payload.as_ref()),
+            Repr::Panicked { message, .. } => message.as_deref(),
             Repr::Dropped => None,
         }
     }
@@ -248,7 +257,9 @@ impl JoinError {
     /// [`std::panic::resume_unwind`], or `self` if the task did not panic.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
-            Repr::Panicked(payload) => Ok(payload),
+            Repr::Panicked { payload, .. } => {
+                Ok(payload.into_inner().unwrap_or_else(|e| e.into_inner()))
+            }
             Repr::Dropped => Err(self),
         }
     }
@@ -265,7 +276,7 @@ pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> Option<&str> {
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Panicked(_) => match self.panic_message() {
+            Repr::Panicked { .. } => match self.panic_message() {
                 Some(msg) => write!(f, "task panicked: {msg}"),
                 None => f.write_str("task panicked with a non-string payload"),
             },
@@ -280,7 +291,7 @@ impl fmt::Display for JoinError {
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Panicked(_) => f
+            Repr::Panicked { .. } => f
                 .debug_tuple("JoinError::Panicked")
                 .field(&self.panic_message().unwrap_or("<non-string payload>"))
                 .finish(),

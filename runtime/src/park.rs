@@ -59,17 +59,19 @@ impl Parker {
         match self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
             Ok(_) => {}
             Err(NOTIFIED) => {
-                // Notified between the fast path and taking the lock.
-                self.state.store(EMPTY, SeqCst);
+                // Notified between the fast path and taking the lock. Consume
+                // the token with a swap, not a store: a failed CAS may read an
+                // older NOTIFIED than the latest `unpark`'s, and only a
+                // read-modify-write is sure to read (and synchronize with) the
+                // latest one. A store here let loom lose an unpark's writes.
+                let old = self.state.swap(EMPTY, SeqCst);
+                debug_assert_eq!(old, NOTIFIED);
                 return;
             }
             Err(actual) => unreachable!("parker in state {actual} while its owner parks"),
         }
         loop {
-            guard = self
-                .condvar
-                .wait(guard)
-                .unwrap_or_else(|e| e.into_inner());
+            guard = self.condvar.wait(guard).unwrap_or_else(|e| e.into_inner());
             if self
                 .state
                 .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)

@@ -1,6 +1,6 @@
 //! `Runtime`: owns the worker threads.
 
-use crate::builder::{Builder, BuildError, Config};
+use crate::builder::{BuildError, Builder, Config};
 use crate::context;
 use crate::handle::Handle;
 use crate::join::JoinHandle;
@@ -55,7 +55,9 @@ impl Runtime {
     }
 
     pub(crate) fn start(config: Config) -> std::io::Result<Runtime> {
-        let queues: Vec<LocalQueue<_>> = (0..config.workers).map(|_| LocalQueue::new_fifo()).collect();
+        let queues: Vec<LocalQueue<_>> = (0..config.workers)
+            .map(|_| LocalQueue::new_fifo())
+            .collect();
         let stealers = queues.iter().map(LocalQueue::stealer).collect();
         let shared = Arc::new(Shared::new(config.clone(), stealers));
         let mut runtime = Runtime {
@@ -132,7 +134,8 @@ impl Runtime {
         shared.begin_shutdown();
         // Dropped from inside one of our own tasks: that worker cannot wait
         // for itself; it drops its queue when the current poll returns.
-        let own_worker = context::with_worker(|w| w.is_some_and(|w| Arc::ptr_eq(&w.shared, shared)));
+        let own_worker =
+            context::with_worker(|w| w.is_some_and(|w| Arc::ptr_eq(&w.shared, shared)));
         let stopped = shared.wait_for_workers(usize::from(own_worker), deadline);
         let me = thread::current().id();
         for thread in self.threads.drain(..) {

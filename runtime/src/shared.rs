@@ -99,8 +99,8 @@ impl Shared {
 
     /// Called by the last searcher before it parks (idle protocol, rule 3).
     pub(crate) fn notify_if_work_pending(&self) {
-        let pending = !self.injector.is_empty()
-            || self.remotes.iter().any(|r| !r.stealer.is_empty());
+        let pending =
+            !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty());
         if pending {
             self.notify_one();
         }
@@ -126,7 +126,10 @@ impl Shared {
 
     /// A worker thread is done (shutdown protocol, step 2).
     pub(crate) fn worker_exited(&self) {
-        let mut running = self.running_workers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut running = self
+            .running_workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         *running -= 1;
         self.worker_exited.notify_all();
     }
@@ -134,7 +137,10 @@ impl Shared {
     /// Waits until at most `allowed` worker threads run (1 when the caller is
     /// itself a worker), or until `deadline`. Returns `true` if they stopped.
     pub(crate) fn wait_for_workers(&self, allowed: usize, deadline: Option<Instant>) -> bool {
-        let mut running = self.running_workers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut running = self
+            .running_workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         while *running > allowed {
             match deadline {
                 None => {

@@ -35,9 +35,11 @@ pub(crate) struct TaskMeta {
 impl TaskMeta {
     fn deregister(&self, outcome: Outcome) {
         let reg = self.registration.load(Relaxed);
-        self.shared
-            .registry
-            .remove((reg >> 32) as usize, (reg & u64::from(u32::MAX)) as usize, outcome);
+        self.shared.registry.remove(
+            (reg >> 32) as usize,
+            (reg & u64::from(u32::MAX)) as usize,
+            outcome,
+        );
     }
 }
 
@@ -82,9 +84,10 @@ where
     //   borrow is of the metadata, which async-task drops after the future;
     // - the schedule function is `Send + Sync + 'static`: it is a fn item.
     let (runnable, task) = unsafe {
-        async_task::Builder::new()
-            .metadata(meta)
-            .spawn_unchecked(move |meta| TaskFuture::new(future, meta), WithInfo(schedule))
+        async_task::Builder::new().metadata(meta).spawn_unchecked(
+            move |meta| TaskFuture::new(future, meta),
+            WithInfo(schedule),
+        )
     };
     let shard = match local {
         Some(worker) => worker.index(),

@@ -1,0 +1,175 @@
+//! Loom models of the wake-up protocol: the parker (`park.rs`) and the idle
+//! accounting (`idle.rs`) run as they are; the run queues are stood in for by
+//! a mutex-protected deque, since crossbeam-deque is not loom-instrumented.
+//! Each mini-worker follows the order of operations of `worker.rs`: pop, or
+//! become a searcher and look again, or park (re-checking the queue if it was
+//! the last searcher), and on wake-up look at its claim bit.
+//!
+//! Every model ends with the main thread parked until the last task has run.
+//! A lost wake-up leaves every thread blocked, which loom reports as a
+//! deadlock. Run with:
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p canopy-runtime --release --lib loom_`
+
+use crate::idle::Idle;
+use crate::park::Parker;
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use loom::sync::{Arc, Mutex};
+use loom::thread;
+use std::cell::Cell;
+use std::collections::VecDeque;
+
+/// A task: when run, pushes `spawns` new tasks through the worker's schedule
+/// path (LIFO slot, displaced task to the shared queue).
+#[derive(Debug, Clone, Copy)]
+struct Job {
+    spawns: usize,
+}
+
+struct Model {
+    idle: Idle,
+    queue: Mutex<VecDeque<Job>>,
+    parkers: Vec<Parker>,
+    main: Parker,
+    done: AtomicUsize,
+    total: usize,
+    closed: AtomicBool,
+}
+
+impl Model {
+    fn new(workers: usize, total: usize) -> Arc<Self> {
+        Arc::new(Model {
+            idle: Idle::new(workers),
+            queue: Mutex::new(VecDeque::new()),
+            parkers: (0..workers).map(|_| Parker::new()).collect(),
+            main: Parker::new(),
+            done: AtomicUsize::new(0),
+            total,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// `Shared::notify_one`.
+    fn notify_one(&self) {
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.parkers[index].unpark();
+        }
+    }
+
+    /// `Shared::schedule_remote`.
+    fn push_remote(&self, job: Job) {
+        self.queue.lock().unwrap().push_back(job);
+        self.notify_one();
+    }
+
+    fn pop(&self) -> Option<Job> {
+        self.queue.lock().unwrap().pop_front()
+    }
+}
+
+/// The mini-worker: `WorkerLocal::run` with `next_task`, `steal_work`,
+/// `run_task`, `schedule_local` and `park` inlined in the same order.
+fn worker(model: Arc<Model>, index: usize) {
+    let lifo: Cell<Option<Job>> = Cell::new(None);
+    let mut searching = false;
+    while !model.closed.load(SeqCst) {
+        let mut job = lifo.take().or_else(|| model.pop());
+        if job.is_none() && !searching && model.idle.transition_to_searching() {
+            searching = true;
+            job = model.pop();
+        }
+        if let Some(job) = job {
+            if searching {
+                searching = false;
+                if model.idle.transition_from_searching() {
+                    model.notify_one();
+                }
+            }
+            // "Poll" the job: its spawns go through `schedule_local`.
+            for _ in 0..job.spawns {
+                if let Some(previous) = lifo.replace(Some(Job { spawns: 0 })) {
+                    model.queue.lock().unwrap().push_back(previous);
+                    model.notify_one();
+                }
+            }
+            if model.done.fetch_add(1, SeqCst) + 1 == model.total {
+                model.main.unpark();
+            }
+            continue;
+        }
+        if model.idle.transition_to_parked(index, searching)
+            && !model.queue.lock().unwrap().is_empty()
+        {
+            model.notify_one();
+        }
+        loop {
+            if model.closed.load(SeqCst) {
+                return;
+            }
+            model.parkers[index].park();
+            if model.idle.is_claimed(index) {
+                searching = true;
+                break;
+            }
+        }
+    }
+}
+
+/// Runs `workers` mini-workers and `feed` on the main thread, then waits for
+/// `total` jobs to have run and shuts down.
+fn run_model(workers: usize, total: usize, feed: fn(&Model)) {
+    loom::model(move || {
+        let model = Model::new(workers, total);
+        let threads: Vec<_> = (0..workers)
+            .map(|i| {
+                let model = model.clone();
+                thread::spawn(move || worker(model, i))
+            })
+            .collect();
+        feed(&model);
+        while model.done.load(SeqCst) < model.total {
+            model.main.park();
+        }
+        model.closed.store(true, SeqCst);
+        for parker in &model.parkers {
+            parker.unpark();
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn loom_parker_never_loses_an_unpark() {
+    loom::model(|| {
+        let parker = Arc::new(Parker::new());
+        let unparker = parker.clone();
+        let t = thread::spawn(move || unparker.unpark());
+        parker.park();
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn loom_remote_spawns_wake_an_idle_worker() {
+    // Two workers going idle while two tasks arrive from outside.
+    run_model(2, 2, |model| {
+        model.push_remote(Job { spawns: 0 });
+        model.push_remote(Job { spawns: 0 });
+    });
+}
+
+#[test]
+fn loom_lifo_slot_hand_off_reaches_the_other_worker() {
+    // One task spawns two: the first goes to the LIFO slot, the second
+    // displaces it into the stealable queue and notifies. Both must run.
+    run_model(2, 3, |model| model.push_remote(Job { spawns: 2 }));
+}
+
+#[test]
+fn loom_single_worker_parks_and_is_woken() {
+    run_model(1, 2, |model| {
+        model.push_remote(Job { spawns: 0 });
+        model.push_remote(Job { spawns: 0 });
+    });
+}
