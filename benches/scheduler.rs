@@ -1,1 +1,393 @@
-fn main() {}
+//! The scheduler benchmarks of tokio's `benches/rt_multi_threaded.rs`, run on
+//! canopy, tokio (multi-thread, `enable_all` as in tokio's bench) and
+//! async-executor (one runner thread per worker) in the same run, with the
+//! same worker count (2 by default; `CANOPY_BENCH_WORKERS=n` to change).
+//!
+//! Each workload is written once against the small `Contender` trait below,
+//! so the three runtimes run exactly the same code. `ping_pong` uses tokio's
+//! `oneshot` channel for all three (it is executor-agnostic) until canopy has
+//! channels of its own.
+//!
+//! `cargo bench --bench scheduler` runs it under the system allocator;
+//! `cargo bench --bench scheduler --features mimalloc` under mimalloc.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, mpsc};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const NUM_SPAWN: usize = 10_000;
+const NUM_PINGS: usize = 1_000;
+const YIELD_TASKS: usize = 200;
+const NUM_YIELD: usize = 1_000;
+const CHAIN: usize = 1_000;
+/// How long each busy task in `spawn_many_remote_busy` computes between
+/// yields (tokio's value).
+const STALL: Duration = Duration::from_micros(10);
+
+fn workers() -> usize {
+    std::env::var("CANOPY_BENCH_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+}
+
+/// What a workload needs from a runtime.
+trait Contender: Sized {
+    const NAME: &'static str;
+    /// Spawns from any thread; cheap to clone into tasks.
+    type Spawner: Clone + Send + Sync + 'static;
+    type Join<T: Send + 'static>: Future<Output = T> + Send + 'static;
+
+    fn start(workers: usize) -> Self;
+    fn spawner(&self) -> Self::Spawner;
+    fn block_on<F: Future>(&self, future: F) -> F::Output;
+    fn spawn<F>(spawner: &Self::Spawner, future: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+    fn yield_now() -> impl Future<Output = ()> + Send;
+}
+
+/// Maps a `Result` join output to its value, as the benches always expect success.
+struct Unwrap<J>(J);
+
+impl<T, E: std::fmt::Debug, J: Future<Output = Result<T, E>> + Unpin> Future for Unwrap<J> {
+    type Output = T;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        Pin::new(&mut self.0).poll(cx).map(|r| r.unwrap())
+    }
+}
+
+struct Canopy(canopy::Runtime);
+
+impl Contender for Canopy {
+    const NAME: &'static str = "canopy";
+    type Spawner = canopy::Handle;
+    type Join<T: Send + 'static> = Unwrap<canopy::JoinHandle<T>>;
+
+    fn start(workers: usize) -> Self {
+        Canopy(canopy::Runtime::builder().workers(workers).build().unwrap())
+    }
+    fn spawner(&self) -> canopy::Handle {
+        self.0.handle().clone()
+    }
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.0.block_on(future)
+    }
+    fn spawn<F>(spawner: &canopy::Handle, future: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Unwrap(spawner.spawn(future))
+    }
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        canopy::yield_now()
+    }
+}
+
+struct Tokio(tokio::runtime::Runtime);
+
+impl Contender for Tokio {
+    const NAME: &'static str = "tokio";
+    type Spawner = tokio::runtime::Handle;
+    type Join<T: Send + 'static> = Unwrap<tokio::task::JoinHandle<T>>;
+
+    fn start(workers: usize) -> Self {
+        Tokio(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .enable_all()
+                .build()
+                .unwrap(),
+        )
+    }
+    fn spawner(&self) -> tokio::runtime::Handle {
+        self.0.handle().clone()
+    }
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.0.block_on(future)
+    }
+    fn spawn<F>(spawner: &tokio::runtime::Handle, future: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Unwrap(spawner.spawn(future))
+    }
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
+}
+
+struct AsyncExecutor {
+    executor: Arc<async_executor::Executor<'static>>,
+    /// Dropping it ends every runner's `run` future.
+    stop: Option<tokio::sync::watch::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Contender for AsyncExecutor {
+    const NAME: &'static str = "async-executor";
+    type Spawner = Arc<async_executor::Executor<'static>>;
+    type Join<T: Send + 'static> = async_executor::Task<T>;
+
+    fn start(workers: usize) -> Self {
+        let executor = Arc::new(async_executor::Executor::new());
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        let threads = (0..workers)
+            .map(|_| {
+                let executor = executor.clone();
+                let mut stopped = stopped.clone();
+                std::thread::spawn(move || {
+                    futures_lite::future::block_on(executor.run(async move {
+                        let _ = stopped.changed().await;
+                    }));
+                })
+            })
+            .collect();
+        AsyncExecutor {
+            executor,
+            stop: Some(stop),
+            threads,
+        }
+    }
+    fn spawner(&self) -> Self::Spawner {
+        self.executor.clone()
+    }
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        futures_lite::future::block_on(future)
+    }
+    fn spawn<F>(spawner: &Self::Spawner, future: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        spawner.spawn(future)
+    }
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        futures_lite::future::yield_now()
+    }
+}
+
+impl Drop for AsyncExecutor {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        for thread in self.threads.drain(..) {
+            thread.join().unwrap();
+        }
+    }
+}
+
+/// 10,000 spawns from inside a task; the last one to run signals completion.
+fn spawn_many_local_in_task<R: Contender>(
+    rt: &R,
+    tx: &mpsc::SyncSender<()>,
+    rx: &mpsc::Receiver<()>,
+    rem: &Arc<AtomicUsize>,
+) {
+    rem.store(NUM_SPAWN, Relaxed);
+    let spawner = rt.spawner();
+    let (tx, rem) = (tx.clone(), rem.clone());
+    rt.block_on(async move {
+        let inner = spawner.clone();
+        drop(R::spawn(&spawner, async move {
+            for _ in 0..NUM_SPAWN {
+                let (tx, rem) = (tx.clone(), rem.clone());
+                drop(R::spawn(&inner, async move {
+                    if rem.fetch_sub(1, Relaxed) == 1 {
+                        tx.send(()).unwrap();
+                    }
+                }));
+            }
+        }));
+        rx.recv().unwrap();
+    });
+}
+
+/// tokio's `spawn_many_local`: 10,000 spawns from the `block_on` thread.
+fn spawn_many_from_block_on<R: Contender>(
+    rt: &R,
+    tx: &mpsc::SyncSender<()>,
+    rx: &mpsc::Receiver<()>,
+    rem: &Arc<AtomicUsize>,
+) {
+    rem.store(NUM_SPAWN, Relaxed);
+    let spawner = rt.spawner();
+    rt.block_on(async {
+        for _ in 0..NUM_SPAWN {
+            let (tx, rem) = (tx.clone(), rem.clone());
+            drop(R::spawn(&spawner, async move {
+                if rem.fetch_sub(1, Relaxed) == 1 {
+                    tx.send(()).unwrap();
+                }
+            }));
+        }
+        rx.recv().unwrap();
+    });
+}
+
+/// 10,000 spawns from outside the runtime, then joined from `block_on`.
+fn spawn_many_remote<R: Contender>(rt: &R, handles: &mut Vec<R::Join<()>>) {
+    let spawner = rt.spawner();
+    for _ in 0..NUM_SPAWN {
+        handles.push(R::spawn(&spawner, async {}));
+    }
+    rt.block_on(async {
+        for handle in handles.drain(..) {
+            handle.await;
+        }
+    });
+}
+
+fn stall() {
+    let start = Instant::now();
+    while start.elapsed() < STALL {
+        std::thread::yield_now();
+    }
+}
+
+fn ping_pong<R: Contender>(
+    rt: &R,
+    done_tx: &mpsc::SyncSender<()>,
+    done_rx: &mpsc::Receiver<()>,
+    rem: &Arc<AtomicUsize>,
+) {
+    rem.store(NUM_PINGS, Relaxed);
+    let spawner = rt.spawner();
+    let (done_tx, rem) = (done_tx.clone(), rem.clone());
+    rt.block_on(async move {
+        let outer = spawner.clone();
+        drop(R::spawn(&outer, async move {
+            for _ in 0..NUM_PINGS {
+                let (rem, done_tx, spawner) = (rem.clone(), done_tx.clone(), spawner.clone());
+                drop(R::spawn(&spawner.clone(), async move {
+                    let (tx1, rx1) = tokio::sync::oneshot::channel::<()>();
+                    let (tx2, rx2) = tokio::sync::oneshot::channel::<()>();
+                    drop(R::spawn(&spawner, async move {
+                        rx1.await.unwrap();
+                        tx2.send(()).unwrap();
+                    }));
+                    tx1.send(()).unwrap();
+                    rx2.await.unwrap();
+                    if rem.fetch_sub(1, Relaxed) == 1 {
+                        done_tx.send(()).unwrap();
+                    }
+                }));
+            }
+        }));
+        done_rx.recv().unwrap();
+    });
+}
+
+fn yield_many<R: Contender>(rt: &R, tx: &mpsc::SyncSender<()>, rx: &mpsc::Receiver<()>) {
+    let spawner = rt.spawner();
+    for _ in 0..YIELD_TASKS {
+        let tx = tx.clone();
+        drop(R::spawn(&spawner, async move {
+            for _ in 0..NUM_YIELD {
+                R::yield_now().await;
+            }
+            tx.send(()).unwrap();
+        }));
+    }
+    for _ in 0..YIELD_TASKS {
+        rx.recv().unwrap();
+    }
+}
+
+fn chained_spawn<R: Contender>(
+    rt: &R,
+    done_tx: &mpsc::SyncSender<()>,
+    done_rx: &mpsc::Receiver<()>,
+) {
+    fn iter<R: Contender>(spawner: R::Spawner, done_tx: mpsc::SyncSender<()>, n: usize) {
+        if n == 0 {
+            done_tx.send(()).unwrap();
+        } else {
+            let next = spawner.clone();
+            drop(R::spawn(&spawner, async move {
+                iter::<R>(next, done_tx, n - 1)
+            }));
+        }
+    }
+    let spawner = rt.spawner();
+    let done_tx = done_tx.clone();
+    rt.block_on(async move {
+        let next = spawner.clone();
+        drop(R::spawn(&spawner, async move {
+            iter::<R>(next, done_tx, CHAIN)
+        }));
+        done_rx.recv().unwrap();
+    });
+}
+
+/// Runs every workload for one contender, each under its own group name so
+/// criterion prints the three runtimes side by side.
+fn bench_contender<R: Contender>(c: &mut Criterion) {
+    let n = workers();
+    let (tx, rx) = mpsc::sync_channel(1000);
+    let rem = Arc::new(AtomicUsize::new(0));
+
+    let rt = R::start(n);
+    c.benchmark_group("spawn_many_local")
+        .bench_function(R::NAME, |b| {
+            b.iter(|| spawn_many_local_in_task(&rt, &tx, &rx, &rem))
+        });
+    c.benchmark_group("spawn_many_local_from_block_on")
+        .bench_function(R::NAME, |b| {
+            b.iter(|| spawn_many_from_block_on(&rt, &tx, &rx, &rem))
+        });
+    let mut handles = Vec::with_capacity(NUM_SPAWN);
+    c.benchmark_group("spawn_many_remote_idle")
+        .bench_function(R::NAME, |b| b.iter(|| spawn_many_remote(&rt, &mut handles)));
+    c.benchmark_group("ping_pong")
+        .bench_function(R::NAME, |b| b.iter(|| ping_pong(&rt, &tx, &rx, &rem)));
+    c.benchmark_group("yield_many")
+        .bench_function(R::NAME, |b| b.iter(|| yield_many(&rt, &tx, &rx)));
+    c.benchmark_group("chained_spawn")
+        .bench_function(R::NAME, |b| b.iter(|| chained_spawn(&rt, &tx, &rx)));
+    drop(rt);
+
+    // A runtime of its own, kept busy by 2 tasks per worker that compute and yield.
+    let rt = R::start(n);
+    let busy = Arc::new(AtomicBool::new(true));
+    let spawner = rt.spawner();
+    for _ in 0..2 * n {
+        let busy = busy.clone();
+        drop(R::spawn(&spawner, async move {
+            while busy.load(Relaxed) {
+                R::yield_now().await;
+                stall();
+            }
+        }));
+    }
+    c.benchmark_group("spawn_many_remote_busy")
+        .bench_function(R::NAME, |b| b.iter(|| spawn_many_remote(&rt, &mut handles)));
+    busy.store(false, Relaxed);
+    drop(rt);
+}
+
+fn scheduler(c: &mut Criterion) {
+    bench_contender::<Canopy>(c);
+    bench_contender::<Tokio>(c);
+    bench_contender::<AsyncExecutor>(c);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = scheduler
+}
+criterion_main!(benches);
