@@ -9,17 +9,13 @@ use std::sync::Arc;
 type Hook = Arc<dyn Fn() + Send + Sync + 'static>;
 type NameFn = Arc<dyn Fn(usize) -> String + Send + Sync + 'static>;
 
-/// How often a worker takes from the global queue before its local one: every
-/// 61 ticks, the interval Go's scheduler uses (and tokio's long-time default).
-/// A prime, so it does not beat in step with periodic task patterns.
-const DEFAULT_GLOBAL_QUEUE_INTERVAL: u32 = 61;
-
 /// The settings a running runtime reads.
 #[derive(Clone)]
 pub(crate) struct Config {
     pub(crate) workers: usize,
     pub(crate) checkpoint_budget: u32,
-    pub(crate) global_queue_interval: u32,
+    /// `None`: adaptive (see `worker.rs`, "Global-queue fairness").
+    pub(crate) global_queue_interval: Option<u32>,
     pub(crate) lifo_slot: bool,
     pub(crate) thread_name: NameFn,
     pub(crate) thread_stack_size: Option<usize>,
@@ -66,14 +62,15 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// A builder with the defaults: one worker per available core, budget 128.
+    /// A builder with the defaults: one worker per available core, checkpoint
+    /// budget 128, adaptive global-queue interval, LIFO slot on.
     pub fn new() -> Self {
         Builder {
             workers: None,
             config: Config {
                 workers: 0,
                 checkpoint_budget: DEFAULT_BUDGET,
-                global_queue_interval: DEFAULT_GLOBAL_QUEUE_INTERVAL,
+                global_queue_interval: None,
                 lifo_slot: true,
                 thread_name: Arc::new(|i| format!("canopy-worker-{i}")),
                 thread_stack_size: None,
@@ -130,11 +127,13 @@ impl Builder {
         self
     }
 
-    /// Every how many ticks a worker looks at the global queue before its own.
-    /// Default 61. Lower is fairer to tasks spawned from outside, higher keeps
-    /// local work hotter. `0` makes `build` fail.
+    /// Fixes how many ticks a worker runs from its local queue between looks
+    /// at the global queue (where tasks spawned from outside the runtime
+    /// wait). By default the interval adapts to how long tasks take to poll,
+    /// so that the global queue is looked at about every 200 µs (between 2 and
+    /// 127 ticks), as tokio does. `0` makes `build` fail.
     pub fn global_queue_interval(mut self, ticks: u32) -> Self {
-        self.config.global_queue_interval = ticks;
+        self.config.global_queue_interval = Some(ticks);
         self
     }
 
@@ -161,7 +160,7 @@ impl Builder {
         if self.config.checkpoint_budget == 0 {
             return Err(BuildError::new(ErrorKind::ZeroBudget));
         }
-        if self.config.global_queue_interval == 0 {
+        if self.config.global_queue_interval == Some(0) {
             return Err(BuildError::new(ErrorKind::ZeroGlobalQueueInterval));
         }
         if self.config.thread_stack_size == Some(0) {
@@ -211,7 +210,7 @@ impl fmt::Display for BuildError {
                  completes: use 1 for strict yielding or leave the default of 128",
             ),
             ErrorKind::ZeroGlobalQueueInterval => {
-                f.write_str("global_queue_interval must be at least 1 (default 61)")
+                f.write_str("global_queue_interval must be at least 1 (or left unset to adapt)")
             }
             ErrorKind::ZeroStackSize => f.write_str(
                 "thread_stack_size(0) is not a usable stack; leave it unset for the default",
