@@ -204,9 +204,9 @@ fn an_idle_worker_steals_from_a_busy_one() {
     let stolen_all = rt.block_on(rt.spawn(async move {
         for _ in 0..CHILDREN {
             let counter = counter.clone();
-            canopy::spawn(async move {
+            drop(canopy::spawn(async move {
                 counter.fetch_add(1, SeqCst);
-            });
+            }));
         }
         // Block this worker without yielding: its queued children can only run
         // if the other worker steals them. (The newest child sits in the LIFO
@@ -276,12 +276,14 @@ fn several_threads_block_on_at_once() {
 fn tasks_keep_running_between_block_on_calls() {
     let rt = rt(2);
     let (tx, rx) = mpsc::channel();
-    let handle = rt.block_on(async move {
-        canopy::spawn(async move {
+    let mut handle = None;
+    rt.block_on(async {
+        handle = Some(canopy::spawn(async move {
             tx.send(()).unwrap();
             7
-        })
+        }));
     });
+    let handle = handle.unwrap();
     // No block_on is running now; the workers still run the task.
     rx.recv_timeout(PATIENCE).unwrap();
     assert_eq!(rt.block_on(handle).unwrap(), 7);
@@ -407,7 +409,7 @@ fn bad_configuration_is_an_error_not_a_hang() {
 #[test]
 #[should_panic(expected = "called outside a canopy runtime")]
 fn spawn_outside_a_runtime_panics_with_a_clear_message() {
-    let _ = canopy::spawn(async {});
+    drop(canopy::spawn(async {}));
 }
 
 #[test]

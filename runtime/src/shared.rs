@@ -191,13 +191,11 @@ impl Shared {
             workers: self
                 .remotes
                 .iter()
-                .map(|r| {
-                    let mut m = WorkerMetrics::default();
-                    m.polls = r.counters.polls.load(Relaxed);
-                    m.steals = r.counters.steals.load(Relaxed);
-                    m.parks = r.counters.parks.load(Relaxed);
-                    m.local_queue_depth = r.stealer.len();
-                    m
+                .map(|r| WorkerMetrics {
+                    polls: r.counters.polls.load(Relaxed),
+                    steals: r.counters.steals.load(Relaxed),
+                    parks: r.counters.parks.load(Relaxed),
+                    local_queue_depth: r.stealer.len(),
                 })
                 .collect(),
             spawned_tasks: counts.spawned,
