@@ -54,6 +54,15 @@ trait Contender: Sized {
         F: Future + Send + 'static,
         F::Output: Send + 'static;
     fn yield_now() -> impl Future<Output = ()> + Send;
+
+    /// Spawns a task nobody joins. (Dropping an async-executor `Task` would
+    /// cancel it, so each contender says how to let a task run on its own.)
+    fn spawn_detached<F>(spawner: &Self::Spawner, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(Self::spawn(spawner, future));
+    }
 }
 
 /// Maps a `Result` join output to its value, as the benches always expect success.
@@ -176,6 +185,12 @@ impl Contender for AsyncExecutor {
     fn yield_now() -> impl Future<Output = ()> + Send {
         futures_lite::future::yield_now()
     }
+    fn spawn_detached<F>(spawner: &Self::Spawner, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        spawner.spawn(future).detach();
+    }
 }
 
 impl Drop for AsyncExecutor {
@@ -199,16 +214,16 @@ fn spawn_many_local_in_task<R: Contender>(
     let (tx, rem) = (tx.clone(), rem.clone());
     rt.block_on(async move {
         let inner = spawner.clone();
-        drop(R::spawn(&spawner, async move {
+        R::spawn_detached(&spawner, async move {
             for _ in 0..NUM_SPAWN {
                 let (tx, rem) = (tx.clone(), rem.clone());
-                drop(R::spawn(&inner, async move {
+                R::spawn_detached(&inner, async move {
                     if rem.fetch_sub(1, Relaxed) == 1 {
                         tx.send(()).unwrap();
                     }
-                }));
+                });
             }
-        }));
+        });
         rx.recv().unwrap();
     });
 }
@@ -225,11 +240,11 @@ fn spawn_many_from_block_on<R: Contender>(
     rt.block_on(async {
         for _ in 0..NUM_SPAWN {
             let (tx, rem) = (tx.clone(), rem.clone());
-            drop(R::spawn(&spawner, async move {
+            R::spawn_detached(&spawner, async move {
                 if rem.fetch_sub(1, Relaxed) == 1 {
                     tx.send(()).unwrap();
                 }
-            }));
+            });
         }
         rx.recv().unwrap();
     });
@@ -266,24 +281,24 @@ fn ping_pong<R: Contender>(
     let (done_tx, rem) = (done_tx.clone(), rem.clone());
     rt.block_on(async move {
         let outer = spawner.clone();
-        drop(R::spawn(&outer, async move {
+        R::spawn_detached(&outer, async move {
             for _ in 0..NUM_PINGS {
                 let (rem, done_tx, spawner) = (rem.clone(), done_tx.clone(), spawner.clone());
-                drop(R::spawn(&spawner.clone(), async move {
+                R::spawn_detached(&spawner.clone(), async move {
                     let (tx1, rx1) = tokio::sync::oneshot::channel::<()>();
                     let (tx2, rx2) = tokio::sync::oneshot::channel::<()>();
-                    drop(R::spawn(&spawner, async move {
+                    R::spawn_detached(&spawner, async move {
                         rx1.await.unwrap();
                         tx2.send(()).unwrap();
-                    }));
+                    });
                     tx1.send(()).unwrap();
                     rx2.await.unwrap();
                     if rem.fetch_sub(1, Relaxed) == 1 {
                         done_tx.send(()).unwrap();
                     }
-                }));
+                });
             }
-        }));
+        });
         done_rx.recv().unwrap();
     });
 }
@@ -292,12 +307,12 @@ fn yield_many<R: Contender>(rt: &R, tx: &mpsc::SyncSender<()>, rx: &mpsc::Receiv
     let spawner = rt.spawner();
     for _ in 0..YIELD_TASKS {
         let tx = tx.clone();
-        drop(R::spawn(&spawner, async move {
+        R::spawn_detached(&spawner, async move {
             for _ in 0..NUM_YIELD {
                 R::yield_now().await;
             }
             tx.send(()).unwrap();
-        }));
+        });
     }
     for _ in 0..YIELD_TASKS {
         rx.recv().unwrap();
@@ -314,18 +329,14 @@ fn chained_spawn<R: Contender>(
             done_tx.send(()).unwrap();
         } else {
             let next = spawner.clone();
-            drop(R::spawn(&spawner, async move {
-                iter::<R>(next, done_tx, n - 1)
-            }));
+            R::spawn_detached(&spawner, async move { iter::<R>(next, done_tx, n - 1) });
         }
     }
     let spawner = rt.spawner();
     let done_tx = done_tx.clone();
     rt.block_on(async move {
         let next = spawner.clone();
-        drop(R::spawn(&spawner, async move {
-            iter::<R>(next, done_tx, CHAIN)
-        }));
+        R::spawn_detached(&spawner, async move { iter::<R>(next, done_tx, CHAIN) });
         done_rx.recv().unwrap();
     });
 }
@@ -363,12 +374,12 @@ fn bench_contender<R: Contender>(c: &mut Criterion) {
     let spawner = rt.spawner();
     for _ in 0..2 * n {
         let busy = busy.clone();
-        drop(R::spawn(&spawner, async move {
+        R::spawn_detached(&spawner, async move {
             while busy.load(Relaxed) {
                 R::yield_now().await;
                 stall();
             }
-        }));
+        });
     }
     c.benchmark_group("spawn_many_remote_busy")
         .bench_function(R::NAME, |b| b.iter(|| spawn_many_remote(&rt, &mut handles)));

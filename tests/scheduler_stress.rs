@@ -158,3 +158,55 @@ fn shutdown_races_with_wakers_and_spawns_from_outside() {
         );
     }
 }
+
+#[test]
+fn every_panic_reaches_its_handle_or_is_reported_exactly_once() {
+    // Thousands of expected panics: keep the default hook's messages out of the log.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let reported = Arc::new(AtomicUsize::new(0));
+    let counter = reported.clone();
+    let rt = Runtime::builder()
+        .workers(2)
+        .on_unobserved_panic(move |_| {
+            counter.fetch_add(1, SeqCst);
+        })
+        .build()
+        .unwrap();
+    const TASKS: usize = 2_000;
+    let gates: Vec<Gate> = (0..TASKS).map(|_| Gate::default()).collect();
+    let mut kept = Vec::new();
+    let mut dropped = Vec::new();
+    for (i, gate) in gates.iter().enumerate() {
+        let passed = gate.passed();
+        let handle = rt.spawn(async move {
+            passed.await;
+            panic!("task {i}");
+        });
+        if i % 2 == 0 {
+            kept.push(handle)
+        } else {
+            dropped.push(handle)
+        }
+    }
+    // Panics land while the other half of the handles is being dropped.
+    let opener = thread::spawn(move || gates.iter().for_each(Gate::open));
+    drop(dropped);
+    opener.join().unwrap();
+    let observed = rt.block_on(async {
+        let mut observed = 0;
+        for handle in kept {
+            observed += usize::from(handle.await.unwrap_err().is_panic());
+        }
+        observed
+    });
+    assert_eq!(observed, TASKS / 2);
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while rt.metrics().unobserved_panics < (TASKS / 2) as u64 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", rt.metrics());
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(reported.load(SeqCst), TASKS / 2);
+    drop(rt);
+    std::panic::set_hook(default_hook);
+}

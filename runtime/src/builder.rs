@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 type Hook = Arc<dyn Fn() + Send + Sync + 'static>;
+type PanicHook = Arc<dyn Fn(&(dyn std::any::Any + Send)) + Send + Sync + 'static>;
 type NameFn = Arc<dyn Fn(usize) -> String + Send + Sync + 'static>;
 
 /// The settings a running runtime reads.
@@ -21,6 +22,8 @@ pub(crate) struct Config {
     pub(crate) thread_stack_size: Option<usize>,
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
+    /// `None`: report to stderr.
+    pub(crate) on_unobserved_panic: Option<PanicHook>,
 }
 
 impl fmt::Debug for Config {
@@ -76,6 +79,7 @@ impl Builder {
                 thread_stack_size: None,
                 on_thread_start: None,
                 on_thread_stop: None,
+                on_unobserved_panic: None,
             },
         }
     }
@@ -116,6 +120,43 @@ impl Builder {
     /// Runs `f` on each worker thread as it stops, after it dropped its tasks.
     pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
         self.config.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` with the payload of every task panic that no `JoinHandle`
+    /// receives (its handle was dropped), instead of the default report on
+    /// stderr. Runs on the thread where the panic was caught or the handle
+    /// dropped; it must not block. Such panics are counted in
+    /// [`RuntimeMetrics::unobserved_panics`](crate::RuntimeMetrics) either way.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let seen = Arc::new(AtomicUsize::new(0));
+    /// let counter = seen.clone();
+    /// let rt = canopy_runtime::Runtime::builder()
+    ///     .workers(1)
+    ///     .on_unobserved_panic(move |payload| {
+    ///         let message = payload.downcast_ref::<&str>().copied().unwrap_or("?");
+    ///         assert_eq!(message, "lost");
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let hook = std::panic::take_hook();
+    /// # std::panic::set_hook(Box::new(|_| {}));
+    /// drop(rt.spawn(async { panic!("lost") }));
+    /// while seen.load(Ordering::SeqCst) == 0 {
+    ///     std::thread::yield_now();
+    /// }
+    /// # std::panic::set_hook(hook);
+    /// ```
+    pub fn on_unobserved_panic(
+        mut self,
+        f: impl Fn(&(dyn std::any::Any + Send)) + Send + Sync + 'static,
+    ) -> Self {
+        self.config.on_unobserved_panic = Some(Arc::new(f));
         self
     }
 

@@ -178,6 +178,10 @@ impl Shared {
 
     pub(crate) fn report_unobserved_panic(&self, payload: &(dyn Any + Send)) {
         self.unobserved_panics.fetch_add(1, Relaxed);
+        if let Some(hook) = &self.config.on_unobserved_panic {
+            hook(payload);
+            return;
+        }
         let message = crate::join::payload_message(payload).unwrap_or("<non-string payload>");
         eprintln!(
             "canopy: a task panicked after its JoinHandle was dropped, so nobody received \
