@@ -580,3 +580,63 @@ fn metrics_count_polls_parks_and_queue_depth() {
             .all(|w| w.local_queue_depth == 0)
     );
 }
+
+#[test]
+fn a_future_that_spawns_from_its_drop_during_shutdown_is_fine() {
+    /// Spawns a cleanup task when dropped, as server code sometimes does.
+    struct SpawnOnDrop(Arc<AtomicUsize>);
+    impl Drop for SpawnOnDrop {
+        fn drop(&mut self) {
+            let ran = self.0.clone();
+            drop(canopy::spawn(async move {
+                ran.fetch_add(1, SeqCst);
+            }));
+            self.0.fetch_add(100, SeqCst);
+        }
+    }
+    let count = Arc::new(AtomicUsize::new(0));
+    let rt = rt(2);
+    for _ in 0..10 {
+        let guard = SpawnOnDrop(count.clone());
+        drop(rt.spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        }));
+    }
+    drop(rt);
+    // Every future was dropped; the cleanups spawned into the closed runtime
+    // were dropped unrun instead of panicking (which would abort).
+    assert_eq!(count.load(SeqCst), 1_000);
+}
+
+#[test]
+fn a_panicking_unobserved_panic_hook_does_not_kill_the_worker() {
+    let rt = Runtime::builder()
+        .workers(1)
+        .on_unobserved_panic(|_| panic!("the hook itself fails"))
+        .build()
+        .unwrap();
+    drop(rt.spawn(async { panic!("unobserved") }));
+    let deadline = Instant::now() + PATIENCE;
+    while rt.metrics().unobserved_panics == 0 {
+        assert!(Instant::now() < deadline);
+        thread::sleep(Duration::from_millis(1));
+    }
+    // The single worker survived the hook's panic and still runs tasks.
+    assert_eq!(rt.block_on(rt.spawn(async { 5 })).unwrap(), 5);
+}
+
+#[test]
+fn dropping_the_runtime_from_inside_its_own_task_does_not_deadlock() {
+    let rt = Arc::new(Mutex::new(Some(rt(2))));
+    let (tx, rx) = mpsc::channel();
+    let slot = rt.clone();
+    let handle = rt.lock().unwrap().as_ref().unwrap().handle().clone();
+    drop(handle.spawn(async move {
+        let runtime = slot.lock().unwrap().take();
+        drop(runtime);
+        tx.send(()).unwrap();
+    }));
+    rx.recv_timeout(PATIENCE)
+        .expect("dropping the runtime inside its own task hung");
+}

@@ -31,20 +31,32 @@ thread_local! {
     };
 }
 
-/// Restores the previous (empty) context when dropped, also on unwind.
+/// Restores the context that was in place before it was entered, when
+/// dropped (also on unwind).
 #[must_use]
 pub(crate) struct EnterGuard {
-    _not_send: std::marker::PhantomData<*const ()>,
+    shared: *const Shared,
+    worker: *const WorkerLocal,
+    budget: u32,
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let _ = CONTEXT.try_with(|cx| {
-            cx.shared.set(ptr::null());
-            cx.worker.set(ptr::null());
-            cx.budget.set(u32::MAX);
+            cx.shared.set(self.shared);
+            cx.worker.set(self.worker);
+            cx.budget.set(self.budget);
         });
     }
+}
+
+/// Sets the context, returning a guard that restores the previous one.
+fn enter(shared: *const Shared, worker: *const WorkerLocal) -> EnterGuard {
+    CONTEXT.with(|cx| EnterGuard {
+        shared: cx.shared.replace(shared),
+        worker: cx.worker.replace(worker),
+        budget: cx.budget.replace(u32::MAX),
+    })
 }
 
 /// Panics unless the thread is outside every runtime: blocking a worker (or
@@ -64,22 +76,24 @@ fn assert_outside(what: &str) {
 /// Marks the thread as a worker of `worker.shared` for the guard's lifetime.
 pub(crate) fn enter_worker(worker: &WorkerLocal) -> EnterGuard {
     assert_outside("starting a worker");
-    CONTEXT.with(|cx| {
-        cx.shared.set(Arc::as_ptr(&worker.shared));
-        cx.worker.set(worker);
-    });
-    EnterGuard {
-        _not_send: std::marker::PhantomData,
-    }
+    enter(Arc::as_ptr(&worker.shared), worker)
 }
 
 /// Marks the thread as inside `block_on` of `shared` for the guard's lifetime.
 pub(crate) fn enter_block_on(shared: &Arc<Shared>) -> EnterGuard {
     assert_outside("block_on");
-    CONTEXT.with(|cx| cx.shared.set(Arc::as_ptr(shared)));
-    EnterGuard {
-        _not_send: std::marker::PhantomData,
-    }
+    enter(Arc::as_ptr(shared), ptr::null())
+}
+
+/// Marks the thread as serving `shared` (but as no worker) while a closed
+/// runtime drops tasks here, so that a future whose `Drop` spawns or asks for
+/// `Handle::current()` finds its runtime (closed: the spawn is dropped at once)
+/// instead of panicking inside async-task, which would abort. Nests: the guard
+/// restores whatever context the thread had.
+///
+/// `shared` must be the contents of an `Arc<Shared>` (every `Shared` is).
+pub(crate) fn enter_shutdown(shared: &Shared) -> EnterGuard {
+    enter(shared, ptr::null())
 }
 
 /// Runs `f` with the worker running on this thread, if any.
@@ -101,9 +115,10 @@ pub(crate) fn current_shared() -> Option<Arc<Shared>> {
     if shared.is_null() {
         return None;
     }
-    // SAFETY: the pointer came from `Arc::as_ptr` of an `Arc<Shared>` that the
-    // worker or `block_on` holds for as long as the context is set, so the
-    // allocation is live and one more strong reference may be made from it.
+    // SAFETY: the pointer points into an `Arc<Shared>` allocation (it came
+    // from `Arc::as_ptr`, or from a `&Shared`, and every `Shared` lives in an
+    // `Arc`) that the code which set the context keeps alive until its guard
+    // restores the context, so one more strong reference may be made from it.
     unsafe {
         Arc::increment_strong_count(shared);
         Some(Arc::from_raw(shared))

@@ -20,8 +20,8 @@
 //!    nothing. Otherwise claim a wake-up by incrementing both counters with a
 //!    CAS (on behalf of the worker to be woken, which starts out searching),
 //!    then clear one bit of `sleepers` and unpark that worker. By (1) a bit is
-//!    there to take: every claim is matched by an earlier decrement whose bit
-//!    nobody else has taken.
+//!    there to take: claims never outnumber decrements, each decrement was
+//!    preceded by setting a bit, and each claim clears exactly one bit.
 //! 3. **The last searcher.** A searching worker that gives up and parks while
 //!    no other worker is searching re-checks every queue *after* its decrement.
 //!    Together with (2) this is a Dekker pair on `SeqCst` operations: either the
@@ -30,8 +30,9 @@
 //! 4. **Waking up.** A parked worker that returns from `park` checks its bit:
 //!    cleared means it was claimed (it is now counted as unparked and
 //!    searching); still set means a spurious or shutdown wake-up.
-//! 5. **Bounded searching.** At most half the workers search at once
-//!    ([`Idle::transition_to_searching`]), so a burst of work does not stampede
+//! 5. **Bounded searching.** About half the workers at most search at once
+//!    ([`Idle::transition_to_searching`]; the check and the increment are not
+//!    one step, so a race can let one more in, which is harmless), so a burst of work does not stampede
 //!    every core onto the same queues; a searcher that finds work wakes the next
 //!    worker if it was the last searcher, so parallelism ramps up one by one.
 //!

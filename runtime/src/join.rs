@@ -69,7 +69,7 @@ impl JoinState {
         self.panic.store(Box::into_raw(Box::new(payload)), Release);
         if self.flags.fetch_or(PANIC_STORED, AcqRel) & HANDLE_DROPPED != 0 {
             if let Some(payload) = self.take_panic() {
-                shared.report_unobserved_panic(&payload);
+                shared.report_unobserved_panic(payload);
             }
         }
     }
@@ -78,7 +78,7 @@ impl JoinState {
     fn handle_dropped(&self, shared: &Shared) {
         if self.flags.fetch_or(HANDLE_DROPPED, AcqRel) & PANIC_STORED != 0 {
             if let Some(payload) = self.take_panic() {
-                shared.report_unobserved_panic(&payload);
+                shared.report_unobserved_panic(payload);
             }
         }
     }
@@ -137,8 +137,8 @@ impl<T> JoinHandle<T> {
     }
 
     fn meta(&self) -> &TaskMeta {
-        // SAFETY: see the field's docs; `self.task` is `Some` whenever this
-        // is called (it is only taken in `drop` and after completion).
+        // SAFETY: see the field's docs. Callers hold the `FallibleTask` (in
+        // `self.task`, or taken out into a local in `drop`) while using it.
         unsafe { self.meta.as_ref() }
     }
 

@@ -2,10 +2,13 @@
 //! including tasks that are pending and queued nowhere (their wakers held by a
 //! channel, a timer, a thread outside the runtime).
 //!
-//! Each live task has one entry holding a `Waker` for it. Shutdown takes the
-//! wakers out and wakes them; the scheduler, seeing the runtime closed, drops
-//! the `Runnable`, which drops the future. async-task makes that happen exactly
-//! once per task, however many wakers race.
+//! Each live task has one entry holding a `Waker` for it, removed only by the
+//! task itself when its future completes or is dropped. Shutdown wakes a clone
+//! of every registered waker; the scheduler, seeing the runtime closed, drops
+//! the `Runnable`, which drops the future (and so removes the entry). async-task
+//! makes that happen exactly once per task, however many wakers race. Because
+//! only the owner removes an entry, a task the shutdown could not drop yet (it
+//! was running on a worker) stays findable for the next pass.
 //!
 //! The registry is sharded: a worker registers the tasks it spawns in its own
 //! shard, threads outside the runtime in one of the extra shards, so shards
@@ -31,7 +34,7 @@ struct Shard {
 pub(crate) enum Outcome {
     Completed,
     Panicked,
-    /// Dropped before completing: at shutdown, or a panic in its drop glue.
+    /// Dropped before completing (at shutdown).
     Dropped,
 }
 
@@ -39,6 +42,26 @@ pub(crate) enum Outcome {
 pub(crate) struct Registry {
     shards: Box<[CachePadded<Mutex<Shard>>]>,
     worker_shards: usize,
+}
+
+/// Where a task's entry is: packed into one `u64` in the task's metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    shard: u32,
+    key: u32,
+}
+
+impl Entry {
+    pub(crate) fn pack(self) -> u64 {
+        (u64::from(self.shard) << 32) | u64::from(self.key)
+    }
+
+    pub(crate) fn unpack(packed: u64) -> Self {
+        Entry {
+            shard: (packed >> 32) as u32,
+            key: packed as u32,
+        }
+    }
 }
 
 /// Totals over every shard.
@@ -82,42 +105,53 @@ impl Registry {
         self.shards[shard].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a new task; returns its key in `shard`.
-    pub(crate) fn insert(&self, shard: usize, waker: Waker) -> usize {
+    /// Registers a new task in `shard`.
+    pub(crate) fn insert(&self, shard: usize, waker: Waker) -> Entry {
         let mut s = self.lock(shard);
         s.spawned += 1;
-        s.tasks.insert(waker)
+        let key = s.tasks.insert(waker);
+        Entry {
+            shard: shard as u32,
+            key: u32::try_from(key).expect("over 4 billion live tasks in one registry shard"),
+        }
     }
 
-    /// Removes a task's entry (a no-op if shutdown already took it).
-    pub(crate) fn remove(&self, shard: usize, key: usize, outcome: Outcome) {
+    /// Removes a task's entry; called once, by the task itself.
+    pub(crate) fn remove(&self, entry: Entry, outcome: Outcome) {
         let waker = {
-            let mut s = self.lock(shard);
+            let mut s = self.lock(entry.shard as usize);
             match outcome {
                 Outcome::Completed => s.completed += 1,
                 Outcome::Panicked => s.panicked += 1,
                 Outcome::Dropped => {}
             }
-            s.tasks.try_remove(key)
+            s.tasks.try_remove(entry.key as usize)
         };
         drop(waker);
     }
 
-    /// Takes every registered waker out and wakes it, so a closed scheduler
-    /// drops the task. Returns how many it woke.
+    /// Wakes a clone of every registered waker, so a closed scheduler drops
+    /// the task. Returns how many tasks were registered.
     pub(crate) fn wake_all(&self) -> usize {
         let mut woken = 0;
         for shard in 0..self.shards.len() {
-            let wakers: Vec<Waker> = {
-                let mut s = self.lock(shard);
-                s.tasks.drain().collect()
-            };
+            let wakers: Vec<Waker> = self
+                .lock(shard)
+                .tasks
+                .iter()
+                .map(|(_, w)| w.clone())
+                .collect();
             woken += wakers.len();
             for waker in wakers {
                 waker.wake();
             }
         }
         woken
+    }
+
+    /// No task is registered.
+    pub(crate) fn is_empty(&self) -> bool {
+        (0..self.shards.len()).all(|shard| self.lock(shard).tasks.is_empty())
     }
 
     pub(crate) fn counts(&self) -> Counts {
@@ -130,5 +164,34 @@ impl Registry {
             counts.alive += s.tasks.len() as u64;
         }
         counts
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::{Entry, Outcome, Registry};
+    use std::task::Waker;
+
+    #[test]
+    fn entries_round_trip_through_their_packing() {
+        let entry = Entry {
+            shard: 70_000,
+            key: u32::MAX,
+        };
+        assert_eq!(Entry::unpack(entry.pack()), entry);
+    }
+
+    #[test]
+    fn waking_all_keeps_entries_until_their_task_removes_them() {
+        let registry = Registry::new(1);
+        let first = registry.insert(0, Waker::noop().clone());
+        let second = registry.insert(1, Waker::noop().clone());
+        assert_eq!(registry.wake_all(), 2);
+        assert!(!registry.is_empty());
+        registry.remove(first, Outcome::Completed);
+        registry.remove(second, Outcome::Dropped);
+        assert!(registry.is_empty());
+        let counts = registry.counts();
+        assert_eq!((counts.spawned, counts.completed, counts.alive), (2, 1, 0));
     }
 }

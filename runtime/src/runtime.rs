@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 /// Dropping it is the hard shutdown: the workers stop after their current
 /// poll, every unfinished task's future is dropped exactly once, and the worker
 /// threads are joined before `drop` returns. [`shutdown_timeout`] bounds the
-/// wait for a worker stuck in a long poll.
+/// wait for a worker stuck in a long poll. (A task that another thread is
+/// waking at that very moment is dropped by that thread, when its wake
+/// completes, rather than by `drop`.)
 ///
 /// [`shutdown_timeout`]: Runtime::shutdown_timeout
 ///
@@ -144,7 +146,7 @@ impl Runtime {
                 let _ = thread.join();
             }
         }
-        shared.finish_shutdown();
+        shared.finish_shutdown(stopped && !own_worker);
         stopped
     }
 }

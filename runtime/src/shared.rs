@@ -9,7 +9,13 @@
 //!    those land in the same queue and are dropped too), and exits.
 //! 3. `finish_shutdown` drops what is in the global queue and wakes every task
 //!    left in the registry (pending tasks queued nowhere); with `closed` set
-//!    the scheduler drops each woken task instead of queueing it.
+//!    the scheduler drops each woken task instead of queueing it. Entries
+//!    leave the registry only when their own task's future is gone, so a task
+//!    that was running on a worker during a pass is found by a later one. Once
+//!    no worker polls any more (all stopped, or the last one exiting after a
+//!    `shutdown_timeout` or a drop from inside a task), passes repeat until
+//!    the registry is empty. A worker drops, rather than polls, any task it is
+//!    handed after (1).
 //! 4. A task scheduled from outside a worker after (1) is pushed to the global
 //!    queue and the pusher then re-reads `closed` (SeqCst): either it sees the
 //!    flag and drains the queue itself, or (3) runs after its push and drains
@@ -24,6 +30,8 @@ use crate::task::Task;
 use crossbeam_deque::{Injector, Stealer};
 use crossbeam_utils::CachePadded;
 use std::any::Any;
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -84,6 +92,7 @@ impl Shared {
         self.injector.push(task);
         if self.closed.load(SeqCst) {
             // Shutdown protocol, step 4.
+            let _context = crate::context::enter_shutdown(self);
             self.drain_injector();
             return;
         }
@@ -124,14 +133,16 @@ impl Shared {
         }
     }
 
-    /// A worker thread is done (shutdown protocol, step 2).
-    pub(crate) fn worker_exited(&self) {
+    /// A worker thread is done (shutdown protocol, step 2). Returns `true`
+    /// for the last one.
+    pub(crate) fn worker_exited(&self) -> bool {
         let mut running = self
             .running_workers
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         *running -= 1;
         self.worker_exited.notify_all();
+        *running == 0
     }
 
     /// Waits until at most `allowed` worker threads run (1 when the caller is
@@ -165,28 +176,57 @@ impl Shared {
         true
     }
 
-    /// Shutdown protocol, step 3. Loops because dropping a task may wake or
-    /// spawn others.
-    pub(crate) fn finish_shutdown(&self) {
+    /// Shutdown protocol, step 3: drops every task left in the global queue
+    /// and wakes every registered task so the closed scheduler drops it.
+    ///
+    /// `until_empty` is for callers who know no worker polls any more (the
+    /// last worker to exit, or the shutdown thread once every worker has):
+    /// then every registered task can be dropped, and the pass repeats until
+    /// none is left, since dropping a task can spawn or wake others, and a
+    /// task being scheduled from another thread right now is dropped by that
+    /// thread in a moment. Otherwise one pass drops what it can; a task a
+    /// worker is running is dropped by the last worker's pass.
+    pub(crate) fn finish_shutdown(&self, until_empty: bool) {
+        // On a worker of this runtime (dropped from inside one of its own
+        // tasks), step out of the worker: woken tasks must be dropped, not
+        // queued on it.
+        let _context = crate::context::enter_shutdown(self);
         loop {
             self.drain_injector();
-            if self.registry.wake_all() == 0 && self.injector.is_empty() {
+            self.registry.wake_all();
+            self.drain_injector();
+            if !until_empty || self.registry.is_empty() {
                 break;
             }
+            std::thread::yield_now();
         }
     }
 
-    pub(crate) fn report_unobserved_panic(&self, payload: &(dyn Any + Send)) {
+    /// Reports a panic that no `JoinHandle` received. Runs on a worker (or
+    /// wherever a handle is dropped): a panicking hook, or a failing stderr,
+    /// must not unwind from here, so both are contained.
+    pub(crate) fn report_unobserved_panic(&self, payload: Box<dyn Any + Send>) {
         self.unobserved_panics.fetch_add(1, Relaxed);
-        if let Some(hook) = &self.config.on_unobserved_panic {
-            hook(payload);
-            return;
+        let report = AssertUnwindSafe(|| match &self.config.on_unobserved_panic {
+            Some(hook) => hook(payload.as_ref()),
+            None => {
+                let message = crate::join::payload_message(payload.as_ref())
+                    .unwrap_or("<non-string payload>");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "canopy: a task panicked after its JoinHandle was dropped, so nobody \
+                     received the panic: {message}"
+                );
+            }
+        });
+        if catch_unwind(report).is_err() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "canopy: the on_unobserved_panic hook panicked; the panic was contained"
+            );
         }
-        let message = crate::join::payload_message(payload).unwrap_or("<non-string payload>");
-        eprintln!(
-            "canopy: a task panicked after its JoinHandle was dropped, so nobody received \
-             the panic: {message}"
-        );
+        // Dropping the payload runs user code too.
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
     }
 
     pub(crate) fn metrics(&self) -> RuntimeMetrics {

@@ -6,7 +6,7 @@
 //! (see `registry.rs`) in step with the future's life.
 
 use crate::join::{JoinHandle, JoinState};
-use crate::registry::Outcome;
+use crate::registry::{Entry, Outcome};
 use crate::shared::Shared;
 use crate::worker::WorkerLocal;
 use async_task::{Runnable, ScheduleInfo, WithInfo};
@@ -26,20 +26,16 @@ pub(crate) struct TaskMeta {
     /// The runtime the task belongs to. Held here rather than captured by the
     /// schedule function, so that function is a zero-sized fn item.
     pub(crate) shared: Arc<Shared>,
-    /// `shard << 32 | key` of the registry entry. Written once before the
-    /// task is first scheduled; the queue hand-off publishes it.
+    /// The packed registry `Entry`. Written once before the task is first
+    /// scheduled; the queue hand-off publishes it.
     registration: AtomicU64,
     pub(crate) join: JoinState,
 }
 
 impl TaskMeta {
     fn deregister(&self, outcome: Outcome) {
-        let reg = self.registration.load(Relaxed);
-        self.shared.registry.remove(
-            (reg >> 32) as usize,
-            (reg & u64::from(u32::MAX)) as usize,
-            outcome,
-        );
+        let entry = Entry::unpack(self.registration.load(Relaxed));
+        self.shared.registry.remove(entry, outcome);
     }
 }
 
@@ -93,11 +89,11 @@ where
         Some(worker) => worker.index(),
         None => shared.registry.outside_shard(),
     };
-    let key = shared.registry.insert(shard, runnable.waker());
+    let entry = shared.registry.insert(shard, runnable.waker());
     runnable
         .metadata()
         .registration
-        .store(((shard as u64) << 32) | key as u64, Relaxed);
+        .store(entry.pack(), Relaxed);
     match local {
         Some(worker) => worker.schedule_local(runnable, false),
         None => shared.schedule_remote(runnable),

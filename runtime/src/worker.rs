@@ -20,8 +20,9 @@
 //! passing between two tasks (request/response, ping-pong) as cheap as a
 //! function call. To keep such a pair from starving everything else, at most
 //! `MAX_LIFO_POLLS` tasks run from the slot in a row; then the slot's task goes
-//! to the back of the queue. A task that wakes *itself* while running
-//! (`yield_now`, a spent checkpoint budget) always goes to the back.
+//! to the back of the queue. A task woken while it is running (by itself, as
+//! `yield_now` and a spent checkpoint budget do, or by another thread) goes to
+//! the back.
 //!
 //! The slot is owned by its worker and cannot be stolen (as in tokio): while a
 //! task runs one very long poll, the single task it last woke waits for it.
@@ -157,6 +158,7 @@ impl WorkerLocal {
             return None;
         }
         let share = (injector.len() / self.shared.remotes.len() + 1).min(MAX_GLOBAL_BATCH);
+        let before = self.queue.len();
         let first = loop {
             match injector.steal_batch_with_limit_and_pop(&self.queue, share) {
                 Steal::Success(task) => break task,
@@ -165,14 +167,23 @@ impl WorkerLocal {
             }
         };
         // One steal stops at the end of the injector's internal block (63
-        // slots); top up to the share.
-        let mut moved = self.queue.len() + 1;
-        while moved < share {
-            match injector.steal_batch_with_limit(&self.queue, share - moved) {
-                Steal::Success(()) => moved = self.queue.len() + 1,
-                Steal::Empty => break,
-                Steal::Retry => {}
+        // slots); top up towards the share. Other workers may be stealing from
+        // our queue meanwhile, so its length only estimates what we took.
+        let taken = || self.queue.len().saturating_sub(before) + 1;
+        for _ in 0..MAX_GLOBAL_BATCH / 63 {
+            let want = share.saturating_sub(taken());
+            if want == 0
+                || injector
+                    .steal_batch_with_limit(&self.queue, want)
+                    .is_empty()
+            {
+                break;
             }
+        }
+        let taken = taken();
+        if taken > 1 {
+            // The batch is stealable now: let an idle worker share it.
+            self.shared.notify_one();
         }
         Some(first)
     }
@@ -197,6 +208,11 @@ impl WorkerLocal {
     }
 
     fn poll(&self, task: Task) {
+        if self.shared.is_closed() {
+            // Shutdown protocol: after close, tasks are dropped, never polled.
+            drop(task);
+            return;
+        }
         context::reset_budget(self.shared.config.checkpoint_budget);
         bump(&self.shared.remotes[self.index].counters.polls);
         task.run();
@@ -282,13 +298,19 @@ impl WorkerLocal {
 pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, queue: LocalQueue<Task>) {
     /// Counts the worker out even if a hook panics, so shutdown never waits
     /// for a thread that is gone.
-    struct CountOut<'a>(&'a Shared);
-    impl Drop for CountOut<'_> {
-        fn drop(&mut self) {
-            self.0.worker_exited();
+    struct CountOut<'a>(Option<&'a Shared>);
+    impl CountOut<'_> {
+        /// Counts out now; `true` for the last worker.
+        fn count_out(&mut self) -> bool {
+            self.0.take().is_some_and(Shared::worker_exited)
         }
     }
-    let _count_out = CountOut(&shared);
+    impl Drop for CountOut<'_> {
+        fn drop(&mut self) {
+            self.count_out();
+        }
+    }
+    let mut count_out = CountOut(Some(&shared));
     if let Some(hook) = &shared.config.on_thread_start {
         hook();
     }
@@ -309,6 +331,14 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, queue: LocalQueue<Ta
         worker.drain();
     }
     drop(worker);
+    // The loop only ends once the runtime is closed. Counted out before the
+    // stop hook, so a hook that drops the runtime does not wait for its own
+    // thread. The last worker out finishes the shutdown: the thread that began
+    // it may have stopped waiting (`shutdown_timeout`, or a drop from inside
+    // a task), and tasks may have been woken since.
+    if count_out.count_out() {
+        shared.finish_shutdown(true);
+    }
     if let Some(hook) = &shared.config.on_thread_stop {
         hook();
     }
