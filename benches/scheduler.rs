@@ -202,7 +202,23 @@ impl Drop for AsyncExecutor {
     }
 }
 
-/// 10,000 spawns from inside a task; the last one to run signals completion.
+/// Spawns `NUM_SPAWN` empty-ish tasks; the last one to run signals on `tx`.
+fn spawn_counted<R: Contender>(
+    spawner: &R::Spawner,
+    tx: &mpsc::SyncSender<()>,
+    rem: &Arc<AtomicUsize>,
+) {
+    for _ in 0..NUM_SPAWN {
+        let (tx, rem) = (tx.clone(), rem.clone());
+        R::spawn_detached(spawner, async move {
+            if rem.fetch_sub(1, Relaxed) == 1 {
+                tx.send(()).unwrap();
+            }
+        });
+    }
+}
+
+/// 10,000 spawns from inside a task.
 fn spawn_many_local_in_task<R: Contender>(
     rt: &R,
     tx: &mpsc::SyncSender<()>,
@@ -214,16 +230,10 @@ fn spawn_many_local_in_task<R: Contender>(
     let (tx, rem) = (tx.clone(), rem.clone());
     rt.block_on(async move {
         let inner = spawner.clone();
-        R::spawn_detached(&spawner, async move {
-            for _ in 0..NUM_SPAWN {
-                let (tx, rem) = (tx.clone(), rem.clone());
-                R::spawn_detached(&inner, async move {
-                    if rem.fetch_sub(1, Relaxed) == 1 {
-                        tx.send(()).unwrap();
-                    }
-                });
-            }
-        });
+        R::spawn_detached(
+            &spawner,
+            async move { spawn_counted::<R>(&inner, &tx, &rem) },
+        );
         rx.recv().unwrap();
     });
 }
@@ -238,14 +248,7 @@ fn spawn_many_from_block_on<R: Contender>(
     rem.store(NUM_SPAWN, Relaxed);
     let spawner = rt.spawner();
     rt.block_on(async {
-        for _ in 0..NUM_SPAWN {
-            let (tx, rem) = (tx.clone(), rem.clone());
-            R::spawn_detached(&spawner, async move {
-                if rem.fetch_sub(1, Relaxed) == 1 {
-                    tx.send(()).unwrap();
-                }
-            });
-        }
+        spawn_counted::<R>(&spawner, tx, rem);
         rx.recv().unwrap();
     });
 }

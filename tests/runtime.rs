@@ -1,12 +1,14 @@
 //! The scheduler's behaviour, through the `canopy` facade: spawning, joining,
 //! panics, wake-ups across workers, work stealing, shutdown, bad input.
 
+mod common;
+
 use canopy::{JoinHandle, Runtime};
+use common::Gate;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, mpsc};
-use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -16,36 +18,6 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 fn rt(workers: usize) -> Runtime {
     Runtime::builder().workers(workers).build().unwrap()
-}
-
-/// A one-shot signal whose `wait` future is woken by `set`, from any thread.
-#[derive(Clone, Default)]
-struct Signal(Arc<Mutex<(bool, Option<Waker>)>>);
-
-impl Signal {
-    fn set(&self) {
-        let waker = {
-            let mut state = self.0.lock().unwrap();
-            state.0 = true;
-            state.1.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-
-    fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
-        let signal = self.clone();
-        std::future::poll_fn(move |cx: &mut Context<'_>| {
-            let mut state = signal.0.lock().unwrap();
-            if state.0 {
-                Poll::Ready(())
-            } else {
-                state.1 = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-    }
 }
 
 /// Counts drops; shared by clones.
@@ -136,13 +108,13 @@ fn panics_never_take_down_a_worker() {
 #[test]
 fn a_panic_after_the_handle_was_dropped_is_reported() {
     let rt = rt(2);
-    let gate = Signal::default();
-    let wait = gate.wait();
+    let gate = Gate::default();
+    let wait = gate.passed();
     drop(rt.spawn(async move {
         wait.await;
         panic!("nobody is listening");
     }));
-    gate.set();
+    gate.open();
     let deadline = Instant::now() + PATIENCE;
     while rt.metrics().unobserved_panics == 0 {
         assert!(
@@ -159,13 +131,13 @@ fn a_panic_after_the_handle_was_dropped_is_reported() {
 fn a_dropped_handle_does_not_cancel_its_task() {
     let rt = rt(2);
     let (tx, rx) = mpsc::channel();
-    let gate = Signal::default();
-    let wait = gate.wait();
+    let gate = Gate::default();
+    let wait = gate.passed();
     drop(rt.spawn(async move {
         wait.await;
         tx.send("still ran").unwrap();
     }));
-    gate.set();
+    gate.open();
     assert_eq!(rx.recv_timeout(PATIENCE).unwrap(), "still ran");
 }
 
@@ -174,20 +146,20 @@ fn wake_ups_cross_workers_and_threads() {
     let rt = rt(2);
     // A chain of 1,000 tasks, each waiting for a signal that the next one
     // (anywhere in the pool) or a plain thread sets.
-    let signals: Vec<Signal> = (0..1_000).map(|_| Signal::default()).collect();
+    let signals: Vec<Gate> = (0..1_000).map(|_| Gate::default()).collect();
     let mut handles = Vec::new();
     for i in 0..signals.len() {
-        let wait = signals[i].wait();
+        let wait = signals[i].passed();
         let next = signals.get(i + 1).cloned();
         handles.push(rt.spawn(async move {
             wait.await;
             if let Some(next) = next {
-                next.set();
+                next.open();
             }
         }));
     }
     let first = signals[0].clone();
-    thread::spawn(move || first.set()).join().unwrap();
+    thread::spawn(move || first.open()).join().unwrap();
     rt.block_on(async {
         for handle in handles {
             handle.await.unwrap();
@@ -293,12 +265,12 @@ fn tasks_keep_running_between_block_on_calls() {
 fn shutdown_drops_every_pending_future_exactly_once() {
     let drops = DropCounter::default();
     let polls_after_drop = Arc::new(AtomicBool::new(false));
-    let external_gate = Signal::default();
+    let external_gate = Gate::default();
     let rt = rt(2);
     let mut handles = Vec::new();
     for i in 0..1_000 {
         let guard = drops.guard();
-        let wait = external_gate.wait();
+        let wait = external_gate.passed();
         let task = async move {
             let _guard = guard;
             match i % 3 {
@@ -335,7 +307,7 @@ fn shutdown_drops_every_pending_future_exactly_once() {
     assert_eq!(drops.count(), 2_000);
     // The runtime is gone, the external waker still exists: waking it does
     // nothing, and nothing is dropped twice.
-    external_gate.set();
+    external_gate.open();
     assert_eq!(drops.count(), 2_000);
     for handle in handles {
         let err = futures_lite::future::block_on(handle).unwrap_err();

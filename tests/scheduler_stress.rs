@@ -2,45 +2,16 @@
 //! rounds of the races the loom models check in the small. A lost wake-up
 //! shows as a timeout with a message, never as a hung test.
 
+mod common;
+
 use canopy::Runtime;
-use std::future::Future;
+use common::Gate;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, mpsc};
-use std::task::{Poll, Waker};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// A waker slot that any thread can fire.
-#[derive(Clone, Default)]
-struct Gate(Arc<Mutex<(bool, Option<Waker>)>>);
-
-impl Gate {
-    fn open(&self) {
-        let waker = {
-            let mut g = self.0.lock().unwrap();
-            g.0 = true;
-            g.1.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-
-    fn passed(&self) -> impl Future<Output = ()> + Send + 'static {
-        let gate = self.clone();
-        std::future::poll_fn(move |cx| {
-            let mut g = gate.0.lock().unwrap();
-            if g.0 {
-                Poll::Ready(())
-            } else {
-                g.1 = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-    }
-}
 
 #[test]
 fn every_remote_spawn_wakes_an_idle_worker() {
