@@ -18,6 +18,7 @@ pub(crate) struct Config {
     /// `None`: adaptive (see `worker.rs`, "Global-queue fairness").
     pub(crate) global_queue_interval: Option<u32>,
     pub(crate) lifo_slot: bool,
+    pub(crate) start_paused: bool,
     pub(crate) thread_name: NameFn,
     pub(crate) thread_stack_size: Option<usize>,
     pub(crate) on_thread_start: Option<Hook>,
@@ -75,6 +76,7 @@ impl Builder {
                 checkpoint_budget: DEFAULT_BUDGET,
                 global_queue_interval: None,
                 lifo_slot: true,
+                start_paused: false,
                 thread_name: Arc::new(|i| format!("canopy-worker-{i}")),
                 thread_stack_size: None,
                 on_thread_start: None,
@@ -183,6 +185,17 @@ impl Builder {
     /// message-passing latency for strict FIFO order.
     pub fn lifo_slot(mut self, enabled: bool) -> Self {
         self.config.lifo_slot = enabled;
+        self
+    }
+
+    /// Starts the runtime's clock paused (for tests): time then moves only by
+    /// `canopy::time::advance`, or jumps to the next timer deadline whenever
+    /// every worker and every `block_on` thread is idle, so a test that sleeps
+    /// an hour finishes at once, deterministically (like Trio's
+    /// `MockClock(autojump_threshold=0)`). `Instant`s read through
+    /// `canopy::time::now()` follow the paused clock.
+    pub fn start_paused(mut self, paused: bool) -> Self {
+        self.config.start_paused = paused;
         self
     }
 

@@ -38,6 +38,7 @@ pub(crate) struct EnterGuard {
     shared: *const Shared,
     worker: *const WorkerLocal,
     budget: u32,
+    _timers: canopy_timer::TimerContextGuard,
 }
 
 impl Drop for EnterGuard {
@@ -50,12 +51,15 @@ impl Drop for EnterGuard {
     }
 }
 
-/// Sets the context, returning a guard that restores the previous one.
-fn enter(shared: *const Shared, worker: *const WorkerLocal) -> EnterGuard {
+/// Sets the context (and the timer context: `timer_shard` of the runtime's
+/// driver), returning a guard that restores the previous one.
+fn enter(shared: &Shared, worker: *const WorkerLocal, timer_shard: usize) -> EnterGuard {
+    let timers = canopy_timer::enter(shared.timers.clone(), timer_shard);
     CONTEXT.with(|cx| EnterGuard {
         shared: cx.shared.replace(shared),
         worker: cx.worker.replace(worker),
         budget: cx.budget.replace(u32::MAX),
+        _timers: timers,
     })
 }
 
@@ -76,24 +80,26 @@ fn assert_outside(what: &str) {
 /// Marks the thread as a worker of `worker.shared` for the guard's lifetime.
 pub(crate) fn enter_worker(worker: &WorkerLocal) -> EnterGuard {
     assert_outside("starting a worker");
-    enter(Arc::as_ptr(&worker.shared), worker)
+    enter(&worker.shared, worker, worker.index())
 }
 
 /// Marks the thread as inside `block_on` of `shared` for the guard's lifetime.
 pub(crate) fn enter_block_on(shared: &Arc<Shared>) -> EnterGuard {
     assert_outside("block_on");
-    enter(Arc::as_ptr(shared), ptr::null())
+    enter(shared, ptr::null(), shared.outside_timer_shard())
 }
 
-/// Marks the thread as serving `shared` (but as no worker) while a closed
-/// runtime drops tasks here, so that a future whose `Drop` spawns or asks for
-/// `Handle::current()` finds its runtime (closed: the spawn is dropped at once)
-/// instead of panicking inside async-task, which would abort. Nests: the guard
-/// restores whatever context the thread had.
+/// Marks the thread as serving `shared` but as no worker, so that tasks woken
+/// here go through the global queue. Used where a thread wakes tasks outside
+/// its run loop: a parked worker firing timers, and a closed runtime dropping
+/// tasks (there it also lets a future whose `Drop` spawns or asks for
+/// `Handle::current()` find its runtime, closed, so the spawn is dropped at
+/// once, instead of panicking inside async-task, which would abort). Nests:
+/// the guard restores whatever context the thread had.
 ///
 /// `shared` must be the contents of an `Arc<Shared>` (every `Shared` is).
-pub(crate) fn enter_shutdown(shared: &Shared) -> EnterGuard {
-    enter(shared, ptr::null())
+pub(crate) fn enter_detached(shared: &Shared) -> EnterGuard {
+    enter(shared, ptr::null(), shared.outside_timer_shard())
 }
 
 /// Runs `f` with the worker running on this thread, if any.

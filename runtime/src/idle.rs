@@ -156,6 +156,11 @@ impl Idle {
         }
     }
 
+    /// Number of workers not parked (claimed wake-ups included).
+    pub(crate) fn num_unparked(&self) -> usize {
+        unparked(self.state.load(SeqCst))
+    }
+
     /// Number of workers currently searching (for tests).
     #[cfg(all(test, not(loom)))]
     pub(crate) fn num_searching(&self) -> usize {

@@ -42,6 +42,8 @@ pub struct RuntimeMetrics {
     pub alive_tasks: u64,
     /// Tasks waiting in the global (injector) queue.
     pub global_queue_depth: usize,
+    /// Timers armed (sleeps and intervals waiting on the timer wheel).
+    pub armed_timers: usize,
 }
 
 /// One worker's counters, part of [`RuntimeMetrics`].

@@ -83,6 +83,50 @@ impl Parker {
         }
     }
 
+    /// Like `park`, but returns by `deadline` at the latest (the timer
+    /// sentinel's sleep). A timeout consumes no token.
+    #[cfg(not(loom))]
+    pub(crate) fn park_until(&self, deadline: std::time::Instant) {
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+        {
+            return;
+        }
+        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        match self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
+            Ok(_) => {}
+            Err(NOTIFIED) => {
+                let old = self.state.swap(EMPTY, SeqCst);
+                debug_assert_eq!(old, NOTIFIED);
+                return;
+            }
+            Err(actual) => unreachable!("parker in state {actual} while its owner parks"),
+        }
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                // Timed out: back to EMPTY unless a token arrived meanwhile
+                // (then consume it: either way we return).
+                self.state.swap(EMPTY, SeqCst);
+                return;
+            }
+            guard = self
+                .condvar
+                .wait_timeout(guard, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            if self
+                .state
+                .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+
     /// Wakes the thread blocked in `park`, or makes its next `park` return at once.
     pub(crate) fn unpark(&self) {
         match self.state.swap(NOTIFIED, SeqCst) {

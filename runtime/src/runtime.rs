@@ -62,6 +62,12 @@ impl Runtime {
             .collect();
         let stealers = queues.iter().map(LocalQueue::stealer).collect();
         let shared = Arc::new(Shared::new(config.clone(), stealers));
+        let weak = Arc::downgrade(&shared);
+        shared.timers.set_wake_sleeper(move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.wake_timer_sentinel();
+            }
+        });
         let mut runtime = Runtime {
             handle: Handle {
                 shared: shared.clone(),

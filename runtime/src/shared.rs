@@ -27,13 +27,14 @@ use crate::metrics::{RuntimeMetrics, WorkerCounters, WorkerMetrics};
 use crate::park::Parker;
 use crate::registry::Registry;
 use crate::task::Task;
+use canopy_timer::TimerDriver;
 use crossbeam_deque::{Injector, Stealer};
 use crossbeam_utils::CachePadded;
 use std::any::Any;
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
-use std::sync::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// What other threads may touch of one worker.
@@ -51,6 +52,14 @@ pub(crate) struct Shared {
     pub(crate) remotes: Box<[CachePadded<Remote>]>,
     pub(crate) idle: Idle,
     pub(crate) registry: Registry,
+    pub(crate) timers: Arc<TimerDriver>,
+    /// Index + 1 of the worker sleeping on the timers, 0 if none.
+    timer_sentinel: AtomicUsize,
+    /// `block_on` threads that are polling or have been woken to poll
+    /// (counted from the wake, so an auto-advance cannot slip in between).
+    pub(crate) block_on_active: AtomicUsize,
+    /// Serializes auto-advances of a paused clock (see `maybe_auto_advance`).
+    auto_advance: Mutex<()>,
     closed: AtomicBool,
     unobserved_panics: AtomicU64,
     /// Worker threads still running; shutdown waits for it to reach zero.
@@ -75,6 +84,11 @@ impl Shared {
             injector: Injector::new(),
             idle: Idle::new(workers),
             registry: Registry::new(workers),
+            // One timer shard per worker, one for every other thread.
+            timers: Arc::new(TimerDriver::new(workers + 1, config.start_paused)),
+            timer_sentinel: AtomicUsize::new(0),
+            block_on_active: AtomicUsize::new(0),
+            auto_advance: Mutex::new(()),
             closed: AtomicBool::new(false),
             unobserved_panics: AtomicU64::new(0),
             running_workers: Mutex::new(workers),
@@ -92,7 +106,7 @@ impl Shared {
         self.injector.push(task);
         if self.closed.load(SeqCst) {
             // Shutdown protocol, step 4.
-            let _context = crate::context::enter_shutdown(self);
+            let _context = crate::context::enter_detached(self);
             self.drain_injector();
             return;
         }
@@ -122,6 +136,52 @@ impl Shared {
                 crossbeam_deque::Steal::Empty => break,
                 crossbeam_deque::Steal::Retry => {}
             }
+        }
+    }
+
+    /// The timer shard of threads that are not workers.
+    pub(crate) fn outside_timer_shard(&self) -> usize {
+        self.remotes.len()
+    }
+
+    /// Tries to make worker `index` the one that sleeps on the timers.
+    pub(crate) fn try_become_timer_sentinel(&self, index: usize) -> bool {
+        !self.timers.is_paused()
+            && self
+                .timer_sentinel
+                .compare_exchange(0, index + 1, SeqCst, SeqCst)
+                .is_ok()
+    }
+
+    pub(crate) fn stop_being_timer_sentinel(&self) {
+        self.timer_sentinel.store(0, SeqCst);
+    }
+
+    /// The timer driver's hook: a deadline earlier than the sentinel's sleep
+    /// was armed.
+    pub(crate) fn wake_timer_sentinel(&self) {
+        if let Some(index) = self.timer_sentinel.load(SeqCst).checked_sub(1) {
+            self.remotes[index].parker.unpark();
+        }
+    }
+
+    /// On a paused clock, jumps to the next timer deadline if nothing in the
+    /// runtime can run: every worker parked (a claimed wake-up counts as
+    /// unparked from the claim on), no `block_on` thread polling or woken,
+    /// the global queue empty. The lock makes check-and-advance one step, so
+    /// two idle threads cannot jump twice before the first jump's wake-ups
+    /// are counted. Wake-ups go through the global queue.
+    pub(crate) fn maybe_auto_advance(&self) {
+        if !self.timers.is_paused() || self.is_closed() {
+            return;
+        }
+        let _serial = self.auto_advance.lock().unwrap_or_else(|e| e.into_inner());
+        let quiet = self.idle.num_unparked() == 0
+            && self.block_on_active.load(SeqCst) == 0
+            && self.injector.is_empty();
+        if quiet {
+            let _context = crate::context::enter_detached(self);
+            self.timers.advance_to_next_deadline();
         }
     }
 
@@ -190,7 +250,7 @@ impl Shared {
         // On a worker of this runtime (dropped from inside one of its own
         // tasks), step out of the worker: woken tasks must be dropped, not
         // queued on it.
-        let _context = crate::context::enter_shutdown(self);
+        let _context = crate::context::enter_detached(self);
         loop {
             self.drain_injector();
             self.registry.wake_all();
@@ -248,6 +308,7 @@ impl Shared {
             unobserved_panics: self.unobserved_panics.load(Relaxed),
             alive_tasks: counts.alive,
             global_queue_depth: self.injector.len(),
+            armed_timers: self.timers.armed(),
         }
     }
 }

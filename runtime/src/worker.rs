@@ -123,6 +123,10 @@ impl WorkerLocal {
         if left <= 1 {
             self.retune_global_interval();
             self.global_countdown.set(self.global_interval.get());
+            // A busy runtime never parks, so timers are fired here too (the
+            // same cadence tokio polls its drivers at). Wake-ups land in this
+            // worker's queue.
+            self.shared.timers.process();
             if let Some(task) = self.pop_global() {
                 return Some(task);
             }
@@ -262,17 +266,38 @@ impl WorkerLocal {
     }
 
     fn park(&self) {
-        let idle = &self.shared.idle;
+        let shared = &self.shared;
+        let idle = &shared.idle;
         if idle.transition_to_parked(self.index, self.searching.replace(false)) {
-            self.shared.notify_if_work_pending();
+            shared.notify_if_work_pending();
         }
-        let remote = &self.shared.remotes[self.index];
+        // On a paused clock, the last one to go idle moves time on.
+        shared.maybe_auto_advance();
+        let remote = &shared.remotes[self.index];
         bump(&remote.counters.parks);
-        while !self.shared.is_closed() {
-            remote.parker.park();
+        while !shared.is_closed() {
+            // One parked worker sleeps until the next timer deadline (see
+            // canopy-timer's driver.rs for the protocol); the others until woken.
+            let sentinel = shared.try_become_timer_sentinel(self.index);
+            if sentinel {
+                match shared.timers.prepare_sleep() {
+                    Some(deadline) => remote.parker.park_until(deadline),
+                    None => remote.parker.park(),
+                }
+                shared.timers.finish_sleep();
+                shared.stop_being_timer_sentinel();
+            } else {
+                remote.parker.park();
+            }
             if idle.is_claimed(self.index) {
                 self.searching.set(true);
                 break;
+            }
+            if sentinel && !shared.is_closed() {
+                // Fire due timers. Still parked, so the woken tasks go through
+                // the global queue and the idle protocol (which may claim us).
+                let _detached = context::enter_detached(shared);
+                shared.timers.process();
             }
         }
         // Time asleep says nothing about how long tasks take to poll.

@@ -1,0 +1,303 @@
+//! The timer driver: one timing wheel per shard, and the protocol by which a
+//! sleeping worker learns of a deadline earlier than the one it sleeps until.
+//!
+//! # Shards
+//!
+//! Each worker arms timers in its own shard (threads outside the workers
+//! share one more), so arming and disarming take a lock no other worker
+//! usually wants; no lock is global. A timer stays in the shard it was armed
+//! in wherever its future moves; any thread may fire any shard. Each shard
+//! publishes the earliest tick it may have work at in `next` (never later
+//! than the truth; it may be earlier after a disarm, which costs one extra
+//! look), so firing skips idle shards without locking them.
+//!
+//! # Sleeping until the next deadline
+//!
+//! One parked worker at a time (the runtime's "timer sentinel") sleeps with a
+//! timeout: [`TimerDriver::prepare_sleep`] publishes the tick it will sleep
+//! until in `sleeping_until`, then re-reads every shard's `next`, retrying if
+//! something earlier appeared. Arming a timer first publishes the shard's new
+//! `next`, then reads `sleeping_until`, and calls the runtime's wake-up hook
+//! if the new deadline is earlier. Both sides use `SeqCst`, a Dekker pair:
+//! either the sentinel's re-read sees the new deadline, or the armer sees the
+//! sentinel's published tick and wakes it. No deadline is slept through.
+
+use crate::clock::Clock;
+use crate::wheel::{Key, Wheel};
+use crossbeam_utils::CachePadded;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::task::Waker;
+use std::time::Instant;
+
+/// `next`/`sleeping_until` value meaning "nothing".
+const NEVER: u64 = u64::MAX;
+
+/// What the wheel holds for one armed timer.
+#[derive(Debug)]
+struct Entry {
+    /// Tells this arming apart from a later one that reuses the slab key.
+    id: u64,
+    waker: Waker,
+}
+
+#[derive(Debug, Default)]
+struct ShardState {
+    wheel: Wheel<Entry>,
+    next_id: u64,
+}
+
+#[derive(Debug)]
+struct Shard {
+    state: Mutex<ShardState>,
+    /// Earliest tick this shard may need processing at (see module docs).
+    next: AtomicU64,
+}
+
+/// An armed timer: which shard, which wheel entry, which arming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Registration {
+    shard: u32,
+    key: Key,
+    id: u64,
+}
+
+/// Fires timers for one runtime. The runtime creates it, installs a wake-up
+/// hook, and drives it: [`process`](Self::process) from busy workers now and
+/// then, and [`prepare_sleep`](Self::prepare_sleep) /
+/// [`finish_sleep`](Self::finish_sleep) around the timed park of one idle
+/// worker. Futures reach it through the thread's timer context
+/// ([`enter`](crate::enter)).
+pub struct TimerDriver {
+    clock: Clock,
+    shards: Box<[CachePadded<Shard>]>,
+    sleeping_until: CachePadded<AtomicU64>,
+    wake_sleeper: OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl fmt::Debug for TimerDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerDriver")
+            .field("clock", &self.clock)
+            .field("shards", &self.shards.len())
+            .field("sleeping_until", &self.sleeping_until.load(SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
+impl TimerDriver {
+    /// A driver with `shards` shards (one per worker plus one for other
+    /// threads, typically), on a real clock or a paused one.
+    pub fn new(shards: usize, start_paused: bool) -> Self {
+        TimerDriver {
+            clock: Clock::new(start_paused),
+            shards: (0..shards.max(1))
+                .map(|_| {
+                    CachePadded::new(Shard {
+                        state: Mutex::new(ShardState::default()),
+                        next: AtomicU64::new(NEVER),
+                    })
+                })
+                .collect(),
+            sleeping_until: CachePadded::new(AtomicU64::new(NEVER)),
+            wake_sleeper: OnceLock::new(),
+        }
+    }
+
+    /// Installs the hook that wakes the worker sleeping on the timers (the
+    /// one that called `prepare_sleep`). Only the first call has an effect.
+    pub fn set_wake_sleeper(&self, hook: impl Fn() + Send + Sync + 'static) {
+        let _ = self.wake_sleeper.set(Box::new(hook));
+    }
+
+    /// The driver's current time (paused or real).
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// Whether the clock is paused.
+    pub fn is_paused(&self) -> bool {
+        self.clock.is_paused()
+    }
+
+    fn lock(&self, shard: usize) -> MutexGuard<'_, ShardState> {
+        self.shards[shard]
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Republishes a shard's earliest tick; called with its lock held.
+    fn publish_next(&self, shard: usize, state: &ShardState) {
+        let next = state.wheel.next_expiration().unwrap_or(NEVER);
+        self.shards[shard].next.store(next, SeqCst);
+    }
+
+    /// Tells the sleeping worker, if it sleeps past `tick`.
+    fn wake_sleeper_before(&self, tick: u64) {
+        if tick < self.sleeping_until.load(SeqCst) {
+            if let Some(hook) = self.wake_sleeper.get() {
+                hook();
+            }
+        }
+    }
+
+    /// Arms a timer due at `deadline` in `shard`.
+    pub(crate) fn register(&self, shard: usize, deadline: Instant, waker: Waker) -> Registration {
+        let shard = shard.min(self.shards.len() - 1);
+        let tick = self.clock.deadline_tick(deadline);
+        let registration = {
+            let mut state = self.lock(shard);
+            let id = state.next_id;
+            state.next_id += 1;
+            let key = state.wheel.insert(tick, Entry { id, waker });
+            self.publish_next(shard, &state);
+            Registration {
+                shard: shard as u32,
+                key,
+                id,
+            }
+        };
+        self.wake_sleeper_before(tick);
+        registration
+    }
+
+    /// Polls an armed timer: `true` if it has fired. Otherwise stores `waker`.
+    pub(crate) fn poll_registered(&self, registration: &Registration, waker: &Waker) -> bool {
+        let mut state = self.lock(registration.shard as usize);
+        match state.wheel.get_mut(registration.key) {
+            Some(entry) if entry.id == registration.id => {
+                if !entry.waker.will_wake(waker) {
+                    entry.waker = waker.clone();
+                }
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// Moves an armed timer. Returns `false` if it had already fired (the
+    /// caller then arms anew).
+    pub(crate) fn reset(&self, registration: &Registration, deadline: Instant) -> bool {
+        let tick = self.clock.deadline_tick(deadline);
+        {
+            let shard = registration.shard as usize;
+            let mut state = self.lock(shard);
+            match state.wheel.get_mut(registration.key) {
+                Some(entry) if entry.id == registration.id => {}
+                _ => return false,
+            }
+            state.wheel.reset(registration.key, tick);
+            self.publish_next(shard, &state);
+        }
+        self.wake_sleeper_before(tick);
+        true
+    }
+
+    /// Disarms a timer (no-op if it fired).
+    pub(crate) fn deregister(&self, registration: &Registration) {
+        let waker = {
+            let mut state = self.lock(registration.shard as usize);
+            match state.wheel.get_mut(registration.key) {
+                Some(entry) if entry.id == registration.id => {
+                    Some(state.wheel.remove(registration.key).waker)
+                }
+                _ => None,
+            }
+        };
+        // Dropped outside the lock: a waker's drop may run arbitrary code.
+        drop(waker);
+    }
+
+    /// Fires every timer due by now and wakes its task. Returns how many fired.
+    pub fn process(&self) -> usize {
+        let now = self.clock.now_tick();
+        let mut fired = Vec::new();
+        for shard in 0..self.shards.len() {
+            if self.shards[shard].next.load(SeqCst) > now {
+                continue;
+            }
+            let mut state = self.lock(shard);
+            state.wheel.advance(now, |entry| fired.push(entry.waker));
+            self.publish_next(shard, &state);
+        }
+        let count = fired.len();
+        for waker in fired {
+            waker.wake();
+        }
+        count
+    }
+
+    /// The earliest instant any timer may need processing at.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let next = self.next_tick();
+        (next != NEVER).then(|| self.clock.tick_instant(next))
+    }
+
+    fn next_tick(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.next.load(SeqCst))
+            .min()
+            .unwrap_or(NEVER)
+    }
+
+    /// Called by the one worker about to sleep on the timers: publishes until
+    /// when it sleeps and returns that instant (`None`: no timer is armed, or
+    /// the clock is paused; sleep until woken). See the module docs.
+    pub fn prepare_sleep(&self) -> Option<Instant> {
+        loop {
+            let next = self.next_tick();
+            let until = if self.clock.is_paused() { NEVER } else { next };
+            self.sleeping_until.store(until, SeqCst);
+            if self.next_tick() >= next {
+                return (until != NEVER).then(|| self.clock.tick_instant(until));
+            }
+        }
+    }
+
+    /// The sleeping worker woke up; it processes timers next.
+    pub fn finish_sleep(&self) {
+        self.sleeping_until.store(NEVER, SeqCst);
+    }
+
+    /// On a paused clock, jumps to the next deadline and fires what is due
+    /// there. Returns `false` if nothing is armed (or the clock runs).
+    pub fn advance_to_next_deadline(&self) -> bool {
+        if !self.clock.is_paused() {
+            return false;
+        }
+        // The next tick may be a cascade point of a far timer, or stale after
+        // a disarm: step until something fires. Each step lands on a slot
+        // boundary no later than a real deadline, so the clock stops exactly
+        // at the deadline that fires.
+        loop {
+            let next = self.next_tick();
+            if next == NEVER {
+                return false;
+            }
+            self.clock.advance_to_tick(next);
+            if self.process() > 0 {
+                return true;
+            }
+        }
+    }
+
+    /// Moves a paused clock forward by `by` and fires what is due. Returns
+    /// `false` (and does nothing) on a running clock.
+    pub fn advance(&self, by: std::time::Duration) -> bool {
+        if !self.clock.advance(by) {
+            return false;
+        }
+        self.process();
+        true
+    }
+
+    /// Armed timers in all shards (for tests and metrics).
+    pub fn armed(&self) -> usize {
+        (0..self.shards.len())
+            .map(|s| self.lock(s).wheel.len())
+            .sum()
+    }
+}

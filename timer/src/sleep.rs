@@ -1,0 +1,132 @@
+//! `sleep` and `sleep_until`.
+
+use crate::clock::deadline_after;
+use crate::context;
+use crate::driver::{Registration, TimerDriver};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Waits until `duration` has passed (on the runtime's clock, which may be
+/// paused in tests).
+///
+/// The deadline is taken when `sleep` is called. It is rounded up to the
+/// timer's 1 ms resolution, so a sleep never ends early. `Duration::MAX` (or
+/// anything beyond about 30 years) sleeps about 30 years. Nothing is armed
+/// until the first poll, and a sleep whose deadline has passed by then
+/// completes without touching the timer wheel.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let rt = canopy_runtime::Runtime::builder().workers(1).build().unwrap();
+/// rt.block_on(async {
+///     let started = Instant::now();
+///     canopy_timer::sleep(Duration::from_millis(5)).await;
+///     assert!(started.elapsed() >= Duration::from_millis(5));
+/// });
+/// ```
+///
+/// # Panics
+///
+/// When polled outside a canopy runtime.
+pub fn sleep(duration: Duration) -> Sleep {
+    let now = context::current().map_or_else(Instant::now, |(driver, _)| driver.now());
+    Sleep::new(deadline_after(now, duration))
+}
+
+/// Waits until `deadline`. A deadline in the past completes at the first poll.
+///
+/// # Panics
+///
+/// When polled outside a canopy runtime.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep::new(deadline)
+}
+
+/// The future of [`sleep`] and [`sleep_until`].
+///
+/// It holds no allocation of its own: when it must wait, it arms an entry in
+/// a slab of the timer wheel shard of the worker polling it, and disarms it
+/// when dropped.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    deadline: Instant,
+    armed: Option<(Arc<TimerDriver>, Registration)>,
+}
+
+impl Sleep {
+    fn new(deadline: Instant) -> Self {
+        Sleep {
+            deadline,
+            armed: None,
+        }
+    }
+
+    /// When this sleep ends.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Whether the deadline has passed (on the runtime's clock, if inside one).
+    pub fn is_elapsed(&self) -> bool {
+        let now = match &self.armed {
+            Some((driver, _)) => driver.now(),
+            None => context::current().map_or_else(Instant::now, |(driver, _)| driver.now()),
+        };
+        now >= self.deadline
+    }
+
+    /// Moves the deadline, earlier or later, without re-creating the sleep.
+    /// An armed timer is moved in place (a no-op when it stays in its slot).
+    pub fn reset(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+        if let Some((driver, registration)) = &self.armed {
+            if !driver.reset(registration, deadline) {
+                // It had fired; the next poll arms it anew.
+                self.armed = None;
+            }
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if let Some((driver, registration)) = &this.armed {
+            if driver.poll_registered(registration, cx.waker()) {
+                this.armed = None;
+                return Poll::Ready(());
+            }
+            return Poll::Pending;
+        }
+        let (driver, shard) = context::current().expect(context::OUTSIDE_RUNTIME);
+        if driver.now() >= this.deadline {
+            return Poll::Ready(());
+        }
+        let registration = driver.register(shard, this.deadline, cx.waker().clone());
+        this.armed = Some((driver, registration));
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some((driver, registration)) = self.armed.take() {
+            driver.deregister(&registration);
+        }
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .field("armed", &self.armed.is_some())
+            .finish()
+    }
+}
