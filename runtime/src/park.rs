@@ -85,7 +85,6 @@ impl Parker {
 
     /// Like `park`, but returns by `deadline` at the latest (the timer
     /// sentinel's sleep). A timeout consumes no token.
-    #[cfg(not(loom))]
     pub(crate) fn park_until(&self, deadline: std::time::Instant) {
         if self
             .state

@@ -23,16 +23,21 @@
 //! sentinel's published tick and wakes it. No deadline is slept through.
 
 use crate::clock::Clock;
+use crate::loom::atomic::{AtomicU64, Ordering::SeqCst, fence};
+use crate::loom::{Mutex, MutexGuard};
 use crate::wheel::{Key, Wheel};
 use crossbeam_utils::CachePadded;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use std::task::Waker;
 use std::time::Instant;
 
-/// `next`/`sleeping_until` value meaning "nothing".
+/// `next` value meaning "nothing armed"; as `sleeping_until`, "sleeps until
+/// woken".
 const NEVER: u64 = u64::MAX;
+/// `sleeping_until` value meaning "nobody sleeps on the timers": no arming
+/// needs to wake anyone.
+const NO_SLEEPER: u64 = 0;
 
 /// What the wheel holds for one armed timer.
 #[derive(Debug)]
@@ -100,7 +105,7 @@ impl TimerDriver {
                     })
                 })
                 .collect(),
-            sleeping_until: CachePadded::new(AtomicU64::new(NEVER)),
+            sleeping_until: CachePadded::new(AtomicU64::new(NO_SLEEPER)),
             wake_sleeper: OnceLock::new(),
         }
     }
@@ -136,6 +141,10 @@ impl TimerDriver {
 
     /// Tells the sleeping worker, if it sleeps past `tick`.
     fn wake_sleeper_before(&self, tick: u64) {
+        // Orders our `next` store before this load (the Dekker pair with
+        // `prepare_sleep`; explicit so loom, which models SeqCst accesses
+        // as acquire/release only, checks the real guarantee).
+        fence(SeqCst);
         if tick < self.sleeping_until.load(SeqCst) {
             if let Some(hook) = self.wake_sleeper.get() {
                 hook();
@@ -249,17 +258,38 @@ impl TimerDriver {
     pub fn prepare_sleep(&self) -> Option<Instant> {
         loop {
             let next = self.next_tick();
-            let until = if self.clock.is_paused() { NEVER } else { next };
-            self.sleeping_until.store(until, SeqCst);
+            // `max(1)`: 0 means "no sleeper"; a sleeper due at tick 0 is due now.
+            self.sleeping_until.store(next.max(1), SeqCst);
+            fence(SeqCst);
             if self.next_tick() >= next {
-                return (until != NEVER).then(|| self.clock.tick_instant(until));
+                let timed = next != NEVER && !self.clock.is_paused();
+                return timed.then(|| self.clock.tick_instant(next));
             }
         }
     }
 
+    /// `prepare_sleep` as a tick, ignoring a paused clock (for the loom model,
+    /// which runs on a paused clock to keep ticks deterministic).
+    #[cfg(all(test, loom))]
+    fn prepare_sleep_real_clock_for_model(&self) -> u64 {
+        loop {
+            let next = self.next_tick();
+            self.sleeping_until.store(next.max(1), SeqCst);
+            fence(SeqCst);
+            if self.next_tick() >= next {
+                return next;
+            }
+        }
+    }
+
+    #[cfg(all(test, loom))]
+    fn tick_of(&self, deadline: Instant) -> u64 {
+        self.clock.deadline_tick(deadline)
+    }
+
     /// The sleeping worker woke up; it processes timers next.
     pub fn finish_sleep(&self) {
-        self.sleeping_until.store(NEVER, SeqCst);
+        self.sleeping_until.store(NO_SLEEPER, SeqCst);
     }
 
     /// On a paused clock, jumps to the next deadline and fires what is due
@@ -299,5 +329,74 @@ impl TimerDriver {
         (0..self.shards.len())
             .map(|s| self.lock(s).wheel.len())
             .sum()
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    //! Run with `RUSTFLAGS="--cfg loom" cargo test -p canopy-timer --release --lib loom_`.
+    use super::TimerDriver;
+    use loom::sync::{Arc, Notify};
+    use loom::thread;
+    use std::task::Waker;
+    use std::time::Duration;
+
+    /// A worker preparing to sleep on the timers races another thread arming
+    /// an earlier timer: the sleeper either sees the deadline or is woken.
+    #[test]
+    fn loom_arming_races_the_sleeper() {
+        loom::model(|| {
+            let driver = Arc::new(TimerDriver::new(2, true));
+            let woken = Arc::new(Notify::new());
+            let notify = woken.clone();
+            driver.set_wake_sleeper(move || notify.notify());
+            // The sleeper starts with one far timer armed.
+            let far = driver.now() + Duration::from_secs(100);
+            driver.register(0, far, Waker::noop().clone());
+            let near = driver.now() + Duration::from_secs(1);
+            let armer = {
+                let driver = driver.clone();
+                thread::spawn(move || {
+                    driver.register(1, near, Waker::noop().clone());
+                })
+            };
+            let until = driver.prepare_sleep_real_clock_for_model();
+            if until > driver.tick_of(near) {
+                // It would sleep past the new deadline: it must be woken.
+                woken.wait();
+            }
+            driver.finish_sleep();
+            armer.join().unwrap();
+        });
+    }
+
+    /// Arming, disarming and firing from three threads leave the wheel
+    /// consistent: every timer either fired or was disarmed, exactly once.
+    #[test]
+    fn loom_arm_disarm_and_fire_race() {
+        loom::model(|| {
+            let driver = Arc::new(TimerDriver::new(2, true));
+            let soon = driver.now() + Duration::from_millis(1);
+            let kept = driver.register(0, soon, Waker::noop().clone());
+            let dropped = {
+                let driver = driver.clone();
+                thread::spawn(move || {
+                    let r = driver.register(1, soon, Waker::noop().clone());
+                    driver.deregister(&r);
+                })
+            };
+            let firer = {
+                let driver = driver.clone();
+                thread::spawn(move || {
+                    driver.advance(Duration::from_millis(1));
+                })
+            };
+            dropped.join().unwrap();
+            firer.join().unwrap();
+            // Whatever interleaving: the kept timer has fired by now.
+            assert!(driver.poll_registered(&kept, Waker::noop()));
+            driver.process();
+            assert_eq!(driver.armed(), 0);
+        });
     }
 }

@@ -29,6 +29,7 @@ mod clock;
 mod context;
 mod driver;
 mod interval;
+mod loom;
 mod sleep;
 mod wheel;
 
