@@ -11,12 +11,13 @@
 //! `cargo bench --bench scheduler` runs it under the system allocator;
 //! `cargo bench --bench scheduler --features mimalloc` under mimalloc.
 
+#[path = "contenders/mod.rs"]
+mod contenders;
+
+use contenders::{AsyncExecutor, Canopy, Contender, Tokio, workers};
 use criterion::{Criterion, criterion_group, criterion_main};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, mpsc};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 #[cfg(feature = "mimalloc")]
@@ -31,176 +32,6 @@ const CHAIN: usize = 1_000;
 /// How long each busy task in `spawn_many_remote_busy` computes between
 /// yields (tokio's value).
 const STALL: Duration = Duration::from_micros(10);
-
-fn workers() -> usize {
-    std::env::var("CANOPY_BENCH_WORKERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2)
-}
-
-/// What a workload needs from a runtime.
-trait Contender: Sized {
-    const NAME: &'static str;
-    /// Spawns from any thread; cheap to clone into tasks.
-    type Spawner: Clone + Send + Sync + 'static;
-    type Join<T: Send + 'static>: Future<Output = T> + Send + 'static;
-
-    fn start(workers: usize) -> Self;
-    fn spawner(&self) -> Self::Spawner;
-    fn block_on<F: Future>(&self, future: F) -> F::Output;
-    fn spawn<F>(spawner: &Self::Spawner, future: F) -> Self::Join<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static;
-    fn yield_now() -> impl Future<Output = ()> + Send;
-
-    /// Spawns a task nobody joins. (Dropping an async-executor `Task` would
-    /// cancel it, so each contender says how to let a task run on its own.)
-    fn spawn_detached<F>(spawner: &Self::Spawner, future: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        drop(Self::spawn(spawner, future));
-    }
-}
-
-/// Maps a `Result` join output to its value, as the benches always expect success.
-struct Unwrap<J>(J);
-
-impl<T, E: std::fmt::Debug, J: Future<Output = Result<T, E>> + Unpin> Future for Unwrap<J> {
-    type Output = T;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        Pin::new(&mut self.0).poll(cx).map(|r| r.unwrap())
-    }
-}
-
-struct Canopy(canopy::Runtime);
-
-impl Contender for Canopy {
-    const NAME: &'static str = "canopy";
-    type Spawner = canopy::Handle;
-    type Join<T: Send + 'static> = Unwrap<canopy::JoinHandle<T>>;
-
-    fn start(workers: usize) -> Self {
-        Canopy(canopy::Runtime::builder().workers(workers).build().unwrap())
-    }
-    fn spawner(&self) -> canopy::Handle {
-        self.0.handle().clone()
-    }
-    fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.0.block_on(future)
-    }
-    fn spawn<F>(spawner: &canopy::Handle, future: F) -> Self::Join<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        Unwrap(spawner.spawn(future))
-    }
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        canopy::yield_now()
-    }
-}
-
-struct Tokio(tokio::runtime::Runtime);
-
-impl Contender for Tokio {
-    const NAME: &'static str = "tokio";
-    type Spawner = tokio::runtime::Handle;
-    type Join<T: Send + 'static> = Unwrap<tokio::task::JoinHandle<T>>;
-
-    fn start(workers: usize) -> Self {
-        Tokio(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(workers)
-                .enable_all()
-                .build()
-                .unwrap(),
-        )
-    }
-    fn spawner(&self) -> tokio::runtime::Handle {
-        self.0.handle().clone()
-    }
-    fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.0.block_on(future)
-    }
-    fn spawn<F>(spawner: &tokio::runtime::Handle, future: F) -> Self::Join<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        Unwrap(spawner.spawn(future))
-    }
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        tokio::task::yield_now()
-    }
-}
-
-struct AsyncExecutor {
-    executor: Arc<async_executor::Executor<'static>>,
-    /// Dropping it ends every runner's `run` future.
-    stop: Option<tokio::sync::watch::Sender<()>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Contender for AsyncExecutor {
-    const NAME: &'static str = "async-executor";
-    type Spawner = Arc<async_executor::Executor<'static>>;
-    type Join<T: Send + 'static> = async_executor::Task<T>;
-
-    fn start(workers: usize) -> Self {
-        let executor = Arc::new(async_executor::Executor::new());
-        let (stop, stopped) = tokio::sync::watch::channel(());
-        let threads = (0..workers)
-            .map(|_| {
-                let executor = executor.clone();
-                let mut stopped = stopped.clone();
-                std::thread::spawn(move || {
-                    futures_lite::future::block_on(executor.run(async move {
-                        let _ = stopped.changed().await;
-                    }));
-                })
-            })
-            .collect();
-        AsyncExecutor {
-            executor,
-            stop: Some(stop),
-            threads,
-        }
-    }
-    fn spawner(&self) -> Self::Spawner {
-        self.executor.clone()
-    }
-    fn block_on<F: Future>(&self, future: F) -> F::Output {
-        futures_lite::future::block_on(future)
-    }
-    fn spawn<F>(spawner: &Self::Spawner, future: F) -> Self::Join<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        spawner.spawn(future)
-    }
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        futures_lite::future::yield_now()
-    }
-    fn spawn_detached<F>(spawner: &Self::Spawner, future: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        spawner.spawn(future).detach();
-    }
-}
-
-impl Drop for AsyncExecutor {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        for thread in self.threads.drain(..) {
-            thread.join().unwrap();
-        }
-    }
-}
 
 /// Spawns `NUM_SPAWN` empty-ish tasks; the last one to run signals on `tx`.
 fn spawn_counted<R: Contender>(
