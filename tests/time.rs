@@ -303,3 +303,42 @@ fn timers_fire_on_a_runtime_saturated_with_self_waking_tasks() {
     // No worker ever parks here: the busy workers fire timers themselves.
     assert!(late < Duration::from_secs(2), "a 10 ms sleep took {late:?}");
 }
+
+/// Counts how often it is woken.
+struct CountWakes(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for CountWakes {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+#[test]
+fn a_deadline_timer_is_moved_and_disarmed_from_other_threads() {
+    let rt = paused(2);
+    rt.block_on(async {
+        let wakes = Arc::new(CountWakes(Default::default()));
+        let timer = Arc::new(canopy_timer::DeadlineTimer::new(std::task::Waker::from(
+            wakes.clone(),
+        )));
+        let start = time::now();
+        timer.set(Some(start + Duration::from_secs(10)));
+        let moved = timer.clone();
+        std::thread::spawn(move || moved.set(Some(start + Duration::from_secs(3))))
+            .join()
+            .unwrap();
+        time::sleep(Duration::from_secs(4)).await;
+        assert_eq!(wakes.0.load(SeqCst), 1, "fired once, at the moved deadline");
+        assert!(!timer.is_armed());
+        // Re-armed after firing, then disarmed from another thread.
+        timer.set(Some(start + Duration::from_secs(20)));
+        assert!(timer.is_armed());
+        let disarmed = timer.clone();
+        std::thread::spawn(move || disarmed.set(None))
+            .join()
+            .unwrap();
+        time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(wakes.0.load(SeqCst), 1);
+        assert_eq!(canopy::Handle::current().metrics().armed_timers, 0);
+    });
+}

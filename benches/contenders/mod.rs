@@ -175,8 +175,11 @@ impl Contender for AsyncExecutor {
         futures_lite::future::yield_now()
     }
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send + 'static {
+        // Created now, as canopy's and tokio's sleeps take their deadline
+        // when called (an `async fn` would defer even that to the first poll).
+        let timer = async_io::Timer::after(duration);
         async move {
-            async_io::Timer::after(duration).await;
+            timer.await;
         }
     }
     fn spawn_detached<F>(spawner: &Self::Spawner, future: F)
@@ -195,4 +198,3 @@ impl Drop for AsyncExecutor {
         }
     }
 }
-

@@ -176,12 +176,16 @@ impl Shared {
             return;
         }
         let _serial = self.auto_advance.lock().unwrap_or_else(|e| e.into_inner());
-        let quiet = self.idle.num_unparked() == 0
+        let _context = crate::context::enter_detached(self);
+        // Keep jumping while the timers that fire wake nothing in this runtime
+        // (a waker of some other kind): everyone here is still idle.
+        while self.idle.num_unparked() == 0
             && self.block_on_active.load(SeqCst) == 0
-            && self.injector.is_empty();
-        if quiet {
-            let _context = crate::context::enter_detached(self);
-            self.timers.advance_to_next_deadline();
+            && self.injector.is_empty()
+        {
+            if !self.timers.advance_to_next_deadline() {
+                break;
+            }
         }
     }
 

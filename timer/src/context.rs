@@ -38,6 +38,16 @@ pub(crate) fn current() -> Option<(Arc<TimerDriver>, usize)> {
         .flatten()
 }
 
+/// The current time on this thread's runtime clock (real time outside one),
+/// without taking a reference to the driver.
+pub(crate) fn now() -> std::time::Instant {
+    CURRENT
+        .try_with(|c| c.borrow().as_ref().map(|(driver, _)| driver.now()))
+        .ok()
+        .flatten()
+        .unwrap_or_else(std::time::Instant::now)
+}
+
 /// The message for a timer used outside any runtime.
 pub(crate) const OUTSIDE_RUNTIME: &str = "a canopy timer was polled outside a canopy runtime: \
      timers need the runtime's timer driver; await it inside Runtime::block_on or a spawned task";

@@ -186,6 +186,12 @@ impl TimerDriver {
         }
     }
 
+    /// Whether an armed timer has fired (its entry is gone).
+    pub(crate) fn has_fired(&self, registration: &Registration) -> bool {
+        let mut state = self.lock(registration.shard as usize);
+        !matches!(state.wheel.get_mut(registration.key), Some(entry) if entry.id == registration.id)
+    }
+
     /// Moves an armed timer. Returns `false` if it had already fired (the
     /// caller then arms anew).
     pub(crate) fn reset(&self, registration: &Registration, deadline: Instant) -> bool {

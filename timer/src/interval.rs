@@ -44,7 +44,7 @@ pub enum MissedTicks {
 /// polled outside a canopy runtime.
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
-    let now = crate::context::current().map_or_else(Instant::now, |(driver, _)| driver.now());
+    let now = crate::context::now();
     interval_at(now, period)
 }
 
@@ -60,7 +60,7 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
         "interval period must be greater than zero; use yield_now in a loop to run continuously"
     );
     Interval {
-        sleep: Box::pin(sleep_until(start)),
+        sleep: sleep_until(start),
         period,
         missed: MissedTicks::default(),
     }
@@ -69,7 +69,7 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 /// The stream of ticks made by [`interval`] and [`interval_at`].
 #[derive(Debug)]
 pub struct Interval {
-    sleep: Pin<Box<Sleep>>,
+    sleep: Sleep,
     period: Duration,
     missed: MissedTicks,
 }
@@ -82,11 +82,11 @@ impl Interval {
 
     /// Polls for the next tick (for hand-written futures and streams).
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
-        if self.sleep.as_mut().poll(cx).is_pending() {
+        if Pin::new(&mut self.sleep).poll(cx).is_pending() {
             return Poll::Pending;
         }
         let scheduled = self.sleep.deadline();
-        let now = crate::context::current().map_or_else(Instant::now, |(driver, _)| driver.now());
+        let now = crate::context::now();
         let next = match self.missed {
             MissedTicks::Burst => deadline_after(scheduled, self.period),
             MissedTicks::Delay if now > deadline_after(scheduled, self.period) => {
@@ -100,7 +100,7 @@ impl Interval {
                 deadline_after(scheduled, self.period.saturating_mul(periods))
             }
         };
-        self.sleep.as_mut().get_mut().reset(next);
+        self.sleep.reset(next);
         Poll::Ready(scheduled)
     }
 
@@ -116,10 +116,7 @@ impl Interval {
 
     /// Restarts the schedule: the next tick is one period from now.
     pub fn reset(&mut self) {
-        let now = crate::context::current().map_or_else(Instant::now, |(driver, _)| driver.now());
-        self.sleep
-            .as_mut()
-            .get_mut()
-            .reset(deadline_after(now, self.period));
+        let now = crate::context::now();
+        self.sleep.reset(deadline_after(now, self.period));
     }
 }

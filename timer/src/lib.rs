@@ -27,6 +27,7 @@
 
 mod clock;
 mod context;
+mod deadline;
 mod driver;
 mod interval;
 mod loom;
@@ -34,6 +35,7 @@ mod sleep;
 mod wheel;
 
 pub use context::{TimerContextGuard, enter};
+pub use deadline::DeadlineTimer;
 pub use driver::TimerDriver;
 pub use interval::{Interval, MissedTicks, interval, interval_at};
 pub use sleep::{Sleep, sleep, sleep_until};
@@ -43,7 +45,7 @@ pub use std::time::Instant;
 /// runtime was built with a paused clock, whose time moves only by
 /// [`advance`] or when every task waits on a timer.
 pub fn now() -> Instant {
-    context::current().map_or_else(Instant::now, |(driver, _)| driver.now())
+    context::now()
 }
 
 /// Moves a paused clock forward by `by` and fires the timers that are then

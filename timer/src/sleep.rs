@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 ///
 /// When polled outside a canopy runtime.
 pub fn sleep(duration: Duration) -> Sleep {
-    let now = context::current().map_or_else(Instant::now, |(driver, _)| driver.now());
+    let now = context::now();
     Sleep::new(deadline_after(now, duration))
 }
 
@@ -46,11 +46,11 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep::new(deadline)
 }
 
-/// The future of [`sleep`] and [`sleep_until`].
+/// The future of [`sleep`] and [`sleep_until`]; `Unpin`, 40 bytes.
 ///
-/// It holds no allocation of its own: when it must wait, it arms an entry in
-/// a slab of the timer wheel shard of the worker polling it, and disarms it
-/// when dropped.
+/// It allocates nothing: when it must wait, it arms an entry (56 bytes) in
+/// the slab of the timer-wheel shard of the worker polling it (slabs grow and
+/// are reused, so no allocation per sleep), and disarms it when dropped.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
@@ -74,7 +74,7 @@ impl Sleep {
     pub fn is_elapsed(&self) -> bool {
         let now = match &self.armed {
             Some((driver, _)) => driver.now(),
-            None => context::current().map_or_else(Instant::now, |(driver, _)| driver.now()),
+            None => context::now(),
         };
         now >= self.deadline
     }

@@ -324,6 +324,26 @@ mod tests {
     }
 
     #[test]
+    fn a_million_armed_timers() {
+        let mut wheel = Wheel::new();
+        let keys: Vec<Key> = (0..1_000_000u64)
+            .map(|i| wheel.insert(i * 37 % 3_600_000 + 1, i))
+            .collect();
+        assert_eq!(wheel.len(), 1_000_000);
+        for key in keys.iter().step_by(2) {
+            wheel.remove(*key);
+        }
+        let mut fired = 0u64;
+        wheel.advance(3_600_001, |_| fired += 1);
+        assert_eq!(fired, 500_000);
+        assert_eq!(wheel.len(), 0);
+        println!(
+            "bytes per armed timer in the wheel's slab: {}",
+            std::mem::size_of::<super::Node<(u64, std::task::Waker)>>() + 8
+        );
+    }
+
+    #[test]
     fn removed_and_reset_entries() {
         let mut wheel = Wheel::new();
         let a = wheel.insert(100, 'a');
