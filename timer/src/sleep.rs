@@ -102,6 +102,13 @@ impl Future for Sleep {
                 this.armed = None;
                 return Poll::Ready(());
             }
+            if driver.now() >= this.deadline {
+                // Due, but no worker has fired the wheel yet (all busy since):
+                // finish now rather than wait for the next timer pass.
+                driver.deregister(registration);
+                this.armed = None;
+                return Poll::Ready(());
+            }
             return Poll::Pending;
         }
         let (driver, shard) = context::current().expect(context::OUTSIDE_RUNTIME);
