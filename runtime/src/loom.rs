@@ -3,10 +3,10 @@
 //! model-checked with the very code the runtime runs.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::{Condvar, Mutex, atomic};
+pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard, atomic};
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::{Condvar, Mutex, atomic};
+pub(crate) use std::sync::{Condvar, Mutex, MutexGuard, atomic};
 
 /// Spin hint inside retry loops. Under loom it yields to the model's scheduler,
 /// which otherwise would see a spin loop as a livelock.

@@ -22,7 +22,7 @@
 //! `loom_models.rs` checks the two together.
 
 use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst};
-use crate::loom::{Condvar, Mutex};
+use crate::loom::{Condvar, Mutex, MutexGuard};
 
 const EMPTY: usize = 0;
 const PARKED: usize = 1;
@@ -45,19 +45,19 @@ impl Parker {
         }
     }
 
-    /// Blocks the calling thread until `unpark` is called (or returns at once
-    /// if it was called since the last `park`).
-    pub(crate) fn park(&self) {
+    /// The common start of `park` and `park_until`: consumes a pending token
+    /// (returning `None`), or moves to `PARKED` and returns the held lock.
+    fn begin_park(&self) -> Option<MutexGuard<'_, ()>> {
         if self
             .state
             .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
             .is_ok()
         {
-            return;
+            return None;
         }
-        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         match self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
-            Ok(_) => {}
+            Ok(_) => Some(guard),
             Err(NOTIFIED) => {
                 // Notified between the fast path and taking the lock. Consume
                 // the token with a swap, not a store: a failed CAS may read an
@@ -66,17 +66,28 @@ impl Parker {
                 // latest one. A store here let loom lose an unpark's writes.
                 let old = self.state.swap(EMPTY, SeqCst);
                 debug_assert_eq!(old, NOTIFIED);
-                return;
+                None
             }
             Err(actual) => unreachable!("parker in state {actual} while its owner parks"),
         }
+    }
+
+    /// Ends a wait if a token arrived (`NOTIFIED -> EMPTY`).
+    fn take_token(&self) -> bool {
+        self.state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+    }
+
+    /// Blocks the calling thread until `unpark` is called (or returns at once
+    /// if it was called since the last `park`).
+    pub(crate) fn park(&self) {
+        let Some(mut guard) = self.begin_park() else {
+            return;
+        };
         loop {
             guard = self.condvar.wait(guard).unwrap_or_else(|e| e.into_inner());
-            if self
-                .state
-                .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
-                .is_ok()
-            {
+            if self.take_token() {
                 return;
             }
             // Spurious wake-up: still PARKED, wait again.
@@ -84,30 +95,16 @@ impl Parker {
     }
 
     /// Like `park`, but returns by `deadline` at the latest (the timer
-    /// sentinel's sleep). A timeout consumes no token.
+    /// sentinel's sleep).
     pub(crate) fn park_until(&self, deadline: std::time::Instant) {
-        if self
-            .state
-            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
-            .is_ok()
-        {
+        let Some(mut guard) = self.begin_park() else {
             return;
-        }
-        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        match self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
-            Ok(_) => {}
-            Err(NOTIFIED) => {
-                let old = self.state.swap(EMPTY, SeqCst);
-                debug_assert_eq!(old, NOTIFIED);
-                return;
-            }
-            Err(actual) => unreachable!("parker in state {actual} while its owner parks"),
-        }
+        };
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
-                // Timed out: back to EMPTY unless a token arrived meanwhile
-                // (then consume it: either way we return).
+                // Timed out: back to EMPTY, consuming a token that arrived
+                // meanwhile (we return either way).
                 self.state.swap(EMPTY, SeqCst);
                 return;
             }
@@ -116,11 +113,7 @@ impl Parker {
                 .wait_timeout(guard, left)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
-            if self
-                .state
-                .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
-                .is_ok()
-            {
+            if self.take_token() {
                 return;
             }
         }
@@ -153,6 +146,27 @@ mod tests {
         parker.unpark();
         parker.unpark();
         parker.park(); // returns: one token
+    }
+
+    #[test]
+    fn park_until_returns_at_the_deadline_or_when_unparked() {
+        use std::time::{Duration, Instant};
+        let parker = Parker::new();
+        let start = Instant::now();
+        parker.park_until(start + Duration::from_millis(20));
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        parker.unpark();
+        let start = Instant::now();
+        parker.park_until(start + Duration::from_secs(30));
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "a pending token was ignored"
+        );
+        let parker = Arc::new(Parker::new());
+        let waker = parker.clone();
+        let t = thread::spawn(move || waker.unpark());
+        parker.park_until(Instant::now() + Duration::from_secs(30));
+        t.join().unwrap();
     }
 
     #[test]
