@@ -4,12 +4,17 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// Counters owned by one worker. Only that worker writes them.
+/// Counters owned by one worker. Only that worker writes them (except the
+/// runtime's extra set for other threads, which uses `fetch_add`).
 #[derive(Debug, Default)]
 pub(crate) struct WorkerCounters {
     pub(crate) polls: AtomicU64,
     pub(crate) steals: AtomicU64,
     pub(crate) parks: AtomicU64,
+    pub(crate) spawned: AtomicU64,
+    pub(crate) completed: AtomicU64,
+    pub(crate) panicked: AtomicU64,
+    pub(crate) dropped: AtomicU64,
 }
 
 /// Adds one to a counter that only the calling thread writes.

@@ -61,6 +61,9 @@ pub(crate) struct Shared {
     /// Serializes auto-advances of a paused clock (see `maybe_auto_advance`).
     auto_advance: Mutex<()>,
     closed: AtomicBool,
+    /// Task counts of threads other than the workers (spawns from outside,
+    /// tasks dropped at shutdown), updated with `fetch_add`.
+    outside_counters: CachePadded<WorkerCounters>,
     unobserved_panics: AtomicU64,
     /// Worker threads still running; shutdown waits for it to reach zero.
     running_workers: Mutex<usize>,
@@ -90,6 +93,7 @@ impl Shared {
             block_on_active: AtomicUsize::new(0),
             auto_advance: Mutex::new(()),
             closed: AtomicBool::new(false),
+            outside_counters: CachePadded::new(WorkerCounters::default()),
             unobserved_panics: AtomicU64::new(0),
             running_workers: Mutex::new(workers),
             worker_exited: Condvar::new(),
@@ -136,6 +140,21 @@ impl Shared {
                 crossbeam_deque::Steal::Empty => break,
                 crossbeam_deque::Steal::Retry => {}
             }
+        }
+    }
+
+    /// Adds one to a task counter: the running worker's own (no RMW), or the
+    /// shared one of other threads.
+    pub(crate) fn count(&self, counter: fn(&WorkerCounters) -> &AtomicU64) {
+        let counted = crate::context::with_worker(|worker| match worker {
+            Some(w) if std::ptr::eq(Arc::as_ptr(&w.shared), self) => {
+                crate::metrics::bump(counter(&self.remotes[w.index()].counters));
+                true
+            }
+            _ => false,
+        });
+        if !counted {
+            counter(&self.outside_counters).fetch_add(1, Relaxed);
         }
     }
 
@@ -294,7 +313,19 @@ impl Shared {
     }
 
     pub(crate) fn metrics(&self) -> RuntimeMetrics {
-        let counts = self.registry.counts();
+        let all = || {
+            self.remotes
+                .iter()
+                .map(|r| &r.counters)
+                .chain([&*self.outside_counters])
+        };
+        let total = |counter: fn(&WorkerCounters) -> &AtomicU64| -> u64 {
+            all().map(|c| counter(c).load(Relaxed)).sum()
+        };
+        let spawned = total(|c| &c.spawned);
+        let completed = total(|c| &c.completed);
+        let panicked = total(|c| &c.panicked);
+        let dropped = total(|c| &c.dropped);
         RuntimeMetrics {
             workers: self
                 .remotes
@@ -306,11 +337,11 @@ impl Shared {
                     local_queue_depth: r.stealer.len(),
                 })
                 .collect(),
-            spawned_tasks: counts.spawned,
-            completed_tasks: counts.completed,
-            panicked_tasks: counts.panicked,
+            spawned_tasks: spawned,
+            completed_tasks: completed,
+            panicked_tasks: panicked,
             unobserved_panics: self.unobserved_panics.load(Relaxed),
-            alive_tasks: counts.alive,
+            alive_tasks: spawned.saturating_sub(completed + panicked + dropped),
             global_queue_depth: self.injector.len(),
             armed_timers: self.timers.armed(),
         }

@@ -6,7 +6,7 @@
 //! (see `registry.rs`) in step with the future's life.
 
 use crate::join::{JoinHandle, JoinState};
-use crate::registry::{Entry, Outcome};
+use crate::registry::Entry;
 use crate::shared::Shared;
 use crate::worker::WorkerLocal;
 use async_task::{Runnable, ScheduleInfo, WithInfo};
@@ -15,7 +15,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 /// A scheduled task, as it sits in the run queues.
 pub(crate) type Task = Runnable<TaskMeta>;
@@ -26,16 +26,28 @@ pub(crate) struct TaskMeta {
     /// The runtime the task belongs to. Held here rather than captured by the
     /// schedule function, so that function is a zero-sized fn item.
     pub(crate) shared: Arc<Shared>,
-    /// The packed registry `Entry`. Written once before the task is first
-    /// scheduled; the queue hand-off publishes it.
+    /// The packed registry `Entry`, once the task has one (see
+    /// `registry.rs`). Written and read only by whoever polls or drops the
+    /// future, one thread at a time; the scheduler's hand-offs order them.
     registration: AtomicU64,
     pub(crate) join: JoinState,
 }
 
 impl TaskMeta {
-    fn deregister(&self, outcome: Outcome) {
+    /// Gives the task a registry entry in the shard of the thread polling it.
+    fn register(&self, waker: &Waker) {
+        let shared = &self.shared;
+        let shard = crate::context::with_worker(|worker| match worker {
+            Some(w) if Arc::ptr_eq(&w.shared, shared) => w.index(),
+            _ => shared.registry.outside_shard(),
+        });
+        let entry = shared.registry.insert(shard, waker.clone());
+        self.registration.store(entry.pack(), Relaxed);
+    }
+
+    fn deregister(&self) {
         let entry = Entry::unpack(self.registration.load(Relaxed));
-        self.shared.registry.remove(entry, outcome);
+        self.shared.registry.remove(entry);
     }
 }
 
@@ -58,7 +70,7 @@ fn schedule(task: Task, info: ScheduleInfo) {
 }
 
 /// Spawns `future` onto `shared`. `local` is the worker of `shared` running on
-/// this thread, if any: its spawns go to its own queue and registry shard.
+/// this thread, if any: its spawns go to its own queue.
 pub(crate) fn spawn<F>(
     shared: &Arc<Shared>,
     future: F,
@@ -85,15 +97,7 @@ where
             WithInfo(schedule),
         )
     };
-    let shard = match local {
-        Some(worker) => worker.index(),
-        None => shared.registry.outside_shard(),
-    };
-    let entry = shared.registry.insert(shard, runnable.waker());
-    runnable
-        .metadata()
-        .registration
-        .store(entry.pack(), Relaxed);
+    shared.count(|c| &c.spawned);
     match local {
         Some(worker) => worker.schedule_local(runnable, false),
         None => shared.schedule_remote(runnable),
@@ -108,6 +112,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         meta: &'a TaskMeta,
+        registered: bool,
         finished: bool,
     }
 
@@ -115,7 +120,10 @@ pin_project_lite::pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if !*this.finished {
-                this.meta.deregister(Outcome::Dropped);
+                if *this.registered {
+                    this.meta.deregister();
+                }
+                this.meta.shared.count(|c| &c.dropped);
             }
         }
     }
@@ -126,6 +134,7 @@ impl<'a, F> TaskFuture<'a, F> {
         TaskFuture {
             inner,
             meta,
+            registered: false,
             finished: false,
         }
     }
@@ -137,16 +146,26 @@ impl<F: Future> Future for TaskFuture<'_, F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
-        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
+        let result = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        if matches!(result, Ok(Poll::Pending)) {
+            if !*this.registered {
+                this.meta.register(cx.waker());
+                *this.registered = true;
+            }
+            return Poll::Pending;
+        }
+        *this.finished = true;
+        if *this.registered {
+            this.meta.deregister();
+        }
+        match result {
             Ok(Poll::Ready(output)) => {
-                *this.finished = true;
-                this.meta.deregister(Outcome::Completed);
+                this.meta.shared.count(|c| &c.completed);
                 Poll::Ready(Ok(output))
             }
+            Ok(Poll::Pending) => unreachable!("handled above"),
             Err(payload) => {
-                *this.finished = true;
-                this.meta.deregister(Outcome::Panicked);
+                this.meta.shared.count(|c| &c.panicked);
                 this.meta.join.publish_panic(payload, &this.meta.shared);
                 Poll::Ready(Err(()))
             }
