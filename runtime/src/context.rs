@@ -121,10 +121,12 @@ pub(crate) fn current_shared() -> Option<Arc<Shared>> {
     if shared.is_null() {
         return None;
     }
-    // SAFETY: the pointer points into an `Arc<Shared>` allocation (it came
-    // from `Arc::as_ptr`, or from a `&Shared`, and every `Shared` lives in an
+    // The pointer points into an `Arc<Shared>` allocation (it came from
+    // `Arc::as_ptr`, or from a `&Shared`, and every `Shared` lives in an
     // `Arc`) that the code which set the context keeps alive until its guard
-    // restores the context, so one more strong reference may be made from it.
+    // restores the context.
+    // SAFETY: so the allocation is live and one more strong reference may be
+    // made from the pointer.
     unsafe {
         Arc::increment_strong_count(shared);
         Some(Arc::from_raw(shared))

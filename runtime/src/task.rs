@@ -85,12 +85,13 @@ where
         registration: AtomicU64::new(0),
         join: JoinState::new(),
     };
-    // SAFETY: `spawn_unchecked` requires, beyond what `spawn` checks, that:
+    // `spawn_unchecked` requires, beyond what `spawn` checks, that:
     // - the future is `Send` if the Runnable may move across threads: it is,
     //   since `F: Send` and `&TaskMeta` is `Send` (`TaskMeta: Sync`);
     // - every borrow other than of the metadata outlives the Runnable: the only
     //   borrow is of the metadata, which async-task drops after the future;
     // - the schedule function is `Send + Sync + 'static`: it is a fn item.
+    // SAFETY: all three hold, as said above.
     let (runnable, task) = unsafe {
         async_task::Builder::new().metadata(meta).spawn_unchecked(
             move |meta| TaskFuture::new(future, meta),
