@@ -27,6 +27,13 @@
 //! `idle.rs` for the wake-up protocol and `park.rs` for the parker; each opens
 //! with the protocol it implements.
 //!
+//! Timers come from `canopy-timer`: the runtime owns its driver, busy workers
+//! fire due timers at each global-queue check, and one parked worker (the
+//! timer sentinel) sleeps until the next deadline. With
+//! [`Builder::start_paused`] the clock only moves by `advance` or by jumping
+//! to the next deadline when everything is idle. Shutdown (`shared.rs`) drops
+//! every unfinished task's future exactly once.
+//!
 //! [async-task]: https://docs.rs/async-task
 //! [crossbeam-deque]: https://docs.rs/crossbeam-deque
 
