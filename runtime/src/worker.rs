@@ -289,15 +289,16 @@ impl WorkerLocal {
             } else {
                 remote.parker.park();
             }
+            if sentinel && !shared.is_closed() {
+                // Fire due timers, also when claimed meanwhile (the sleep may
+                // have timed out too). Still counted as parked, so the woken
+                // tasks go through the global queue and the idle protocol.
+                let _detached = context::enter_detached(shared);
+                shared.timers.process();
+            }
             if idle.is_claimed(self.index) {
                 self.searching.set(true);
                 break;
-            }
-            if sentinel && !shared.is_closed() {
-                // Fire due timers. Still parked, so the woken tasks go through
-                // the global queue and the idle protocol (which may claim us).
-                let _detached = context::enter_detached(shared);
-                shared.timers.process();
             }
         }
         // Time asleep says nothing about how long tasks take to poll.
