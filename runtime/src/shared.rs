@@ -146,15 +146,22 @@ impl Shared {
     /// Adds one to a task counter: the running worker's own (no RMW), or the
     /// shared one of other threads.
     pub(crate) fn count(&self, counter: fn(&WorkerCounters) -> &AtomicU64) {
-        let counted = crate::context::with_worker(|worker| match worker {
+        crate::context::with_worker(|worker| self.count_on(worker, counter));
+    }
+
+    /// `count` for a caller that already knows the worker on this thread.
+    pub(crate) fn count_on(
+        &self,
+        worker: Option<&crate::worker::WorkerLocal>,
+        counter: fn(&WorkerCounters) -> &AtomicU64,
+    ) {
+        match worker {
             Some(w) if std::ptr::eq(Arc::as_ptr(&w.shared), self) => {
                 crate::metrics::bump(counter(&self.remotes[w.index()].counters));
-                true
             }
-            _ => false,
-        });
-        if !counted {
-            counter(&self.outside_counters).fetch_add(1, Relaxed);
+            _ => {
+                counter(&self.outside_counters).fetch_add(1, Relaxed);
+            }
         }
     }
 

@@ -98,7 +98,8 @@ where
             WithInfo(schedule),
         )
     };
-    shared.count(|c| &c.spawned);
+    // `local` is already known: no second thread-local lookup.
+    shared.count_on(local, |c| &c.spawned);
     match local {
         Some(worker) => worker.schedule_local(runnable, false),
         None => shared.schedule_remote(runnable),
