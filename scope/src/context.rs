@@ -1,0 +1,207 @@
+//! The per-thread scope context: which scope the code being polled is in, and
+//! whether that scope is effectively cancelled, plus the task's checkpoint
+//! budget.
+//!
+//! Scopes are entered by wrapping a future, so while a `Run` future polls its
+//! body it pushes a `Frame` (on its own stack) and points the thread-local at
+//! it; the frame carries the cancellation its scope sees, computed from the
+//! enclosing frame's and the scope's own bits (one atomic load). A primitive's
+//! cancel check is then a thread-local read and a pointer read.
+//!
+//! A cancel that lands during a poll is not seen by that poll (its snapshot
+//! was taken), but the canceller wakes the host, so the next poll sees it:
+//! each checkpoint decides by the scope state when it is polled.
+//!
+//! Nodes are linked into the tree lazily ("materialized"), the first time
+//! the scope's body returns `Pending` or a scope below needs a parent to hang
+//! from. A body that finishes in its first poll never touches the tree, the
+//! timer wheel or the allocator (for `move_on_after` and friends).
+
+use crate::cancelled::Cancelled;
+use crate::driver;
+use crate::node::Node;
+use std::cell::{Cell, OnceCell};
+use std::panic::Location;
+use std::ptr;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+/// One entered scope on the current poll's stack.
+pub(crate) struct Frame {
+    /// The enclosing frame in this poll; null at the task's top.
+    pub(crate) parent: *const Frame,
+    pub(crate) slot: *const Slot,
+    /// The waker this scope's body was polled with.
+    pub(crate) waker: *const Waker,
+    /// The outermost effectively cancelled scope visible here, or null.
+    pub(crate) origin: *const Node,
+}
+
+/// A scope's place in the tree, owned by the future that entered it. Only
+/// that future's poll (and frames below it in the same poll) touch it.
+pub(crate) struct Slot {
+    /// The node; made lazily for scopes nobody holds a handle to.
+    pub(crate) node: OnceCell<Arc<Node>>,
+    /// The deadline a lazily made node starts with (encoded).
+    pub(crate) deadline: Cell<u64>,
+    /// Linked into the tree, waker registered, deadline armed.
+    pub(crate) linked: Cell<bool>,
+    /// The waker registered with the node, to notice when it changes.
+    pub(crate) registered: Cell<Option<Waker>>,
+}
+
+impl Slot {
+    pub(crate) fn new(node: Option<Arc<Node>>, deadline: u64) -> Slot {
+        let cell = OnceCell::new();
+        if let Some(node) = node {
+            let _ = cell.set(node);
+        }
+        Slot {
+            node: cell,
+            deadline: Cell::new(deadline),
+            linked: Cell::new(false),
+            registered: Cell::new(None),
+        }
+    }
+
+    /// The node, making it if needed (unlinked).
+    pub(crate) fn node(&self) -> &Arc<Node> {
+        self.node
+            .get_or_init(|| Node::new(self.deadline.get(), false))
+    }
+
+    /// Registers `waker` with the linked node if it is not the one already
+    /// registered (a pointer comparison in the steady state).
+    pub(crate) fn refresh_waker(&self, waker: &Waker) {
+        let registered = self.registered.take();
+        if registered.as_ref().is_some_and(|r| r.will_wake(waker)) {
+            self.registered.set(registered);
+            return;
+        }
+        let node = self.node();
+        if node.host.register(waker) {
+            self.registered.set(Some(waker.clone()));
+        }
+    }
+}
+
+struct ScopeContext {
+    frame: Cell<*const Frame>,
+    budget: Cell<u32>,
+}
+
+thread_local! {
+    static CONTEXT: ScopeContext = const {
+        ScopeContext {
+            frame: Cell::new(ptr::null()),
+            budget: Cell::new(u32::MAX),
+        }
+    };
+}
+
+/// Points the context at a frame until dropped (also on unwind).
+pub(crate) struct FrameGuard {
+    previous: *const Frame,
+}
+
+impl Drop for FrameGuard {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|cx| cx.frame.set(self.previous));
+    }
+}
+
+/// Makes `frame` the innermost scope of this thread. The frame must outlive
+/// the guard (it lives on the caller's stack, beside the guard).
+pub(crate) fn push(frame: &Frame) -> FrameGuard {
+    let previous = CONTEXT
+        .try_with(|cx| cx.frame.replace(frame))
+        .unwrap_or(ptr::null());
+    FrameGuard { previous }
+}
+
+/// The innermost frame of the poll running on this thread, or null.
+pub(crate) fn current_frame() -> *const Frame {
+    CONTEXT
+        .try_with(|cx| cx.frame.get())
+        .unwrap_or(ptr::null())
+}
+
+/// The cancellation visible to code polled right now, as a `Cancelled`
+/// attributed to `location`.
+pub(crate) fn check(location: &'static Location<'static>) -> Result<(), Cancelled> {
+    let frame = current_frame();
+    if frame.is_null() {
+        return Ok(());
+    }
+    // SAFETY: a non-null frame is on the stack of a poll in progress on this
+    // thread (its guard resets the pointer before the frame goes away), and
+    // its origin node is kept alive by the scope chain of that poll.
+    let origin = unsafe { (*frame).origin };
+    match unsafe { origin.as_ref() } {
+        None => Ok(()),
+        Some(node) => Err(Cancelled::new(node.reason(), node.id(), location)),
+    }
+}
+
+/// Links the scope of `frame` (and, first, every scope above it in this
+/// poll) into the tree: registers the waker, arms the deadline, and re-reads
+/// the ground truth so a cancel racing the link is not missed.
+pub(crate) fn materialize(frame: &Frame) -> &Arc<Node> {
+    // SAFETY: frames and their slots outlive the poll they are pushed in,
+    // and materialize only runs inside that poll.
+    let slot = unsafe { &*frame.slot };
+    let node = slot.node();
+    if slot.linked.get() {
+        return node;
+    }
+    // SAFETY: as above, for the enclosing frame.
+    let parent = unsafe { frame.parent.as_ref() }.map(materialize);
+    // SAFETY: the frame's waker is the poll's `cx.waker()`, alive meanwhile.
+    let waker = unsafe { &*frame.waker };
+    if node.host.register(waker) {
+        slot.registered.set(Some(waker.clone()));
+    }
+    if let Some(parent) = parent {
+        node.link(parent);
+    }
+    slot.linked.set(true);
+    node.activate(driver::current_driver());
+    // A cancel above that walked past before our push never woke us: the
+    // poll's snapshot said "not cancelled" and the tree now says otherwise.
+    if frame.origin.is_null() && !node.effective_origin().is_null() {
+        waker.wake_by_ref();
+    }
+    node
+}
+
+/// Sets the running task's checkpoint budget (runtimes call this before
+/// each poll of a task).
+pub fn reset_budget(budget: u32) {
+    let _ = CONTEXT.try_with(|cx| cx.budget.set(budget));
+}
+
+/// Spends one unit of the running task's checkpoint budget (DESIGN §2.8).
+/// When the budget is spent, schedules the task to run again and returns
+/// `Pending`: a task whose waits keep being ready still yields once per
+/// budget. Outside a runtime the budget is unlimited.
+///
+/// For primitives: call it when an operation is about to complete without
+/// waiting.
+pub fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
+    let spent = CONTEXT
+        .try_with(|c| {
+            let left = c.budget.get();
+            if left == 0 {
+                return false;
+            }
+            c.budget.set(left - 1);
+            true
+        })
+        .unwrap_or(true);
+    if spent {
+        Poll::Ready(())
+    } else {
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

@@ -1,0 +1,116 @@
+//! The deadline-driver hook: how a scope reads the runtime's clock and arms a
+//! timer for its deadline without knowing the timer crate (DESIGN §1: `scope`
+//! knows no executor and no timer). The timer crate implements
+//! [`DeadlineDriver`]; the runtime installs it on each of its threads with
+//! [`enter_driver`].
+
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
+use std::task::Waker;
+use std::time::Instant;
+
+/// A clock and a timer service for scope deadlines. Implemented by the timer
+/// crate; runtimes install one per thread with [`enter_driver`].
+pub trait DeadlineDriver: Send + Sync + 'static {
+    /// The runtime's current time (it may be a paused test clock).
+    fn now(&self) -> Instant;
+    /// Arms a timer that wakes `waker` at `deadline` (at once if it passed).
+    fn arm(&self, deadline: Instant, waker: Waker) -> Box<dyn ArmedDeadline>;
+}
+
+/// A timer armed by [`DeadlineDriver::arm`]; dropping it disarms it.
+pub trait ArmedDeadline: Send + Sync {
+    /// Moves the timer to `deadline` (re-arming it if it fired).
+    fn reset(&self, deadline: Instant);
+}
+
+thread_local! {
+    static DRIVER: RefCell<Option<Arc<dyn DeadlineDriver>>> = const { RefCell::new(None) };
+}
+
+/// Restores the previous driver when dropped.
+#[must_use = "the driver is uninstalled when the guard is dropped"]
+pub struct DriverGuard {
+    previous: Option<Arc<dyn DeadlineDriver>>,
+}
+
+impl std::fmt::Debug for DriverGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriverGuard").finish_non_exhaustive()
+    }
+}
+
+impl Drop for DriverGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = DRIVER.try_with(|d| *d.borrow_mut() = previous);
+    }
+}
+
+/// Makes `driver` the deadline driver of this thread until the guard drops.
+/// For runtimes; applications never call this.
+pub fn enter_driver(driver: Arc<dyn DeadlineDriver>) -> DriverGuard {
+    let previous = DRIVER.with(|d| d.borrow_mut().replace(driver));
+    DriverGuard { previous }
+}
+
+/// This thread's driver, if it serves a runtime.
+pub(crate) fn current_driver() -> Option<Arc<dyn DeadlineDriver>> {
+    DRIVER
+        .try_with(|d| d.borrow().clone())
+        .ok()
+        .flatten()
+}
+
+/// The runtime clock's time on this thread (real time outside a runtime).
+pub(crate) fn now() -> Instant {
+    DRIVER
+        .try_with(|d| d.borrow().as_ref().map(|driver| driver.now()))
+        .ok()
+        .flatten()
+        .unwrap_or_else(Instant::now)
+}
+
+/// Deadlines are stored in one atomic word as nanoseconds since a process-wide
+/// base instant; `NO_DEADLINE` means none. Instants before the base (which no
+/// runtime clock produces) clamp to it: they are in the past either way.
+pub(crate) const NO_DEADLINE: u64 = u64::MAX;
+
+fn base() -> Instant {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+pub(crate) fn encode(deadline: Option<Instant>) -> u64 {
+    match deadline {
+        None => NO_DEADLINE,
+        Some(at) => {
+            let nanos = at.saturating_duration_since(base()).as_nanos();
+            u64::try_from(nanos).unwrap_or(NO_DEADLINE - 1).min(NO_DEADLINE - 1)
+        }
+    }
+}
+
+pub(crate) fn decode(bits: u64) -> Option<Instant> {
+    (bits != NO_DEADLINE).then(|| base() + std::time::Duration::from_nanos(bits))
+}
+
+/// An instant no deadline can precede: what a cancelled scope reports as
+/// its effective deadline (Trio reports `-inf`).
+pub(crate) fn past() -> Instant {
+    base()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn deadlines_round_trip() {
+        assert_eq!(decode(encode(None)), None);
+        let at = Instant::now() + Duration::from_secs(5);
+        assert_eq!(decode(encode(Some(at))), Some(at));
+        assert_eq!(decode(encode(Some(past()))), Some(past()));
+    }
+}

@@ -1,0 +1,493 @@
+//! A node of the scope tree, and the lock-free protocol that links nodes,
+//! cancels subtrees and frees nodes safely.
+//!
+//! # The tree
+//!
+//! Every entered scope that has ever had to wait is a `Node`. A node holds a
+//! strong reference to its parent (`parent`, set once when it is linked) and
+//! sits in its parent's list of children (`children` → `next` → ...), which
+//! holds *no* reference: a node is in the list exactly while its scope is
+//! entered, and its host keeps it alive meanwhile.
+//!
+//! Ground truth is two bits per node: `CANCEL_CALLED` and `SHIELD`. A node is
+//! effectively cancelled iff it is cancelled, or it is not shielded and its
+//! parent is effectively cancelled (DESIGN §2.3). Nothing else is cached in
+//! the tree, so concurrent cancels and shield toggles cannot leave a stale
+//! derived bit behind: they only differ in whom they wake.
+//!
+//! # Cancelling
+//!
+//! `cancel()` sets `CANCEL_CALLED` (once), then walks the subtree: for each
+//! node not cut off by a shield, it bumps `epoch` and wakes the host. The
+//! cost is proportional to that subtree, and no lock is taken.
+//!
+//! A node joining the tree while a cancel walks it: the joiner pushes itself
+//! into the parent's list and *then* reads the ground truth up its chain; the
+//! walker sets its bit and *then* reads the list (all `SeqCst`). One of the
+//! two sees the other, so the joiner is either woken or sees the cancel.
+//!
+//! # Unlinking and freeing (who may touch which pointer)
+//!
+//! Pushes to a list are lock-free CASes on its head, from any thread. Removal
+//! from a node's list is done only by the task hosting that node (every child
+//! of an in-task scope exits on that task; task-group children are reaped by
+//! the group's host), so there is a single remover per list and interior
+//! `next` pointers have one writer.
+//!
+//! A walker may still be standing on a node that was just unlinked. Walkers
+//! count themselves in `readers` of the list they traverse. The remover, after
+//! unlinking, checks `readers`: zero means no walker can reach the node; else
+//! it parks a strong reference to the node on the parent's `retired` stack,
+//! which the last walker to leave (or the remover, re-checking) drains. So a
+//! node is never freed under a walker, and nothing ever waits.
+
+use crate::cancelled::{CancelReason, ScopeId};
+use crate::driver::{self, ArmedDeadline, DeadlineDriver};
+use crate::host_waker::HostWaker;
+use crate::loom::Mutex;
+use crate::loom::atomic::{
+    AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release, SeqCst},
+};
+use std::cell::Cell;
+use std::ptr;
+use std::sync::{Arc, Weak};
+use std::task::{Wake, Waker};
+use std::time::Instant;
+
+pub(crate) const CANCEL_CALLED: u32 = 1;
+pub(crate) const SHIELD: u32 = 1 << 1;
+const ENTERED: u32 = 1 << 2;
+const EXITED: u32 = 1 << 3;
+const CAUGHT: u32 = 1 << 4;
+const REASON_SHIFT: u32 = 8;
+const REASON_MASK: u32 = 0b111 << REASON_SHIFT;
+
+pub(crate) struct Node {
+    id: u64,
+    state: AtomicU32,
+    deadline: AtomicU64,
+    /// `Arc::into_raw` of the parent, set once by `link`; owned.
+    parent: AtomicPtr<Node>,
+    /// Head of the children list; not owning.
+    children: AtomicPtr<Node>,
+    /// Next sibling in the parent's list; not owning.
+    next: AtomicPtr<Node>,
+    /// Walkers currently traversing `children`.
+    readers: AtomicUsize,
+    /// Unlinked children a walker may still stand on; owning, chained by
+    /// `retired_next`.
+    retired: AtomicPtr<Node>,
+    retired_next: AtomicPtr<Node>,
+    /// Bumped by every walk that reaches this node; lets a task root tell in
+    /// one load whether anything above it changed since its last poll.
+    epoch: AtomicU32,
+    pub(crate) host: HostWaker,
+    timer: Mutex<TimerSlot>,
+}
+
+#[derive(Default)]
+struct TimerSlot {
+    driver: Option<Arc<dyn DeadlineDriver>>,
+    armed: Option<Box<dyn ArmedDeadline>>,
+    /// The scope is linked and not exited: its deadline should be armed.
+    active: bool,
+}
+
+// SAFETY: every field is an atomic, a lock, or `HostWaker` (Sync); the raw
+// pointers are Arc-owned or list links governed by the protocol above.
+unsafe impl Send for Node {}
+// SAFETY: as above.
+unsafe impl Sync for Node {}
+
+/// Scope ids come from a global counter in blocks of 1024, so creating scopes
+/// on many threads does not bounce one cache line.
+fn next_id() -> u64 {
+    use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering};
+    static NEXT_BLOCK: StdAtomicU64 = StdAtomicU64::new(1);
+    const BLOCK: u64 = 1024;
+    thread_local! {
+        static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    }
+    RANGE
+        .try_with(|range| {
+            let (mut next, mut end) = range.get();
+            if next == end {
+                next = NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed);
+                end = next + BLOCK;
+            }
+            range.set((next + 1, end));
+            next
+        })
+        .unwrap_or_else(|_| NEXT_BLOCK.fetch_add(1, Ordering::Relaxed))
+}
+
+impl Node {
+    pub(crate) fn new(deadline: u64, shield: bool) -> Arc<Node> {
+        Arc::new(Node {
+            id: next_id(),
+            state: AtomicU32::new(if shield { SHIELD } else { 0 }),
+            deadline: AtomicU64::new(deadline),
+            parent: AtomicPtr::new(ptr::null_mut()),
+            children: AtomicPtr::new(ptr::null_mut()),
+            next: AtomicPtr::new(ptr::null_mut()),
+            readers: AtomicUsize::new(0),
+            retired: AtomicPtr::new(ptr::null_mut()),
+            retired_next: AtomicPtr::new(ptr::null_mut()),
+            epoch: AtomicU32::new(0),
+            host: HostWaker::new(),
+            timer: Mutex::new(TimerSlot::default()),
+        })
+    }
+
+    pub(crate) fn id(&self) -> ScopeId {
+        ScopeId(self.id)
+    }
+
+    pub(crate) fn state(&self) -> u32 {
+        self.state.load(Acquire)
+    }
+
+    pub(crate) fn reason(&self) -> CancelReason {
+        CancelReason::from_bits((self.state() & REASON_MASK) >> REASON_SHIFT)
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        driver::decode(self.deadline.load(Acquire))
+    }
+
+    pub(crate) fn deadline_bits(&self) -> u64 {
+        self.deadline.load(Acquire)
+    }
+
+    pub(crate) fn epoch(&self) -> u32 {
+        self.epoch.load(Acquire)
+    }
+
+    pub(crate) fn parent(&self) -> Option<&Node> {
+        let parent = self.parent.load(Acquire);
+        // SAFETY: a non-null parent was set from `Arc::into_raw` and is only
+        // released in `drop`, so it lives as long as `self`.
+        unsafe { parent.as_ref() }
+    }
+
+    /// Marks the scope entered; `false` if it was entered before.
+    pub(crate) fn try_enter(&self) -> bool {
+        self.state.fetch_or(ENTERED, SeqCst) & ENTERED == 0
+    }
+
+    pub(crate) fn has_exited(&self) -> bool {
+        self.state() & EXITED != 0
+    }
+
+    pub(crate) fn caught(&self) -> bool {
+        self.state() & CAUGHT != 0
+    }
+
+    /// Cancels this scope (first reason wins) and wakes everything below it
+    /// that is not behind a shield. Cancelling twice does nothing more.
+    pub(crate) fn cancel(&self, reason: CancelReason) {
+        if self.mark_cancelled(reason) {
+            self.walk(true);
+        }
+    }
+
+    /// Sets `CANCEL_CALLED` with `reason`; `true` if it was not set before.
+    fn mark_cancelled(&self, reason: CancelReason) -> bool {
+        let bits = CANCEL_CALLED | (reason.to_bits() << REASON_SHIFT);
+        let mut state = self.state.load(Relaxed);
+        loop {
+            if state & CANCEL_CALLED != 0 {
+                return false;
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, state | bits, SeqCst, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Raises or lowers the shield. Lowering it wakes the hosts below, which
+    /// may now be cancelled; raising it only tells them to look again.
+    pub(crate) fn set_shield(&self, shield: bool) {
+        let previous = if shield {
+            self.state.fetch_or(SHIELD, SeqCst)
+        } else {
+            self.state.fetch_and(!SHIELD, SeqCst)
+        };
+        if (previous & SHIELD != 0) != shield {
+            self.walk(!shield);
+        }
+    }
+
+    /// Bumps the epoch of, and (if `wake`) wakes the host of, this node and
+    /// every descendant not cut off by a shield.
+    fn walk(&self, wake: bool) {
+        self.epoch.fetch_add(1, Release);
+        if wake {
+            self.host.wake();
+        }
+        self.readers.fetch_add(1, SeqCst);
+        let mut child = self.children.load(SeqCst);
+        // SAFETY: a node reachable from our list stays allocated while we are
+        // counted in `readers` (module docs: unlinked nodes are retired, not
+        // freed, until the last reader leaves).
+        while let Some(node) = unsafe { child.as_ref() } {
+            if node.state.load(SeqCst) & SHIELD == 0 {
+                node.walk(wake);
+            }
+            child = node.next.load(SeqCst);
+        }
+        if self.readers.fetch_sub(1, SeqCst) == 1 {
+            self.drain_retired();
+        }
+    }
+
+    /// Links `self` under `parent` (host only, once, before its deadline is
+    /// armed). Afterwards the caller re-reads the ground truth (module docs).
+    pub(crate) fn link(self: &Arc<Self>, parent: &Arc<Node>) {
+        let raw = Arc::into_raw(parent.clone()).cast_mut();
+        let previous = self.parent.swap(raw, SeqCst);
+        debug_assert!(previous.is_null(), "a scope node is linked once");
+        let me = Arc::as_ptr(self).cast_mut();
+        let mut head = parent.children.load(SeqCst);
+        loop {
+            self.next.store(head, SeqCst);
+            match parent
+                .children
+                .compare_exchange(head, me, SeqCst, SeqCst)
+            {
+                Ok(_) => return,
+                Err(actual) => head = actual,
+            }
+        }
+    }
+
+    /// Removes `self` from its parent's list. Only the host of the parent
+    /// calls this (single remover, module docs).
+    pub(crate) fn unlink(self: &Arc<Self>) {
+        let Some(parent) = self.parent() else { return };
+        let me = Arc::as_ptr(self).cast_mut();
+        let next = self.next.load(SeqCst);
+        loop {
+            let head = parent.children.load(SeqCst);
+            if head == me {
+                if parent
+                    .children
+                    .compare_exchange(head, next, SeqCst, SeqCst)
+                    .is_ok()
+                {
+                    break;
+                }
+                continue; // A push got in first; we are interior now.
+            }
+            let mut pred = head;
+            // SAFETY: list nodes are live (they are entered, hosted by our
+            // task or reaped by it) and only we remove them.
+            while let Some(node) = unsafe { pred.as_ref() } {
+                let after = node.next.load(SeqCst);
+                if after == me {
+                    node.next.store(next, SeqCst);
+                    break;
+                }
+                pred = after;
+            }
+            debug_assert!(!pred.is_null(), "an entered node is in its parent's list");
+            break;
+        }
+        self.retire_from(parent);
+    }
+
+    /// After unlinking: if a walker may stand on `self`, hand the parent a
+    /// reference to keep until the last walker leaves.
+    fn retire_from(self: &Arc<Self>, parent: &Node) {
+        if parent.readers.load(SeqCst) == 0 {
+            return;
+        }
+        let raw = Arc::into_raw(self.clone()).cast_mut();
+        let mut head = parent.retired.load(SeqCst);
+        loop {
+            self.retired_next.store(head, SeqCst);
+            match parent
+                .retired
+                .compare_exchange(head, raw, SeqCst, SeqCst)
+            {
+                Ok(_) => break,
+                Err(actual) => head = actual,
+            }
+        }
+        // The walker we saw may have left before our push: then nobody else
+        // will drain.
+        if parent.readers.load(SeqCst) == 0 {
+            parent.drain_retired();
+        }
+    }
+
+    fn drain_retired(&self) {
+        let mut node = self.retired.swap(ptr::null_mut(), SeqCst);
+        while !node.is_null() {
+            // SAFETY: every pointer on `retired` came from `Arc::into_raw` and
+            // the swap gave us sole ownership of the whole chain.
+            let arc = unsafe { Arc::from_raw(node) };
+            node = arc.retired_next.load(SeqCst);
+            drop(arc);
+        }
+    }
+
+    /// The outermost effectively cancelled node at or above `self` that
+    /// `self` can see (up to and including the first shield), or null.
+    pub(crate) fn effective_origin(&self) -> *const Node {
+        let mut origin = ptr::null();
+        let mut node = self;
+        loop {
+            let state = node.state.load(SeqCst);
+            if state & CANCEL_CALLED != 0 {
+                origin = node as *const Node;
+            }
+            if state & SHIELD != 0 {
+                return origin;
+            }
+            match node.parent() {
+                Some(parent) => node = parent,
+                None => return origin,
+            }
+        }
+    }
+
+    // ---- deadlines ------------------------------------------------------
+
+    /// The scope is now linked: record the runtime's driver and arm the
+    /// deadline if there is one (cancelling at once if it passed).
+    pub(crate) fn activate(self: &Arc<Self>, driver: Option<Arc<dyn DeadlineDriver>>) {
+        let expired = {
+            let mut slot = self.timer.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.driver.is_none() {
+                slot.driver = driver;
+            }
+            slot.active = true;
+            self.arm_locked(&mut slot)
+        };
+        if expired {
+            self.cancel(CancelReason::Deadline);
+        }
+    }
+
+    /// The scope exited: disarm, and mark it exited (and whether it caught).
+    pub(crate) fn deactivate(&self, caught: bool) {
+        let armed = {
+            let mut slot = self.timer.lock().unwrap_or_else(|e| e.into_inner());
+            slot.active = false;
+            slot.armed.take()
+        };
+        drop(armed);
+        self.host.clear();
+        self.state
+            .fetch_or(EXITED | if caught { CAUGHT } else { 0 }, SeqCst);
+    }
+
+    /// Moves the deadline (any thread). A deadline in the past cancels at
+    /// once if the scope is entered; before entry it is checked at entry.
+    pub(crate) fn set_deadline(self: &Arc<Self>, deadline: Option<Instant>) {
+        let expired = {
+            let mut slot = self.timer.lock().unwrap_or_else(|e| e.into_inner());
+            self.deadline.store(driver::encode(deadline), SeqCst);
+            if deadline.is_none() {
+                slot.armed = None;
+                false
+            } else {
+                self.arm_locked(&mut slot)
+            }
+        };
+        if expired {
+            self.cancel(CancelReason::Deadline);
+        }
+    }
+
+    /// Arms or moves the timer for the current deadline if the scope is
+    /// active. Returns `true` if the deadline has already passed.
+    fn arm_locked(self: &Arc<Self>, slot: &mut TimerSlot) -> bool {
+        let Some(deadline) = self.deadline() else {
+            return false;
+        };
+        if !slot.active {
+            return false;
+        }
+        let Some(driver) = slot.driver.clone() else {
+            return Instant::now() >= deadline;
+        };
+        if driver.now() >= deadline {
+            slot.armed = None;
+            return true;
+        }
+        match &slot.armed {
+            Some(armed) => armed.reset(deadline),
+            None => {
+                let waker = Waker::from(Arc::new(DeadlineWaker(Arc::downgrade(self))));
+                slot.armed = Some(driver.arm(deadline, waker));
+            }
+        }
+        false
+    }
+
+    /// The deadline timer fired: cancel if the deadline (which may have
+    /// moved meanwhile) has really passed.
+    fn expire(self: &Arc<Self>) {
+        let expired = {
+            let mut slot = self.timer.lock().unwrap_or_else(|e| e.into_inner());
+            match (self.deadline(), &slot.driver) {
+                (Some(deadline), Some(driver)) if driver.now() >= deadline => {
+                    slot.armed = None;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if expired {
+            self.cancel(CancelReason::Deadline);
+        }
+    }
+
+    /// The clock this scope's deadline is measured on.
+    pub(crate) fn now(&self) -> Instant {
+        let slot = self.timer.lock().unwrap_or_else(|e| e.into_inner());
+        match &slot.driver {
+            Some(driver) => driver.now(),
+            None => driver::now(),
+        }
+    }
+
+    /// Whether the deadline has passed on the scope's clock (DESIGN §2.4:
+    /// `cancel_called` reads true from then on, before any timer fired).
+    pub(crate) fn deadline_passed(&self) -> bool {
+        self.deadline().is_some_and(|d| self.now() >= d)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.drain_retired();
+        let parent = self.parent.swap(ptr::null_mut(), SeqCst);
+        if !parent.is_null() {
+            // SAFETY: set from `Arc::into_raw` in `link`, released only here.
+            drop(unsafe { Arc::from_raw(parent) });
+        }
+    }
+}
+
+/// The waker a scope's deadline timer fires: it cancels the scope with
+/// reason `Deadline` (weak, so an armed timer does not keep a scope alive).
+struct DeadlineWaker(Weak<Node>);
+
+impl Wake for DeadlineWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(node) = self.0.upgrade() {
+            node.expire();
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! `Scoped`: the future that runs a body inside a scope — enters it on the
+//! first poll, pushes its frame around every poll of the body, links it into
+//! the tree when the body waits, and decides at exit whether this scope
+//! catches the cancellation (DESIGN §2.4). The public futures (`Run`,
+//! `RunOrFail`, `FailAt`) only map its outcome.
+
+use crate::cancelled::{CancelError, CancelReason, ScopeId};
+use crate::context::{self, Frame, Slot};
+use crate::driver::{self, NO_DEADLINE};
+use crate::node::{CANCEL_CALLED, Node, SHIELD};
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::ptr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// How the scope's deadline is given.
+pub(crate) enum Start {
+    /// A `CancelScope` handle: the node exists, its deadline is in it.
+    Handle,
+    /// `*_after`: the deadline is this long after the scope is entered.
+    After(Duration),
+    /// `*_at`: a fixed deadline.
+    At(Instant),
+}
+
+/// How a body inside a scope ended.
+pub(crate) enum Outcome<T, E> {
+    Completed(T),
+    /// This scope caught a cancellation of its own.
+    Caught(CancelReason, ScopeId),
+    Failed(E),
+}
+
+#[derive(PartialEq, Eq)]
+enum Phase {
+    Unentered,
+    Entered,
+    Exited,
+}
+
+pin_project! {
+    pub(crate) struct Scoped<F> {
+        #[pin]
+        body: F,
+        slot: Slot,
+        start: Start,
+        phase: Phase,
+    }
+
+    impl<F> PinnedDrop for Scoped<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if *this.phase == Phase::Entered {
+                leave(this.slot, false);
+            }
+        }
+    }
+}
+
+impl<F> Scoped<F> {
+    pub(crate) fn new(body: F, node: Option<Arc<Node>>, start: Start) -> Self {
+        Scoped {
+            body,
+            slot: Slot::new(node, NO_DEADLINE),
+            start,
+            phase: Phase::Unentered,
+        }
+    }
+
+    fn enter(slot: &Slot, start: &Start) {
+        match *start {
+            Start::Handle => {
+                let node = slot.node();
+                assert!(
+                    node.try_enter(),
+                    "CancelScope entered twice: a scope can be entered once (it is \
+                     already running, or has exited). Create a new CancelScope for \
+                     each run."
+                );
+                if node.deadline_passed() {
+                    node.cancel(CancelReason::Deadline);
+                }
+            }
+            Start::After(duration) => {
+                // The clock starts when the scope is entered (first poll).
+                let deadline = driver::now().checked_add(duration);
+                slot.deadline.set(driver::encode(deadline));
+                if duration.is_zero() {
+                    slot.node().cancel(CancelReason::Deadline);
+                }
+            }
+            Start::At(deadline) => {
+                slot.deadline.set(driver::encode(Some(deadline)));
+                if driver::now() >= deadline {
+                    slot.node().cancel(CancelReason::Deadline);
+                }
+            }
+        }
+    }
+}
+
+impl<F, T, E> Scoped<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: CancelError,
+{
+    pub(crate) fn poll_outcome(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Outcome<T, E>> {
+        let this = self.project();
+        match this.phase {
+            Phase::Unentered => {
+                Self::enter(this.slot, this.start);
+                *this.phase = Phase::Entered;
+            }
+            Phase::Entered => {}
+            Phase::Exited => panic!("a cancel scope's future was polled after it completed"),
+        }
+        let slot: &Slot = this.slot;
+        let parent = context::current_frame();
+        // SAFETY: a non-null frame belongs to the poll that is polling us.
+        let parent_origin = unsafe { parent.as_ref() }.map_or(ptr::null(), |f| f.origin);
+        let node = slot.node.get();
+        let own = node.map_or(ptr::null(), Arc::as_ptr);
+        let bits = node.map_or(0, |n| n.state());
+        let cancelled = bits & CANCEL_CALLED != 0;
+        // The outermost cancelled scope visible from here (DESIGN §2.3-2.4).
+        let origin = if bits & SHIELD != 0 || parent_origin.is_null() {
+            if cancelled { own } else { ptr::null() }
+        } else {
+            parent_origin
+        };
+        let frame = Frame {
+            parent,
+            slot,
+            waker: cx.waker(),
+            origin,
+        };
+        let polled = {
+            let _frame = context::push(&frame);
+            this.body.poll(cx)
+        };
+        let Poll::Ready(result) = polled else {
+            if slot.linked.get() {
+                slot.refresh_waker(cx.waker());
+            } else {
+                context::materialize(&frame);
+            }
+            return Poll::Pending;
+        };
+        *this.phase = Phase::Exited;
+        let outcome = match result {
+            Ok(value) => Outcome::Completed(value),
+            Err(error) => match node {
+                Some(node)
+                    if ptr::eq(origin, Arc::as_ptr(node)) && error.as_cancelled().is_some() =>
+                {
+                    Outcome::Caught(node.reason(), node.id())
+                }
+                _ => Outcome::Failed(error),
+            },
+        };
+        leave(slot, matches!(outcome, Outcome::Caught(..)));
+        Poll::Ready(outcome)
+    }
+}
+
+/// Takes the scope out of the tree: unlinks it, disarms its deadline, marks
+/// it exited.
+fn leave(slot: &Slot, caught: bool) {
+    if let Some(node) = slot.node.get() {
+        if slot.linked.get() {
+            node.unlink();
+        }
+        node.deactivate(caught);
+    }
+    slot.registered.take();
+}
