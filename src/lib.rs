@@ -11,12 +11,35 @@
 //! # Ok::<(), canopy::BuildError>(())
 //! ```
 //!
+//! Cancellation is structured and level-triggered, as in Trio: wrap work in a
+//! [`CancelScope`] (or a timeout), and once the scope is cancelled every
+//! checkpoint inside it — `sleep`, `yield_now`, awaiting a `JoinHandle`,
+//! [`checkpoint`] — returns [`Cancelled`] until control leaves the scope:
+//!
+//! ```
+//! use canopy::{Cancelled, move_on_after, time::sleep};
+//! use std::time::Duration;
+//!
+//! let rt = canopy::Runtime::builder().workers(2).start_paused(true).build()?;
+//! let out = rt.block_on(move_on_after(Duration::from_secs(1), async {
+//!     loop {
+//!         sleep(Duration::from_millis(300)).await?; // Cancelled after 1 s
+//!     }
+//!     #[allow(unreachable_code)]
+//!     Ok::<(), Cancelled>(())
+//! }));
+//! assert_eq!(out, Ok(None)); // the timeout's own scope caught it
+//! # Ok::<(), canopy::BuildError>(())
+//! ```
+//!
 //! # What is here today
 //!
 //! The scheduler: [`Runtime`] and its [`Builder`], [`spawn`], [`JoinHandle`],
 //! [`Handle`] for other threads, [`yield_now`], and [`RuntimeMetrics`].
-//! Timers in [`time`]. Cancel scopes, task groups, I/O and channels follow
-//! (see `DESIGN.md`).
+//! Timers in [`time`]. Cancel scopes: [`CancelScope`], [`move_on_after`],
+//! [`fail_after`], [`checkpoint`], [`current_effective_deadline`],
+//! [`cancellable`], deadline propagation in [`deadline`]. Task groups, I/O
+//! and channels follow (see `DESIGN.md`).
 //!
 //! # Features
 //!
@@ -32,9 +55,11 @@
 /// let rt = canopy::Runtime::builder().workers(2).start_paused(true).build().unwrap();
 /// rt.block_on(async {
 ///     let start = canopy::time::now();
-///     canopy::time::sleep(Duration::from_secs(60)).await;
+///     canopy::time::sleep(Duration::from_secs(60)).await?;
 ///     assert_eq!(canopy::time::now() - start, Duration::from_secs(60));
-/// });
+///     Ok::<_, canopy::Cancelled>(())
+/// })
+/// .unwrap();
 /// ```
 pub mod time {
     pub use canopy_timer::{
@@ -47,3 +72,20 @@ pub use canopy_runtime::{
     BuildError, Builder, Handle, JoinError, JoinHandle, OutsideRuntime, Runtime, RuntimeMetrics,
     WorkerMetrics, YieldNow, spawn, yield_now,
 };
+
+pub use canopy_scope::{
+    CancelError, CancelReason, CancelScope, CancelShieldedCheckpoint, Cancellable, Cancelled,
+    Checkpoint, CheckpointIfCancelled, FailAt, Run, RunOrFail, ScopeId, TimedOut,
+    cancel_shielded_checkpoint, cancellable, checkpoint, checkpoint_if_cancelled,
+    current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at,
+};
+
+/// Deadline propagation between services: encode what is left of
+/// [`current_effective_deadline`] as a gRPC-style `grpc-timeout` value for an
+/// outgoing request, and open a scope from an incoming one
+/// ([`CancelScope::from_grpc_timeout`]).
+pub mod deadline {
+    pub use canopy_scope::{
+        InvalidTimeout, encode_grpc_timeout, grpc_timeout_header, parse_grpc_timeout,
+    };
+}

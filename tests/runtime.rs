@@ -280,7 +280,7 @@ fn shutdown_drops_every_pending_future_exactly_once() {
                 1 => wait.await,
                 // Busy: keeps re-queueing itself.
                 _ => loop {
-                    canopy::yield_now().await;
+                    canopy::yield_now().await.unwrap();
                 },
             }
         };
@@ -461,7 +461,7 @@ fn yield_now_lets_other_tasks_run() {
                 canopy::spawn(async move {
                     for step in 0..3 {
                         log.lock().unwrap().push((id, step));
-                        canopy::yield_now().await;
+                        canopy::yield_now().await.unwrap();
                     }
                 })
             })
@@ -490,7 +490,7 @@ fn ready_awaits_before_sibling_runs(budget: u32) -> Option<usize> {
     rt.block_on(rt.spawn(async {
         let finished: Vec<_> = (0..100).map(|_| canopy::spawn(async {})).collect();
         while !finished.iter().all(JoinHandle::is_finished) {
-            canopy::yield_now().await;
+            canopy::yield_now().await.unwrap();
         }
         let sibling_ran = Arc::new(AtomicBool::new(false));
         let flag = sibling_ran.clone();

@@ -21,7 +21,7 @@ fn a_sleep_never_ends_early_on_the_real_clock() {
     rt.block_on(async {
         for ms in [0u64, 1, 3, 20] {
             let started = Instant::now();
-            time::sleep(Duration::from_millis(ms)).await;
+            time::sleep(Duration::from_millis(ms)).await.unwrap();
             assert!(started.elapsed() >= Duration::from_millis(ms));
         }
     });
@@ -42,7 +42,7 @@ fn many_timers_fire_in_deadline_order_at_their_exact_tick() {
                 let delay = Duration::from_millis(seed % 5_000);
                 let fired = fired.clone();
                 canopy::spawn(async move {
-                    time::sleep(delay).await;
+                    time::sleep(delay).await.unwrap();
                     fired.lock().unwrap().push((delay, time::now() - start));
                 })
             })
@@ -74,7 +74,7 @@ fn far_timers_cascade_down_and_fire_exactly() {
             Duration::from_secs(3 * 365 * 86_400), // beyond the wheel's ~2.2 years
         ] {
             let before = time::now();
-            time::sleep(delay).await;
+            time::sleep(delay).await.unwrap();
             assert_eq!(time::now() - before, delay);
         }
         assert!(time::now() - start > Duration::from_secs(3 * 365 * 86_400));
@@ -87,7 +87,7 @@ fn an_hour_long_sleep_on_a_paused_clock_is_instant_and_exact() {
     let wall = Instant::now();
     rt.block_on(async {
         let before = time::now();
-        canopy::spawn(async { time::sleep(Duration::from_secs(3_600)).await })
+        canopy::spawn(async { time::sleep(Duration::from_secs(3_600)).await.unwrap() })
             .await
             .unwrap();
         assert_eq!(time::now() - before, Duration::from_secs(3_600));
@@ -106,7 +106,7 @@ fn advance_moves_a_paused_clock_and_fires_what_is_due() {
         // task first runs.
         let ten_seconds = time::sleep(Duration::from_secs(10));
         let sleeper = canopy::spawn(async move {
-            ten_seconds.await;
+            ten_seconds.await.unwrap();
             flag.store(true, SeqCst);
         });
         time::advance(Duration::from_secs(4));
@@ -125,9 +125,9 @@ fn sleeps_across_workers_and_from_block_on() {
         let handles: Vec<_> = (0..100u64)
             .map(|i| canopy::spawn(async move { time::sleep(Duration::from_millis(i % 7)).await }))
             .collect();
-        time::sleep(Duration::from_millis(2)).await;
+        time::sleep(Duration::from_millis(2)).await.unwrap();
         for handle in handles {
-            handle.await.unwrap();
+            handle.await.unwrap().unwrap();
         }
     });
 }
@@ -156,8 +156,8 @@ fn dropping_a_pending_sleep_disarms_its_timer() {
 fn a_sleep_that_completes_at_first_poll_arms_nothing() {
     let rt = paused(1);
     rt.block_on(async {
-        time::sleep(Duration::ZERO).await;
-        time::sleep_until(time::now()).await;
+        time::sleep(Duration::ZERO).await.unwrap();
+        time::sleep_until(time::now()).await.unwrap();
         assert_eq!(canopy::Handle::current().metrics().armed_timers, 0);
     });
 }
@@ -169,8 +169,8 @@ fn past_deadlines_and_instants_from_before_the_runtime_complete_at_once() {
     let rt = Runtime::builder().workers(1).build().unwrap();
     rt.block_on(async move {
         let started = Instant::now();
-        time::sleep_until(long_ago).await;
-        time::sleep_until(Instant::now() - Duration::from_millis(1)).await;
+        time::sleep_until(long_ago).await.unwrap();
+        time::sleep_until(Instant::now() - Duration::from_millis(1)).await.unwrap();
         assert!(started.elapsed() < Duration::from_secs(5));
     });
 }
@@ -184,11 +184,11 @@ fn huge_durations_do_not_overflow() {
         // A short sleep racing it wins; the far one is disarmed when dropped.
         let winner = futures_lite::future::or(
             async {
-                sleep.await;
+                sleep.await.unwrap();
                 "max"
             },
             async {
-                time::sleep(Duration::from_secs(1)).await;
+                time::sleep(Duration::from_secs(1)).await.unwrap();
                 "short"
             },
         )
@@ -213,7 +213,7 @@ fn sleep_reset_moves_the_deadline_both_ways() {
             .as_mut()
             .get_mut()
             .reset(start + Duration::from_secs(5));
-        sleep.as_mut().await;
+        sleep.as_mut().await.unwrap();
         assert_eq!(time::now() - start, Duration::from_secs(5));
         let mut later = Box::pin(time::sleep(Duration::from_secs(1)));
         assert!(
@@ -225,7 +225,7 @@ fn sleep_reset_moves_the_deadline_both_ways() {
             .as_mut()
             .get_mut()
             .reset(start + Duration::from_secs(50));
-        later.await;
+        later.await.unwrap();
         assert_eq!(time::now() - start, Duration::from_secs(50));
     });
 }
@@ -237,7 +237,7 @@ fn interval_ticks_on_schedule() {
         let start = time::now();
         let mut every = time::interval(Duration::from_secs(10));
         for n in 0..5u32 {
-            let tick = every.tick().await;
+            let tick = every.tick().await.unwrap();
             assert_eq!(tick - start, Duration::from_secs(10) * n);
             assert_eq!(time::now(), tick);
         }
@@ -257,10 +257,10 @@ fn interval_missed_tick_policies() {
             let start = time::now();
             let mut every = time::interval(Duration::from_secs(10));
             every.set_missed_ticks(policy);
-            let mut ticks = vec![every.tick().await];
+            let mut ticks = vec![every.tick().await.unwrap()];
             time::advance(Duration::from_secs(35));
             for _ in 0..4 {
-                ticks.push(every.tick().await);
+                ticks.push(every.tick().await.unwrap());
             }
             let secs: Vec<u64> = ticks.iter().map(|t| (*t - start).as_secs()).collect();
             assert_eq!(secs, expected, "{policy:?}");
@@ -277,7 +277,7 @@ fn a_zero_interval_is_refused() {
 #[test]
 #[should_panic(expected = "outside a canopy runtime")]
 fn a_sleep_polled_outside_a_runtime_panics_clearly() {
-    futures_lite::future::block_on(time::sleep(Duration::from_millis(1)));
+    futures_lite::future::block_on(time::sleep(Duration::from_millis(1))).unwrap();
 }
 
 #[test]
@@ -288,13 +288,13 @@ fn timers_fire_on_a_runtime_saturated_with_self_waking_tasks() {
         let stop = stop.clone();
         drop(rt.spawn(async move {
             while !stop.load(SeqCst) {
-                canopy::yield_now().await;
+                canopy::yield_now().await.unwrap();
             }
         }));
     }
     let late = rt.block_on(rt.spawn(async {
         let started = Instant::now();
-        time::sleep(Duration::from_millis(10)).await;
+        time::sleep(Duration::from_millis(10)).await.unwrap();
         started.elapsed()
     }));
     stop.store(true, SeqCst);
@@ -327,7 +327,7 @@ fn a_deadline_timer_is_moved_and_disarmed_from_other_threads() {
         std::thread::spawn(move || moved.set(Some(start + Duration::from_secs(3))))
             .join()
             .unwrap();
-        time::sleep(Duration::from_secs(4)).await;
+        time::sleep(Duration::from_secs(4)).await.unwrap();
         assert_eq!(wakes.0.load(SeqCst), 1, "fired once, at the moved deadline");
         assert!(!timer.is_armed());
         // Re-armed after firing, then disarmed from another thread.
@@ -337,7 +337,7 @@ fn a_deadline_timer_is_moved_and_disarmed_from_other_threads() {
         std::thread::spawn(move || disarmed.set(None))
             .join()
             .unwrap();
-        time::sleep(Duration::from_secs(30)).await;
+        time::sleep(Duration::from_secs(30)).await.unwrap();
         assert_eq!(wakes.0.load(SeqCst), 1);
         assert_eq!(canopy::Handle::current().metrics().armed_timers, 0);
     });

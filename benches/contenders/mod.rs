@@ -82,10 +82,10 @@ impl Contender for Canopy {
         Unwrap(spawner.spawn(future))
     }
     fn yield_now() -> impl Future<Output = ()> + Send {
-        canopy::yield_now()
+        Unwrap(canopy::yield_now())
     }
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send + 'static {
-        canopy::time::sleep(duration)
+        Unwrap(canopy::time::sleep(duration))
     }
 }
 

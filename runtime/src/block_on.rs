@@ -71,7 +71,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
     loop {
-        context::reset_budget(shared.config.checkpoint_budget);
+        canopy_scope::reset_budget(shared.config.checkpoint_budget);
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
         }

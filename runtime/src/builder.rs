@@ -1,6 +1,6 @@
 //! `Builder`: configures and starts a runtime.
 
-use crate::budget::DEFAULT_BUDGET;
+use crate::DEFAULT_BUDGET;
 use crate::idle::MAX_WORKERS;
 use crate::runtime::Runtime;
 use std::fmt;

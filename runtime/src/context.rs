@@ -1,6 +1,7 @@
 //! The thread-local context: which runtime this thread serves (as a worker or
-//! inside `block_on`), the worker running here, and the checkpoint budget of
-//! the task being polled.
+//! inside `block_on`) and the worker running here. (The checkpoint budget of
+//! the task being polled lives in `canopy-scope`'s context, beside the scope
+//! frame, so timers and I/O spend it too.)
 //!
 //! Every access uses `try_with`, so code running in thread-local destructors
 //! (a waker dropped at thread exit, say) sees "outside any runtime" instead of
@@ -17,8 +18,6 @@ struct Context {
     shared: Cell<*const Shared>,
     /// The worker running on this thread; null on `block_on` threads.
     worker: Cell<*const WorkerLocal>,
-    /// Checkpoints left before the running task must yield.
-    budget: Cell<u32>,
 }
 
 thread_local! {
@@ -26,7 +25,6 @@ thread_local! {
         Context {
             shared: Cell::new(ptr::null()),
             worker: Cell::new(ptr::null()),
-            budget: Cell::new(u32::MAX),
         }
     };
 }
@@ -37,7 +35,6 @@ thread_local! {
 pub(crate) struct EnterGuard {
     shared: *const Shared,
     worker: *const WorkerLocal,
-    budget: u32,
     _timers: canopy_timer::TimerContextGuard,
 }
 
@@ -46,8 +43,9 @@ impl Drop for EnterGuard {
         let _ = CONTEXT.try_with(|cx| {
             cx.shared.set(self.shared);
             cx.worker.set(self.worker);
-            cx.budget.set(self.budget);
         });
+        // Outside a task's poll the budget is unlimited again.
+        canopy_scope::reset_budget(u32::MAX);
     }
 }
 
@@ -58,7 +56,6 @@ fn enter(shared: &Shared, worker: *const WorkerLocal, timer_shard: usize) -> Ent
     CONTEXT.with(|cx| EnterGuard {
         shared: cx.shared.replace(shared),
         worker: cx.worker.replace(worker),
-        budget: cx.budget.replace(u32::MAX),
         _timers: timers,
     })
 }
@@ -131,24 +128,4 @@ pub(crate) fn current_shared() -> Option<Arc<Shared>> {
         Arc::increment_strong_count(shared);
         Some(Arc::from_raw(shared))
     }
-}
-
-/// Sets the running task's checkpoint budget.
-pub(crate) fn reset_budget(budget: u32) {
-    let _ = CONTEXT.try_with(|cx| cx.budget.set(budget));
-}
-
-/// Spends one unit of budget. Returns `false` when the task has used it all
-/// and should yield. Outside a runtime the budget is unlimited.
-pub(crate) fn spend_budget() -> bool {
-    CONTEXT
-        .try_with(|cx| {
-            let left = cx.budget.get();
-            if left == 0 {
-                return false;
-            }
-            cx.budget.set(left - 1);
-            true
-        })
-        .unwrap_or(true)
 }

@@ -6,6 +6,7 @@ use crate::join::JoinHandle;
 use crate::metrics::RuntimeMetrics;
 use crate::shared::Shared;
 use crate::task;
+use std::panic::Location;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -59,14 +60,16 @@ impl Handle {
     /// Spawns `future` onto this runtime and returns a handle to its output.
     /// From one of this runtime's workers the task is queued locally; from
     /// anywhere else it goes through the global queue and wakes a worker.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let location = Location::caller();
         context::with_worker(|worker| {
             let local = worker.filter(|w| Arc::ptr_eq(&w.shared, &self.shared));
-            task::spawn(&self.shared, future, local)
+            task::spawn(&self.shared, future, local, location)
         })
     }
 
@@ -119,10 +122,11 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let location = Location::caller();
     context::with_worker(|worker| match worker {
-        Some(worker) => task::spawn(&worker.shared.clone(), future, Some(worker)),
+        Some(worker) => task::spawn(&worker.shared.clone(), future, Some(worker), location),
         None => match context::current_shared() {
-            Some(shared) => task::spawn(&shared, future, None),
+            Some(shared) => task::spawn(&shared, future, None, location),
             None => panic!("canopy::spawn: {}", OutsideRuntime(())),
         },
     })

@@ -21,7 +21,8 @@
 //! stored. Exactly one of them sees the other's bit, so the payload is
 //! reported once or handed to the handle, never both, never neither.
 
-use crate::budget;
+use canopy_scope::{CancelError, Cancelled};
+use std::panic::Location;
 use crate::shared::Shared;
 use crate::task::TaskMeta;
 use async_task::FallibleTask;
@@ -93,8 +94,15 @@ impl Drop for JoinState {
 /// An owned permission to await a spawned task's output.
 ///
 /// Awaiting it gives `Ok(output)`, or a [`JoinError`] if the task panicked or
-/// was dropped unfinished at shutdown. Awaiting it spends the awaiting task's
-/// checkpoint budget like any other wait.
+/// was dropped unfinished at shutdown.
+///
+/// Awaiting it is a checkpoint (DESIGN §2.8): if the *awaiting* code's scope
+/// is cancelled, the await returns a `JoinError` for which
+/// [`JoinError::cancelled`] is `Some` — told apart from the task's own
+/// outcome, which stays in the task (a task that was itself cancelled returns
+/// its `Cancelled` through its output, as `Ok(Err(cancelled))`). The handle
+/// may then be awaited again (`(&mut handle).await`) from outside the
+/// cancelled scope. It also spends the checkpoint budget like any other wait.
 ///
 /// Dropping the handle does **not** cancel the task: it keeps running, and if
 /// it then panics the panic is reported (see [`RuntimeMetrics::unobserved_panics`]).
@@ -116,6 +124,8 @@ pub struct JoinHandle<T> {
     /// The task's metadata, which `FallibleTask` does not expose. Valid while
     /// `task` is `Some`: the task allocation outlives its `FallibleTask`.
     meta: NonNull<TaskMeta>,
+    /// Where the task was spawned: reported by a `Cancelled` the await returns.
+    location: &'static Location<'static>,
 }
 
 // SAFETY: `meta` points into the task allocation, which `task` keeps alive, and
@@ -128,11 +138,15 @@ unsafe impl<T> Sync for JoinHandle<T> {}
 impl<T> Unpin for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(task: async_task::Task<Result<T, ()>, TaskMeta>) -> Self {
+    pub(crate) fn new(
+        task: async_task::Task<Result<T, ()>, TaskMeta>,
+        location: &'static Location<'static>,
+    ) -> Self {
         let meta = NonNull::from(task.metadata());
         JoinHandle {
             task: Some(task.fallible()),
             meta,
+            location,
         }
     }
 
@@ -153,7 +167,10 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        std::task::ready!(budget::poll_spend(cx));
+        if let Err(cancelled) = canopy_scope::check_cancelled(self.location) {
+            return Poll::Ready(Err(JoinError::awaiter_cancelled(cancelled)));
+        }
+        std::task::ready!(canopy_scope::poll_budget(cx));
         let task = self
             .task
             .as_mut()
@@ -195,13 +212,15 @@ impl<T> fmt::Debug for JoinHandle<T> {
     }
 }
 
-/// Why a task did not produce its output: it panicked, or its future was
-/// dropped unfinished by a hard shutdown.
+/// Why awaiting a task gave no output: it panicked, its future was dropped
+/// unfinished by a hard shutdown, or the *awaiter* was cancelled while
+/// waiting ([`cancelled`](Self::cancelled)).
 ///
-/// There is deliberately no "cancelled" case. In canopy cancellation is a
-/// value: a task in a cancelled scope sees `Cancelled` at its checkpoints and
-/// returns it through its own output, so it reaches the handle as `Ok(..)` of
-/// whatever the task returned. A `JoinError` only says that no output exists.
+/// A task's own cancellation is not a `JoinError`: in canopy cancellation is
+/// a value, so a task in a cancelled scope returns its `Cancelled` through its
+/// own output, and the handle gives `Ok(Err(cancelled))`. `JoinError`
+/// implements [`CancelError`], so `handle.await?` inside a scope propagates
+/// the awaiter's cancellation to the scope that catches it.
 pub struct JoinError {
     repr: Repr,
 }
@@ -215,6 +234,7 @@ enum Repr {
         message: Option<String>,
     },
     Dropped,
+    Cancelled(Cancelled),
 }
 
 impl JoinError {
@@ -234,6 +254,12 @@ impl JoinError {
         }
     }
 
+    fn awaiter_cancelled(cancelled: Cancelled) -> Self {
+        JoinError {
+            repr: Repr::Cancelled(cancelled),
+        }
+    }
+
     /// The task panicked.
     pub fn is_panic(&self) -> bool {
         matches!(self.repr, Repr::Panicked { .. })
@@ -245,11 +271,20 @@ impl JoinError {
         matches!(self.repr, Repr::Dropped)
     }
 
+    /// The awaiting code's scope was cancelled while it waited; the task
+    /// itself was not touched by this and may still be running.
+    pub fn cancelled(&self) -> Option<&Cancelled> {
+        match &self.repr {
+            Repr::Cancelled(cancelled) => Some(cancelled),
+            _ => None,
+        }
+    }
+
     /// The panic's message, when the payload is a string (as with `panic!`).
     pub fn panic_message(&self) -> Option<&str> {
         match &self.repr {
             Repr::Panicked { message, .. } => message.as_deref(),
-            Repr::Dropped => None,
+            _ => None,
         }
     }
 
@@ -260,7 +295,7 @@ impl JoinError {
             Repr::Panicked { payload, .. } => {
                 Ok(payload.into_inner().unwrap_or_else(|e| e.into_inner()))
             }
-            Repr::Dropped => Err(self),
+            _ => Err(self),
         }
     }
 }
@@ -284,6 +319,11 @@ impl fmt::Display for JoinError {
                 "task was dropped before it finished because its runtime shut down; \
                  keep the runtime alive (or shut it down gracefully) until the task ends",
             ),
+            Repr::Cancelled(cancelled) => write!(
+                f,
+                "stopped waiting for the task because the awaiting code was {cancelled}; \
+                 the task itself keeps running"
+            ),
         }
     }
 }
@@ -296,8 +336,34 @@ impl fmt::Debug for JoinError {
                 .field(&self.panic_message().unwrap_or("<non-string payload>"))
                 .finish(),
             Repr::Dropped => f.write_str("JoinError::Dropped"),
+            Repr::Cancelled(cancelled) => f
+                .debug_tuple("JoinError::Cancelled")
+                .field(cancelled)
+                .finish(),
         }
     }
 }
 
-impl std::error::Error for JoinError {}
+impl std::error::Error for JoinError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.repr {
+            Repr::Cancelled(cancelled) => Some(cancelled),
+            _ => None,
+        }
+    }
+}
+
+impl CancelError for JoinError {
+    fn as_cancelled(&self) -> Option<&Cancelled> {
+        self.cancelled()
+    }
+}
+
+impl From<JoinError> for std::io::Error {
+    fn from(error: JoinError) -> Self {
+        match error.repr {
+            Repr::Cancelled(cancelled) => cancelled.into(),
+            _ => std::io::Error::other(error),
+        }
+    }
+}

@@ -41,7 +41,6 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 mod block_on;
-mod budget;
 mod builder;
 mod context;
 mod handle;
@@ -66,3 +65,7 @@ pub use join::{JoinError, JoinHandle};
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
 pub use runtime::Runtime;
 pub use yield_now::{YieldNow, yield_now};
+
+/// Default checkpoint budget: the same 128 that tokio's cooperative scheduling
+/// uses, so the two runtimes are compared on equal terms.
+pub(crate) const DEFAULT_BUDGET: u32 = 128;

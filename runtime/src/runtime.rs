@@ -110,6 +110,7 @@ impl Runtime {
     }
 
     /// Spawns `future` onto this runtime; see [`Handle::spawn`].
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,

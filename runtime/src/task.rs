@@ -10,6 +10,7 @@ use crate::registry::Entry;
 use crate::shared::Shared;
 use crate::worker::WorkerLocal;
 use async_task::{Runnable, ScheduleInfo, WithInfo};
+use std::panic::Location;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -75,6 +76,7 @@ pub(crate) fn spawn<F>(
     shared: &Arc<Shared>,
     future: F,
     local: Option<&WorkerLocal>,
+    location: &'static Location<'static>,
 ) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -104,7 +106,7 @@ where
         Some(worker) => worker.schedule_local(runnable, false),
         None => shared.schedule_remote(runnable),
     }
-    JoinHandle::new(task)
+    JoinHandle::new(task, location)
 }
 
 pin_project_lite::pin_project! {

@@ -220,7 +220,7 @@ impl WorkerLocal {
             drop(task);
             return;
         }
-        context::reset_budget(self.shared.config.checkpoint_budget);
+        canopy_scope::reset_budget(self.shared.config.checkpoint_budget);
         bump(&self.shared.remotes[self.index].counters.polls);
         task.run();
     }

@@ -1,46 +1,26 @@
-//! `yield_now`: give other tasks a turn.
-
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+//! `yield_now`: give other tasks a turn — a full checkpoint.
 
 /// Yields once to the scheduler: the task goes to the back of its worker's run
 /// queue, so every task already queued there runs before it continues.
 ///
-/// Use it inside long computations that never await anything else. (Once
-/// cancel scopes land, `yield_now` becomes a full checkpoint returning
-/// `Result<(), Cancelled>`; today it only schedules.)
+/// It is a full checkpoint (the same as `canopy::checkpoint`): inside a
+/// cancelled scope it returns `Err(Cancelled)` instead. Use it inside long
+/// computations that never await anything else, and propagate with `?`.
 ///
 /// ```
 /// let rt = canopy_runtime::Runtime::builder().workers(1).build().unwrap();
 /// rt.block_on(async {
 ///     for _ in 0..3 {
-///         canopy_runtime::yield_now().await;
+///         canopy_runtime::yield_now().await?;
 ///     }
-/// });
+///     Ok::<_, canopy_scope::Cancelled>(())
+/// })
+/// .unwrap();
 /// ```
+#[track_caller]
 pub fn yield_now() -> YieldNow {
-    YieldNow { yielded: false }
+    canopy_scope::checkpoint()
 }
 
-/// The future returned by [`yield_now`].
-#[derive(Debug)]
-#[must_use = "futures do nothing unless awaited"]
-pub struct YieldNow {
-    yielded: bool,
-}
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.yielded {
-            return Poll::Ready(());
-        }
-        self.yielded = true;
-        // Woken while running: the scheduler sees `woken_while_running` and
-        // queues the task at the back instead of the LIFO slot.
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
+/// The future returned by [`yield_now`]: a [`canopy_scope::Checkpoint`].
+pub type YieldNow = canopy_scope::Checkpoint;

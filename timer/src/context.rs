@@ -1,6 +1,7 @@
 //! The thread's timer context: which driver, and which shard, timers armed on
 //! this thread use. The runtime sets it on its workers and inside `block_on`.
 
+use crate::deadline::ScopeDeadlines;
 use crate::driver::TimerDriver;
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ thread_local! {
 #[derive(Debug)]
 pub struct TimerContextGuard {
     previous: Option<(Arc<TimerDriver>, usize)>,
+    _scope_deadlines: canopy_scope::DriverGuard,
 }
 
 impl Drop for TimerContextGuard {
@@ -24,10 +26,18 @@ impl Drop for TimerContextGuard {
 }
 
 /// Makes `driver` the timer driver of this thread, arming timers in `shard`,
-/// until the guard is dropped. For runtimes; applications never call this.
+/// until the guard is dropped; also installs it as the cancel scopes'
+/// deadline driver. For runtimes; applications never call this.
 pub fn enter(driver: Arc<TimerDriver>, shard: usize) -> TimerContextGuard {
+    let scope_deadlines = canopy_scope::enter_driver(Arc::new(ScopeDeadlines {
+        driver: driver.clone(),
+        shard,
+    }));
     let previous = CURRENT.with(|c| c.borrow_mut().replace((driver, shard)));
-    TimerContextGuard { previous }
+    TimerContextGuard {
+        previous,
+        _scope_deadlines: scope_deadlines,
+    }
 }
 
 /// The driver and shard of this thread, if it is inside a runtime.

@@ -57,6 +57,10 @@ impl DeadlineTimer {
     #[track_caller]
     pub fn new(waker: Waker) -> Self {
         let (driver, shard) = context::current().expect(context::OUTSIDE_RUNTIME);
+        Self::on(driver, shard, waker)
+    }
+
+    fn on(driver: Arc<TimerDriver>, shard: usize, waker: Waker) -> Self {
         DeadlineTimer {
             driver,
             shard,
@@ -115,5 +119,31 @@ impl fmt::Debug for DeadlineTimer {
         f.debug_struct("DeadlineTimer")
             .field("armed", &self.is_armed())
             .finish_non_exhaustive()
+    }
+}
+
+/// The timer as cancel scopes see it: the runtime's clock, and a
+/// [`DeadlineTimer`] per scope deadline, armed in the shard of the thread
+/// that installed it. Installed on every runtime thread by [`crate::enter`].
+pub(crate) struct ScopeDeadlines {
+    pub(crate) driver: Arc<TimerDriver>,
+    pub(crate) shard: usize,
+}
+
+impl canopy_scope::DeadlineDriver for ScopeDeadlines {
+    fn now(&self) -> Instant {
+        self.driver.now()
+    }
+
+    fn arm(&self, deadline: Instant, waker: Waker) -> Box<dyn canopy_scope::ArmedDeadline> {
+        let timer = DeadlineTimer::on(self.driver.clone(), self.shard, waker);
+        timer.set(Some(deadline));
+        Box::new(timer)
+    }
+}
+
+impl canopy_scope::ArmedDeadline for DeadlineTimer {
+    fn reset(&self, deadline: Instant) {
+        self.set(Some(deadline));
     }
 }

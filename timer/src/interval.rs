@@ -2,6 +2,7 @@
 
 use crate::clock::deadline_after;
 use crate::sleep::{Sleep, sleep_until};
+use canopy_scope::Cancelled;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -32,10 +33,12 @@ pub enum MissedTicks {
 /// let rt = canopy_runtime::Runtime::builder().workers(1).start_paused(true).build().unwrap();
 /// rt.block_on(async {
 ///     let mut every = canopy_timer::interval(Duration::from_secs(10));
-///     let first = every.tick().await;
-///     let second = every.tick().await;
+///     let first = every.tick().await?;
+///     let second = every.tick().await?;
 ///     assert_eq!(second - first, Duration::from_secs(10));
-/// });
+///     Ok::<_, canopy_scope::Cancelled>(())
+/// })
+/// .unwrap();
 /// ```
 ///
 /// # Panics
@@ -75,15 +78,19 @@ pub struct Interval {
 }
 
 impl Interval {
-    /// Waits for the next tick and returns when it was scheduled.
-    pub async fn tick(&mut self) -> Instant {
+    /// Waits for the next tick and returns when it was scheduled. A
+    /// checkpoint, like `sleep`: `Err(Cancelled)` once the enclosing scope is
+    /// cancelled (the tick is not consumed).
+    pub async fn tick(&mut self) -> Result<Instant, Cancelled> {
         poll_fn(|cx| self.poll_tick(cx)).await
     }
 
     /// Polls for the next tick (for hand-written futures and streams).
-    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
-        if Pin::new(&mut self.sleep).poll(cx).is_pending() {
-            return Poll::Pending;
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Result<Instant, Cancelled>> {
+        match Pin::new(&mut self.sleep).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(cancelled)) => return Poll::Ready(Err(cancelled)),
+            Poll::Ready(Ok(())) => {}
         }
         let scheduled = self.sleep.deadline();
         let now = crate::context::now();
@@ -101,7 +108,7 @@ impl Interval {
             }
         };
         self.sleep.reset(next);
-        Poll::Ready(scheduled)
+        Poll::Ready(Ok(scheduled))
     }
 
     /// Sets what happens to missed ticks (default [`MissedTicks::Skip`]).

@@ -3,7 +3,9 @@
 use crate::clock::deadline_after;
 use crate::context;
 use crate::driver::{Registration, TimerDriver};
+use canopy_scope::{Cancelled, check_cancelled, poll_budget};
 use std::fmt;
+use std::panic::Location;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,6 +14,12 @@ use std::time::{Duration, Instant};
 
 /// Waits until `duration` has passed (on the runtime's clock, which may be
 /// paused in tests).
+///
+/// A checkpoint (DESIGN §2.8): returns `Err(Cancelled)` if the enclosing
+/// cancel scope is cancelled — when first polled, or at once if it is
+/// cancelled while sleeping (the scope wakes the task). A sleep that is
+/// already over when polled spends one unit of the task's checkpoint budget,
+/// so a loop of zero-length sleeps still yields now and then.
 ///
 /// The deadline is taken when `sleep` is called. It is rounded up to the
 /// timer's 1 ms resolution, so a sleep never ends early. `Duration::MAX` (or
@@ -24,17 +32,20 @@ use std::time::{Duration, Instant};
 /// let rt = canopy_runtime::Runtime::builder().workers(1).build().unwrap();
 /// rt.block_on(async {
 ///     let started = Instant::now();
-///     canopy_timer::sleep(Duration::from_millis(5)).await;
+///     canopy_timer::sleep(Duration::from_millis(5)).await?;
 ///     assert!(started.elapsed() >= Duration::from_millis(5));
-/// });
+///     Ok::<_, canopy_scope::Cancelled>(())
+/// })
+/// .unwrap();
 /// ```
 ///
 /// # Panics
 ///
 /// When polled outside a canopy runtime.
+#[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
     let now = context::now();
-    Sleep::new(deadline_after(now, duration))
+    Sleep::new(deadline_after(now, duration), Location::caller())
 }
 
 /// Waits until `deadline`. A deadline in the past completes at the first poll.
@@ -42,11 +53,12 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// # Panics
 ///
 /// When polled outside a canopy runtime.
+#[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(deadline)
+    Sleep::new(deadline, Location::caller())
 }
 
-/// The future of [`sleep`] and [`sleep_until`]; `Unpin`, 40 bytes.
+/// The future of [`sleep`] and [`sleep_until`]; `Unpin`, 48 bytes.
 ///
 /// It allocates nothing: when it must wait, it arms an entry (56 bytes) in
 /// the slab of the timer-wheel shard of the worker polling it (slabs grow and
@@ -55,13 +67,16 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 pub struct Sleep {
     deadline: Instant,
     armed: Option<(Arc<TimerDriver>, Registration)>,
+    /// Where the sleep was created: reported by a `Cancelled` it returns.
+    location: &'static Location<'static>,
 }
 
 impl Sleep {
-    fn new(deadline: Instant) -> Self {
+    fn new(deadline: Instant, location: &'static Location<'static>) -> Self {
         Sleep {
             deadline,
             armed: None,
+            location,
         }
     }
 
@@ -93,27 +108,34 @@ impl Sleep {
 }
 
 impl Future for Sleep {
-    type Output = ();
+    type Output = Result<(), Cancelled>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if let Err(cancelled) = check_cancelled(this.location) {
+            if let Some((driver, registration)) = this.armed.take() {
+                driver.deregister(&registration);
+            }
+            return Poll::Ready(Err(cancelled));
+        }
         if let Some((driver, registration)) = &this.armed {
             if driver.poll_registered(registration, cx.waker()) {
                 this.armed = None;
-                return Poll::Ready(());
+                return Poll::Ready(Ok(()));
             }
             if driver.now() >= this.deadline {
                 // Due, but no worker has fired the wheel yet (all busy since):
                 // finish now rather than wait for the next timer pass.
                 driver.deregister(registration);
                 this.armed = None;
-                return Poll::Ready(());
+                return Poll::Ready(Ok(()));
             }
             return Poll::Pending;
         }
         let (driver, shard) = context::current().expect(context::OUTSIDE_RUNTIME);
         if driver.now() >= this.deadline {
-            return Poll::Ready(());
+            // Ready without waiting: a schedule point once per budget.
+            return poll_budget(cx).map(Ok);
         }
         let registration = driver.register(shard, this.deadline, cx.waker().clone());
         this.armed = Some((driver, registration));
