@@ -19,7 +19,7 @@
 
 use crate::cancelled::Cancelled;
 use crate::driver;
-use crate::node::Node;
+use crate::node::{CANCEL_CALLED, Node, SHIELD};
 use std::cell::{Cell, OnceCell};
 use std::panic::Location;
 use std::ptr;
@@ -34,7 +34,50 @@ pub(crate) struct Frame {
     /// The waker this scope's body was polled with.
     pub(crate) waker: *const Waker,
     /// The outermost effectively cancelled scope visible here, or null.
-    pub(crate) origin: *const Node,
+    /// A `Cell` so that a cancel made by this very poll updates it.
+    pub(crate) origin: Cell<*const Node>,
+}
+
+/// The cancellation visible inside a scope (DESIGN §2.3-2.4): its own, if
+/// it is shielded or nothing outside is cancelled; else the outer one (the
+/// outermost cancelled scope catches).
+pub(crate) fn visible_origin(node: Option<&Arc<Node>>, parent_origin: *const Node) -> *const Node {
+    let bits = node.map_or(0, |n| n.state());
+    if bits & SHIELD != 0 || parent_origin.is_null() {
+        if bits & CANCEL_CALLED != 0 {
+            node.map_or(ptr::null(), Arc::as_ptr)
+        } else {
+            ptr::null()
+        }
+    } else {
+        parent_origin
+    }
+}
+
+/// Recomputes the cancellation every frame of the current poll sees. Called
+/// after this thread changed a scope (cancel, shield, deadline), so that a
+/// checkpoint right after `scope.cancel()` in the same poll already returns
+/// `Cancelled`, as in Trio. O(frames); a no-op outside a poll.
+pub(crate) fn refresh_frames() {
+    // SAFETY: a non-null frame belongs to the poll running on this thread.
+    if let Some(frame) = unsafe { current_frame().as_ref() } {
+        refresh(frame);
+    }
+}
+
+fn refresh(frame: &Frame) -> *const Node {
+    // SAFETY: frames and slots outlive their poll, which is running.
+    let slot = unsafe { &*frame.slot };
+    let node = slot.node.get();
+    // SAFETY: as above.
+    let origin = match unsafe { frame.parent.as_ref() } {
+        // The top of the task: read the tree (it may hang under a scope of
+        // another task).
+        None => node.map_or(ptr::null(), |n| n.effective_origin()),
+        Some(parent) => visible_origin(node, refresh(parent)),
+    };
+    frame.origin.set(origin);
+    origin
 }
 
 /// A scope's place in the tree, owned by the future that entered it. Only
@@ -136,7 +179,8 @@ pub(crate) fn check(location: &'static Location<'static>) -> Result<(), Cancelle
     // SAFETY: a non-null frame is on the stack of a poll in progress on this
     // thread (its guard resets the pointer before the frame goes away), and
     // its origin node is kept alive by the scope chain of that poll.
-    let origin = unsafe { (*frame).origin };
+    let origin = unsafe { (*frame).origin.get() };
+    // SAFETY: as above.
     match unsafe { origin.as_ref() } {
         None => Ok(()),
         Some(node) => Err(Cancelled::new(node.reason(), node.id(), location)),
@@ -166,10 +210,13 @@ pub(crate) fn materialize(frame: &Frame) -> &Arc<Node> {
     }
     slot.linked.set(true);
     node.activate(driver::current_driver());
-    // A cancel above that walked past before our push never woke us: the
-    // poll's snapshot said "not cancelled" and the tree now says otherwise.
-    if frame.origin.is_null() && !node.effective_origin().is_null() {
-        waker.wake_by_ref();
+    // A cancel above that walked past before our push never reached us or
+    // the tasks already hung below us: wake them now.
+    if !node.effective_origin().is_null() {
+        if frame.origin.get().is_null() {
+            waker.wake_by_ref();
+        }
+        node.walk_children(true);
     }
     node
 }

@@ -35,7 +35,7 @@ pub fn current_effective_deadline() -> Option<Instant> {
     let frame = context::current_frame();
     // SAFETY: a non-null frame belongs to the poll running on this thread.
     let frame = unsafe { frame.as_ref() }?;
-    if !frame.origin.is_null() {
+    if !frame.origin.get().is_null() {
         return Some(driver::past());
     }
     let mut earliest = NO_DEADLINE;

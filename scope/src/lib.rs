@@ -72,6 +72,7 @@ mod loom;
 mod node;
 mod run;
 mod scope;
+mod task;
 mod timeout;
 
 #[cfg(all(test, loom))]
@@ -90,4 +91,5 @@ pub use deadline::{
 };
 pub use driver::{ArmedDeadline, DeadlineDriver, DriverGuard, enter_driver};
 pub use scope::{CancelScope, Run, RunOrFail};
+pub use task::TaskScope;
 pub use timeout::{FailAt, fail_after, fail_at, move_on_after, move_on_at};

@@ -46,7 +46,7 @@ use crate::driver::{self, ArmedDeadline, DeadlineDriver};
 use crate::host_waker::HostWaker;
 use crate::loom::Mutex;
 use crate::loom::atomic::{
-    AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+    AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release, SeqCst},
 };
 use std::cell::Cell;
@@ -60,6 +60,8 @@ pub(crate) const SHIELD: u32 = 1 << 1;
 const ENTERED: u32 = 1 << 2;
 const EXITED: u32 = 1 << 3;
 const CAUGHT: u32 = 1 << 4;
+/// The parent's list owns a reference (a task root), see `link_owned`.
+const LIST_OWNED: u32 = 1 << 5;
 const REASON_SHIFT: u32 = 8;
 const REASON_MASK: u32 = 0b111 << REASON_SHIFT;
 
@@ -75,6 +77,8 @@ pub(crate) struct Node {
     next: AtomicPtr<Node>,
     /// Walkers currently traversing `children`.
     readers: AtomicUsize,
+    /// Held while removing from `children` (see `lock_removal`).
+    removing: AtomicBool,
     /// Unlinked children a walker may still stand on; owning, chained by
     /// `retired_next`.
     retired: AtomicPtr<Node>,
@@ -132,6 +136,7 @@ impl Node {
             children: AtomicPtr::new(ptr::null_mut()),
             next: AtomicPtr::new(ptr::null_mut()),
             readers: AtomicUsize::new(0),
+            removing: AtomicBool::new(false),
             retired: AtomicPtr::new(ptr::null_mut()),
             retired_next: AtomicPtr::new(ptr::null_mut()),
             epoch: AtomicU32::new(0),
@@ -230,6 +235,11 @@ impl Node {
         if wake {
             self.host.wake();
         }
+        self.walk_children(wake);
+    }
+
+    /// `walk` for every child not behind a shield (and their subtrees).
+    pub(crate) fn walk_children(&self, wake: bool) {
         self.readers.fetch_add(1, SeqCst);
         let mut child = self.children.load(SeqCst);
         // SAFETY: a node reachable from our list stays allocated while we are
@@ -266,63 +276,130 @@ impl Node {
         }
     }
 
-    /// Removes `self` from its parent's list. Only the host of the parent
-    /// calls this (single remover, module docs).
+    /// Links `self` under `parent` with the list owning one reference: for
+    /// task roots, which leave their task when it finishes and are unlinked
+    /// later by [`reap_exited`](Self::reap_exited).
+    pub(crate) fn link_owned(self: &Arc<Self>, parent: &Arc<Node>) {
+        self.state.fetch_or(LIST_OWNED, SeqCst);
+        // The list's reference, released by `reap_exited`.
+        let _ = Arc::into_raw(self.clone());
+        self.link(parent);
+    }
+
+    /// Removes `self` from its parent's list (the scope exits).
     pub(crate) fn unlink(self: &Arc<Self>) {
         let Some(parent) = self.parent() else { return };
-        let me = Arc::as_ptr(self).cast_mut();
-        let next = self.next.load(SeqCst);
+        let _removing = parent.lock_removal();
+        parent.detach(Arc::as_ptr(self));
+        parent.release_child(Arc::into_raw(self.clone()));
+    }
+
+    /// Unlinks every child that exited while the list owned it (finished
+    /// task roots), releasing the list's references. O(children).
+    pub(crate) fn reap_exited(&self) {
+        let _removing = self.lock_removal();
+        let mut child = self.children.load(SeqCst);
+        // SAFETY: list nodes stay allocated while listed; only the holder of
+        // the removal lock (us) unlinks them.
+        while let Some(node) = unsafe { child.as_ref() } {
+            child = node.next.load(SeqCst);
+            if node.state() & EXITED != 0 {
+                self.take_owned(node);
+            }
+        }
+    }
+
+    /// Unlinks a task root that exited after its parent did (the parent's
+    /// host will not reap any more).
+    pub(crate) fn unlink_owned_if_orphaned(&self) {
+        if let Some(parent) = self.parent() {
+            if parent.has_exited() {
+                let _removing = parent.lock_removal();
+                parent.take_owned(self);
+            }
+        }
+    }
+
+    /// Under the removal lock: if the list still owns `child`, unlink it and
+    /// release the list's reference (exactly once, whoever gets here first).
+    fn take_owned(&self, child: &Node) {
+        if child.state.fetch_and(!LIST_OWNED, SeqCst) & LIST_OWNED != 0 {
+            self.detach(child);
+            self.release_child(child);
+        }
+    }
+
+    /// Serializes removals from this node's list. In correct use only the
+    /// node's host removes, so this never spins; it makes misuse safe.
+    fn lock_removal(&self) -> RemovalGuard<'_> {
+        while self
+            .removing
+            .compare_exchange_weak(false, true, Acquire, Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+            #[cfg(loom)]
+            loom::thread::yield_now();
+        }
+        RemovalGuard(self)
+    }
+
+    /// Takes `child` out of this node's list. Pushes may race at the head;
+    /// interior `next` pointers are written only under the removal lock.
+    fn detach(&self, child: *const Node) {
+        let child = child.cast_mut();
+        // SAFETY: `child` is in our list, so allocated.
+        let next = unsafe { (*child).next.load(SeqCst) };
         loop {
-            let head = parent.children.load(SeqCst);
-            if head == me {
-                if parent
+            let head = self.children.load(SeqCst);
+            if head == child {
+                if self
                     .children
                     .compare_exchange(head, next, SeqCst, SeqCst)
                     .is_ok()
                 {
-                    break;
+                    return;
                 }
-                continue; // A push got in first; we are interior now.
+                continue; // A push got in first; the child is interior now.
             }
             let mut pred = head;
-            // SAFETY: list nodes are live (they are entered, hosted by our
-            // task or reaped by it) and only we remove them.
+            // SAFETY: listed nodes are allocated; we hold the removal lock.
             while let Some(node) = unsafe { pred.as_ref() } {
                 let after = node.next.load(SeqCst);
-                if after == me {
+                if after == child {
                     node.next.store(next, SeqCst);
-                    break;
+                    return;
                 }
                 pred = after;
             }
-            debug_assert!(!pred.is_null(), "an entered node is in its parent's list");
-            break;
-        }
-        self.retire_from(parent);
-    }
-
-    /// After unlinking: if a walker may stand on `self`, hand the parent a
-    /// reference to keep until the last walker leaves.
-    fn retire_from(self: &Arc<Self>, parent: &Node) {
-        if parent.readers.load(SeqCst) == 0 {
+            debug_assert!(false, "a linked scope node is in its parent's list");
             return;
         }
-        let raw = Arc::into_raw(self.clone()).cast_mut();
-        let mut head = parent.retired.load(SeqCst);
+    }
+
+    /// Drops one strong reference (`Arc::into_raw`) to an unlinked child —
+    /// unless a walker may still stand on it: then the reference waits on
+    /// `retired` for the last walker to leave.
+    fn release_child(&self, child: *const Node) {
+        if self.readers.load(SeqCst) == 0 {
+            // SAFETY: the caller passes a reference it owns.
+            drop(unsafe { Arc::from_raw(child) });
+            return;
+        }
+        let raw = child.cast_mut();
+        let mut head = self.retired.load(SeqCst);
         loop {
-            self.retired_next.store(head, SeqCst);
-            match parent
-                .retired
-                .compare_exchange(head, raw, SeqCst, SeqCst)
-            {
+            // SAFETY: as above; the child is alive while we own a reference.
+            unsafe { (*raw).retired_next.store(head, SeqCst) };
+            match self.retired.compare_exchange(head, raw, SeqCst, SeqCst) {
                 Ok(_) => break,
                 Err(actual) => head = actual,
             }
         }
         // The walker we saw may have left before our push: then nobody else
-        // will drain.
-        if parent.readers.load(SeqCst) == 0 {
-            parent.drain_retired();
+        // would drain.
+        if self.readers.load(SeqCst) == 0 {
+            self.drain_retired();
         }
     }
 
@@ -375,8 +452,18 @@ impl Node {
         }
     }
 
-    /// The scope exited: disarm, and mark it exited (and whether it caught).
+    /// The scope exited: mark it exited (and whether it caught), reap the
+    /// task roots that finished under it, disarm its deadline.
     pub(crate) fn deactivate(&self, caught: bool) {
+        self.state
+            .fetch_or(EXITED | if caught { CAUGHT } else { 0 }, SeqCst);
+        // After exit nobody reaps our list any more: reap what finished; a
+        // task root finishing later sees EXITED and unlinks itself
+        // (`unlink_owned_if_orphaned`; SeqCst on both sides, so one of the
+        // two always does it).
+        if !self.children.load(SeqCst).is_null() {
+            self.reap_exited();
+        }
         let armed = {
             let mut slot = self.timer.lock().unwrap_or_else(|e| e.into_inner());
             slot.active = false;
@@ -384,8 +471,6 @@ impl Node {
         };
         drop(armed);
         self.host.clear();
-        self.state
-            .fetch_or(EXITED | if caught { CAUGHT } else { 0 }, SeqCst);
     }
 
     /// Moves the deadline (any thread). A deadline in the past cancels at
@@ -489,5 +574,13 @@ impl Wake for DeadlineWaker {
         if let Some(node) = self.0.upgrade() {
             node.expire();
         }
+    }
+}
+
+struct RemovalGuard<'a>(&'a Node);
+
+impl Drop for RemovalGuard<'_> {
+    fn drop(&mut self) {
+        self.0.removing.store(false, Release);
     }
 }

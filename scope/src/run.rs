@@ -7,9 +7,10 @@
 use crate::cancelled::{CancelError, CancelReason, ScopeId};
 use crate::context::{self, Frame, Slot};
 use crate::driver::{self, NO_DEADLINE};
-use crate::node::{CANCEL_CALLED, Node, SHIELD};
+use crate::node::Node;
 use pin_project_lite::pin_project;
 use std::future::Future;
+use std::cell::Cell;
 use std::pin::Pin;
 use std::ptr;
 use std::sync::Arc;
@@ -123,22 +124,13 @@ where
         let slot: &Slot = this.slot;
         let parent = context::current_frame();
         // SAFETY: a non-null frame belongs to the poll that is polling us.
-        let parent_origin = unsafe { parent.as_ref() }.map_or(ptr::null(), |f| f.origin);
+        let parent_origin = unsafe { parent.as_ref() }.map_or(ptr::null(), |f| f.origin.get());
         let node = slot.node.get();
-        let own = node.map_or(ptr::null(), Arc::as_ptr);
-        let bits = node.map_or(0, |n| n.state());
-        let cancelled = bits & CANCEL_CALLED != 0;
-        // The outermost cancelled scope visible from here (DESIGN §2.3-2.4).
-        let origin = if bits & SHIELD != 0 || parent_origin.is_null() {
-            if cancelled { own } else { ptr::null() }
-        } else {
-            parent_origin
-        };
         let frame = Frame {
             parent,
             slot,
             waker: cx.waker(),
-            origin,
+            origin: Cell::new(context::visible_origin(node, parent_origin)),
         };
         let polled = {
             let _frame = context::push(&frame);
@@ -153,6 +145,10 @@ where
             return Poll::Pending;
         };
         *this.phase = Phase::Exited;
+        // The cancellation the body saw last (a cancel made by the body
+        // itself updated it).
+        let origin = frame.origin.get();
+        let node = slot.node.get();
         let outcome = match result {
             Ok(value) => Outcome::Completed(value),
             Err(error) => match node {

@@ -1,6 +1,7 @@
 //! `CancelScope`: the user's handle to a node of the scope tree.
 
 use crate::cancelled::{CancelError, CancelReason, ScopeId, TimedOut};
+use crate::context;
 use crate::driver::{self, NO_DEADLINE};
 use crate::node::{Node, SHIELD};
 use crate::run::{Outcome, Scoped, Start};
@@ -148,12 +149,14 @@ impl CancelScope {
     /// but set [`cancel_called`](Self::cancel_called).
     pub fn cancel(&self) {
         self.node.cancel(CancelReason::Explicit);
+        context::refresh_frames();
     }
 
     /// Cancels the scope with a given reason, for code that cancels on
     /// behalf of something else (task groups, shutdown, signal handlers).
     pub fn cancel_with(&self, reason: CancelReason) {
         self.node.cancel(reason);
+        context::refresh_frames();
     }
 
     /// Whether cancellation was requested of this scope: by `cancel()`, or
@@ -194,6 +197,7 @@ impl CancelScope {
     /// moved in place.
     pub fn set_deadline(&self, deadline: Option<Instant>) {
         self.node.set_deadline(deadline);
+        context::refresh_frames();
     }
 
     /// Whether the scope is shielded.
@@ -206,11 +210,28 @@ impl CancelScope {
     /// checkpoints return `Cancelled`.
     pub fn set_shield(&self, shield: bool) {
         self.node.set_shield(shield);
+        context::refresh_frames();
     }
 
     /// This scope's id, as it appears in [`Cancelled::scope`](crate::Cancelled::scope).
     pub fn id(&self) -> ScopeId {
         self.node.id()
+    }
+
+    pub(crate) fn from_node(node: Arc<Node>) -> Self {
+        CancelScope { node }
+    }
+
+    pub(crate) fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// Unlinks the tasks that finished under this scope from the scope tree
+    /// (their nodes stay listed until then, so cancelling never races a
+    /// task's exit). Task groups call this as children finish; it is O(tasks
+    /// listed) and safe from any thread. Exiting the scope reaps too.
+    pub fn reap_finished_tasks(&self) {
+        self.node.reap_exited();
     }
 
     /// Makes a scope whose deadline is `deadline` from now (on the runtime's
