@@ -69,8 +69,9 @@ pub mod time {
 }
 
 pub use canopy_runtime::{
-    BuildError, Builder, Handle, JoinError, JoinHandle, OutsideRuntime, Runtime, RuntimeMetrics,
-    WorkerMetrics, YieldNow, spawn, yield_now,
+    BuildError, Builder, ChildOutput, Failure, GroupClosed, GroupError, Handle, JoinError,
+    JoinHandle, OutsideRuntime, Runtime, RuntimeMetrics, TaskGroup, WorkerMetrics, YieldNow, spawn,
+    task_group, yield_now,
 };
 
 pub use canopy_scope::{

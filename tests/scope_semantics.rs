@@ -722,6 +722,48 @@ fn rule12_cancelled_tells_reason_origin_and_location() {
     });
 }
 
+#[test]
+fn rule2_cancelling_one_scope_with_100k_tasks_blocked_under_it_returns_them_all() {
+    const TASKS: usize = 100_000;
+    let rt = paused();
+    rt.block_on(async {
+        let outer = CancelScope::new();
+        let remote = outer.clone();
+        let cancelled = Arc::new(AtomicUsize::new(0));
+        let counter = cancelled.clone();
+        let start = time::now();
+        let out = outer
+            .run(async move {
+                canopy::task_group(|tg| async move {
+                    for _ in 0..TASKS {
+                        let counter = counter.clone();
+                        tg.spawn(async move {
+                            let out = sleep(HOUR).await;
+                            if out.is_err() {
+                                counter.fetch_add(1, SeqCst);
+                            }
+                            out
+                        });
+                    }
+                    tg.spawn(async move {
+                        sleep(SEC).await?;
+                        remote.cancel();
+                        Ok(())
+                    });
+                    Ok::<(), Cancelled>(())
+                })
+                .await
+            })
+            .await;
+        assert!(out.unwrap().is_none(), "the outer scope caught the cancellation");
+        assert_eq!(cancelled.load(SeqCst), TASKS);
+        assert_eq!(time::now() - start, SEC);
+    });
+    let metrics = rt.metrics();
+    assert!(metrics.workers.iter().all(|w| w.polls > 0), "both workers ran tasks");
+    assert_eq!(metrics.armed_timers, 0);
+}
+
 // ---- robustness ---------------------------------------------------------------
 
 #[test]

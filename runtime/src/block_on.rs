@@ -12,27 +12,56 @@ use crate::shared::Shared;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use std::task::{Context, Poll, Wake, Waker};
 
 /// Wakes the thread blocked in one `block_on` call, and counts it as active
 /// from the moment it is woken (see `Shared::maybe_auto_advance`).
+///
+/// `state` holds `ACTIVE` (counted in `shared.block_on_active`) and
+/// `NOTIFIED` (woken since the current poll began). The thread goes idle
+/// with a CAS from exactly `ACTIVE`, so a wake that lands during the poll —
+/// a future that yields, say — keeps it counted and it polls again at once,
+/// instead of letting a paused clock jump while it is about to run.
 struct BlockOnWaker {
     parker: Parker,
-    /// Whether this thread is counted in `shared.block_on_active`.
-    active: AtomicBool,
+    state: AtomicU8,
     shared: Arc<Shared>,
 }
 
+const ACTIVE: u8 = 1;
+const NOTIFIED: u8 = 2;
+
 impl BlockOnWaker {
-    fn mark_active(&self) {
-        if !self.active.swap(true, SeqCst) {
+    fn notify(&self) {
+        if self.state.fetch_or(ACTIVE | NOTIFIED, SeqCst) & ACTIVE == 0 {
             self.shared.block_on_active.fetch_add(1, SeqCst);
         }
     }
 
-    fn mark_idle(&self) {
-        if self.active.swap(false, SeqCst) {
+    /// Before each poll: forget earlier wakes (this poll sees their effect).
+    fn begin_poll(&self) {
+        self.state.fetch_and(!NOTIFIED, SeqCst);
+    }
+
+    /// After a `Pending` poll: go idle, unless woken meanwhile (then `false`:
+    /// poll again, still counted).
+    fn try_idle(&self) -> bool {
+        if self
+            .state
+            .compare_exchange(ACTIVE, 0, SeqCst, SeqCst)
+            .is_ok()
+        {
+            self.shared.block_on_active.fetch_sub(1, SeqCst);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// When `block_on` returns or unwinds.
+    fn leave(&self) {
+        if self.state.swap(0, SeqCst) & ACTIVE != 0 {
             self.shared.block_on_active.fetch_sub(1, SeqCst);
         }
     }
@@ -44,7 +73,7 @@ impl Wake for BlockOnWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.mark_active();
+        self.notify();
         self.parker.unpark();
     }
 }
@@ -54,7 +83,7 @@ struct Leave<'a>(&'a BlockOnWaker);
 
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
-        self.0.mark_idle();
+        self.0.leave();
     }
 }
 
@@ -62,20 +91,23 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let _context = context::enter_block_on(shared);
     let signal = Arc::new(BlockOnWaker {
         parker: Parker::new(),
-        active: AtomicBool::new(false),
+        state: AtomicU8::new(0),
         shared: shared.clone(),
     });
-    signal.mark_active();
+    signal.notify();
     let _leave = Leave(&signal);
     let waker = Waker::from(signal.clone());
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
     loop {
+        signal.begin_poll();
         canopy_scope::reset_budget(shared.config.checkpoint_budget);
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
         }
-        signal.mark_idle();
+        if !signal.try_idle() {
+            continue; // woken during the poll
+        }
         // On a paused clock, the last one to go idle moves time on (which may
         // wake this very future).
         shared.maybe_auto_advance();

@@ -122,7 +122,15 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let location = Location::caller();
+    spawn_at(future, Location::caller())
+}
+
+/// [`spawn`], reporting `location` as the spawn site.
+pub(crate) fn spawn_at<F>(future: F, location: &'static Location<'static>) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     context::with_worker(|worker| match worker {
         Some(worker) => task::spawn(&worker.shared.clone(), future, Some(worker), location),
         None => match context::current_shared() {

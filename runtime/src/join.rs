@@ -238,7 +238,7 @@ enum Repr {
 }
 
 impl JoinError {
-    fn panicked(payload: Payload) -> Self {
+    pub(crate) fn panicked(payload: Payload) -> Self {
         let message = payload_message(payload.as_ref()).map(str::to_owned);
         JoinError {
             repr: Repr::Panicked {

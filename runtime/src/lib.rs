@@ -43,6 +43,7 @@
 mod block_on;
 mod builder;
 mod context;
+mod group;
 mod handle;
 mod idle;
 mod join;
@@ -60,6 +61,7 @@ mod yield_now;
 mod loom_models;
 
 pub use builder::{BuildError, Builder};
+pub use group::{ChildOutput, Failure, GroupClosed, GroupError, TaskGroup, task_group};
 pub use handle::{Handle, OutsideRuntime, spawn};
 pub use join::{JoinError, JoinHandle};
 pub use metrics::{RuntimeMetrics, WorkerMetrics};

@@ -1,0 +1,469 @@
+//! Task groups (nurseries, DESIGN §2.9): a scope whose children run in
+//! parallel on the pool, which waits for all of them, cancels the rest on the
+//! first failure, and returns every failure.
+//!
+//! # Protocol
+//!
+//! `count` holds the number of live members (children not yet finished, plus
+//! one for the body) and a `CLOSED` bit. A spawn increments it unless it is
+//! closed; a member that finishes decrements it; the group closes with a CAS
+//! from exactly 0 to `CLOSED`, so a spawn either lands before the close (and
+//! is waited for) or sees `CLOSED` (and is refused). The group's waker is
+//! only touched when the count reaches 0 or finished children pile up to be
+//! reaped from the scope tree, so a child's exit normally costs one atomic
+//! decrement.
+
+use crate::handle;
+use crate::join::JoinError;
+use canopy_scope::{CancelError, CancelReason, CancelScope, Cancelled, ScopeId, TaskScope};
+use std::any::Any;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+const CLOSED: usize = 1 << (usize::BITS - 1);
+
+/// Reap finished children from the scope tree once this many (or as many as
+/// are still alive, whichever is more) have piled up: amortized O(1) each.
+const REAP_BATCH: usize = 64;
+
+/// Opens a task group around `body`, which receives a [`TaskGroup`] handle to
+/// spawn children with. Returns once the body and every child have finished:
+/// `Ok(())`, or a [`GroupError`] listing *every* failure (errors and panics,
+/// of the body and of the children).
+///
+/// - The group owns a cancel scope nested in the scope it was opened in:
+///   cancelling an outer scope cancels every child, on every worker.
+/// - The first failure cancels the group's scope (reason
+///   [`CancelReason::GroupFailed`]), so the others see `Cancelled` at their
+///   next checkpoint. Cancellations the group's own scope caught are not
+///   failures; a cancellation of an outer scope goes through (the
+///   `GroupError` then carries it, and `?` hands it on to be caught there).
+///
+/// ```
+/// use canopy_runtime::task_group;
+///
+/// type BoxError = Box<dyn std::error::Error + Send + Sync>;
+///
+/// let rt = canopy_runtime::Runtime::builder().workers(2).build().unwrap();
+/// rt.block_on(async {
+///     let result = task_group(|tg| async move {
+///         for i in 0..10u32 {
+///             tg.spawn(async move {
+///                 canopy_runtime::yield_now().await?; // cancelled once child 7 fails
+///                 if i == 7 { Err(BoxError::from(format!("child {i} failed"))) } else { Ok(()) }
+///             });
+///         }
+///         Ok::<(), BoxError>(())
+///     })
+///     .await;
+///     let error = result.unwrap_err();
+///     assert_eq!(error.failures().len(), 1);
+///     assert!(error.to_string().contains("child 7 failed"));
+/// });
+/// ```
+pub async fn task_group<E, F, Fut>(body: F) -> Result<(), GroupError<E>>
+where
+    E: CancelError + Send + 'static,
+    F: FnOnce(TaskGroup<E>) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+{
+    let shared = Arc::new(GroupShared {
+        scope: CancelScope::new(),
+        count: AtomicUsize::new(1), // the body
+        unreaped: AtomicUsize::new(0),
+        waiter: Mutex::new(None),
+        outcome: Mutex::new(Outcome::default()),
+    });
+    let group = TaskGroup {
+        shared: shared.clone(),
+    };
+    let scope = shared.scope.clone();
+    let ran = scope
+        .run(async {
+            let body = AssertUnwindSafe(body(group)).catch_unwind_();
+            match body.await {
+                Ok(result) => shared.finish_member(result.into_result(), None),
+                Err(payload) => shared.fail(Failure::Panic(JoinError::panicked(payload))),
+            }
+            shared.leave();
+            poll_fn(|cx| shared.poll_all_done(cx)).await;
+            Ok::<(), Cancelled>(())
+        })
+        .await;
+    debug_assert!(matches!(ran, Ok(Some(()))), "the group's body never fails");
+    // Leaving the group is a schedule point.
+    canopy_scope::cancel_shielded_checkpoint().await;
+    let outcome = std::mem::take(&mut *shared.outcome.lock().unwrap_or_else(|e| e.into_inner()));
+    if outcome.failures.is_empty() && outcome.passing.is_none() {
+        Ok(())
+    } else {
+        Err(GroupError {
+            failures: outcome.failures,
+            cancelled: outcome.passing,
+        })
+    }
+}
+
+/// A handle to a task group, given to its body; clone it to let children
+/// spawn siblings.
+pub struct TaskGroup<E> {
+    shared: Arc<GroupShared<E>>,
+}
+
+impl<E> Clone for TaskGroup<E> {
+    fn clone(&self) -> Self {
+        TaskGroup {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<E: CancelError + Send + 'static> TaskGroup<E> {
+    /// Spawns `child` into the group, onto the work-stealing pool. It runs
+    /// in the group's scope: it sees the group's (and outer scopes')
+    /// cancellation at its checkpoints. Spawning into a cancelled group is
+    /// allowed: the child runs and is cancelled at its first checkpoint.
+    ///
+    /// # Panics
+    ///
+    /// If the group has already closed (its body and all children finished);
+    /// see [`try_spawn`](Self::try_spawn).
+    #[track_caller]
+    pub fn spawn<F>(&self, child: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: ChildOutput<E>,
+    {
+        if self.try_spawn(child).is_err() {
+            panic!("{}", GroupClosed(()));
+        }
+    }
+
+    /// Like [`spawn`](Self::spawn), but returns an error instead of
+    /// panicking when the group has closed.
+    #[track_caller]
+    pub fn try_spawn<F>(&self, child: F) -> Result<(), GroupClosed>
+    where
+        F: Future + Send + 'static,
+        F::Output: ChildOutput<E>,
+    {
+        let location = Location::caller();
+        let mut count = self.shared.count.load(SeqCst);
+        loop {
+            if count & CLOSED != 0 {
+                return Err(GroupClosed(()));
+            }
+            match self
+                .shared
+                .count
+                .compare_exchange_weak(count, count + 1, SeqCst, SeqCst)
+            {
+                Ok(_) => break,
+                Err(actual) => count = actual,
+            }
+        }
+        let member = Member {
+            scope: TaskScope::new(&self.shared.scope),
+            future: child,
+            group: MemberGuard(self.shared.clone()),
+        };
+        drop(handle::spawn_at(member, location));
+        Ok(())
+    }
+
+    /// The group's cancel scope: cancel it to stop every child (the group
+    /// then returns `Ok(())`, as its own scope caught the cancellation).
+    pub fn cancel_scope(&self) -> CancelScope {
+        self.shared.scope.clone()
+    }
+}
+
+impl<E> fmt::Debug for TaskGroup<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskGroup")
+            .field("scope", &self.shared.scope.id())
+            .field("live", &(self.shared.count.load(SeqCst) & !CLOSED))
+            .finish()
+    }
+}
+
+/// What a group child (or body) may return: `()` or `Result<(), E>`.
+pub trait ChildOutput<E> {
+    /// As a `Result`.
+    fn into_result(self) -> Result<(), E>;
+}
+
+impl<E> ChildOutput<E> for () {
+    fn into_result(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+impl<E> ChildOutput<E> for Result<(), E> {
+    fn into_result(self) -> Result<(), E> {
+        self
+    }
+}
+
+/// The error of [`TaskGroup::try_spawn`] on a closed group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupClosed(());
+
+impl fmt::Display for GroupClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "spawned into a task group that has closed (its body and every child \
+             finished); spawn while the group is running, or open a new group",
+        )
+    }
+}
+
+impl std::error::Error for GroupClosed {}
+
+/// One failure in a task group.
+#[derive(Debug)]
+pub enum Failure<E> {
+    /// A member returned this error.
+    Error(E),
+    /// A member panicked; the `JoinError` holds the payload.
+    Panic(JoinError),
+}
+
+/// Every failure of a task group (never just the first), and the outer
+/// cancellation that went through it, if any.
+pub struct GroupError<E> {
+    failures: Vec<Failure<E>>,
+    cancelled: Option<Cancelled>,
+}
+
+impl<E> GroupError<E> {
+    /// The errors and panics, in the order they happened.
+    pub fn failures(&self) -> &[Failure<E>] {
+        &self.failures
+    }
+
+    /// The failures, by value.
+    pub fn into_failures(self) -> Vec<Failure<E>> {
+        self.failures
+    }
+
+    /// The single error, when exactly one member failed with an error (the
+    /// common case); otherwise the whole `GroupError` back.
+    pub fn into_single_error(mut self) -> Result<E, Self> {
+        if self.failures.len() == 1 && matches!(self.failures[0], Failure::Error(_)) {
+            match self.failures.pop() {
+                Some(Failure::Error(error)) => Ok(error),
+                _ => unreachable!(),
+            }
+        } else {
+            Err(self)
+        }
+    }
+
+    /// The cancellation of an outer scope that ended the group, which the
+    /// group passes on (to be caught by that scope).
+    pub fn cancelled(&self) -> Option<&Cancelled> {
+        self.cancelled.as_ref()
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for GroupError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.failures.is_empty() {
+            if let Some(cancelled) = &self.cancelled {
+                return write!(f, "task group {cancelled}");
+            }
+        }
+        write!(f, "task group failed ({} failures)", self.failures.len())?;
+        for (n, failure) in self.failures.iter().enumerate() {
+            match failure {
+                Failure::Error(error) => write!(f, "; [{}] error: {error}", n + 1)?,
+                Failure::Panic(panic) => write!(f, "; [{}] {panic}", n + 1)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for GroupError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupError")
+            .field("failures", &self.failures)
+            .field("cancelled", &self.cancelled)
+            .finish()
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
+
+impl<E> CancelError for GroupError<E> {
+    /// A group that ended only because an outer scope was cancelled is a
+    /// cancellation (so `?` takes it to that scope); one with failures is not.
+    fn as_cancelled(&self) -> Option<&Cancelled> {
+        if self.failures.is_empty() {
+            self.cancelled.as_ref()
+        } else {
+            None
+        }
+    }
+}
+
+struct GroupShared<E> {
+    scope: CancelScope,
+    /// Live members, plus `CLOSED` (module docs).
+    count: AtomicUsize,
+    /// Children finished since the scope tree was last reaped.
+    unreaped: AtomicUsize,
+    waiter: Mutex<Option<Waker>>,
+    outcome: Mutex<Outcome<E>>,
+}
+
+struct Outcome<E> {
+    failures: Vec<Failure<E>>,
+    /// The first cancellation of an outer scope a member returned.
+    passing: Option<Cancelled>,
+}
+
+impl<E> Default for Outcome<E> {
+    fn default() -> Self {
+        Outcome {
+            failures: Vec::new(),
+            passing: None,
+        }
+    }
+}
+
+impl<E: CancelError> GroupShared<E> {
+    /// Records how a member ended. `own_root` is a child's root scope.
+    fn finish_member(&self, result: Result<(), E>, own_root: Option<ScopeId>) {
+        let Err(error) = result else { return };
+        match error.as_cancelled() {
+            Some(cancelled) => {
+                let caught_here =
+                    cancelled.scope() == self.scope.id() || Some(cancelled.scope()) == own_root;
+                if !caught_here {
+                    let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+                    outcome.passing.get_or_insert(*cancelled);
+                }
+            }
+            None => self.fail(Failure::Error(error)),
+        }
+    }
+
+    fn fail(&self, failure: Failure<E>) {
+        self.outcome
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .failures
+            .push(failure);
+        self.scope.cancel_with(CancelReason::GroupFailed);
+    }
+}
+
+impl<E> GroupShared<E> {
+    /// A member is gone (finished, or dropped by a hard shutdown).
+    fn leave(&self) {
+        let left = self.count.fetch_sub(1, SeqCst) - 1;
+        let unreaped = self.unreaped.fetch_add(1, SeqCst) + 1;
+        if left & !CLOSED == 0 || unreaped >= REAP_BATCH.max(left) {
+            if let Some(waker) = self.waiter.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                waker.wake();
+            }
+        }
+    }
+
+    fn poll_all_done(&self, cx: &mut Context<'_>) -> Poll<()> {
+        *self.waiter.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+        if self.count.compare_exchange(0, CLOSED, SeqCst, SeqCst).is_ok() {
+            return Poll::Ready(());
+        }
+        let live = self.count.load(SeqCst) & !CLOSED;
+        if self.unreaped.load(SeqCst) >= REAP_BATCH.max(live) {
+            self.unreaped.store(0, SeqCst);
+            self.scope.reap_finished_tasks();
+        }
+        Poll::Pending
+    }
+}
+
+/// Counts a child out of its group when it is dropped: after it finished,
+/// or unfinished at a hard shutdown.
+struct MemberGuard<E>(Arc<GroupShared<E>>);
+
+impl<E> Drop for MemberGuard<E> {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A child task: its future inside its root scope, with panics caught
+    /// and its outcome reported to the group.
+    struct Member<F, E> {
+        scope: TaskScope,
+        #[pin]
+        future: F,
+        group: MemberGuard<E>,
+    }
+}
+
+impl<F, E> Future for Member<F, E>
+where
+    F: Future,
+    F::Output: ChildOutput<E>,
+    E: CancelError,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let polled = catch_unwind(AssertUnwindSafe(|| this.scope.poll(this.future, cx)));
+        let group = &this.group.0;
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => {
+                let root = this.scope.scope().id();
+                group.finish_member(output.into_result(), Some(root));
+                Poll::Ready(())
+            }
+            Err(payload) => {
+                group.fail(Failure::Panic(JoinError::panicked(payload)));
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+/// `catch_unwind` for a future, polled in place.
+trait CatchUnwind: Future + Sized {
+    fn catch_unwind_(self) -> CatchUnwindFuture<Self> {
+        CatchUnwindFuture { future: self }
+    }
+}
+
+impl<F: Future> CatchUnwind for AssertUnwindSafe<F> {}
+
+pin_project_lite::pin_project! {
+    struct CatchUnwindFuture<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for CatchUnwindFuture<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = self.project().future;
+        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}
