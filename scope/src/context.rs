@@ -114,17 +114,19 @@ impl Slot {
     }
 
     /// Registers `waker` with the linked node if it is not the one already
-    /// registered (a pointer comparison in the steady state).
-    pub(crate) fn refresh_waker(&self, waker: &Waker) {
+    /// registered (a pointer comparison in the steady state). Returns
+    /// whether it registered.
+    pub(crate) fn refresh_waker(&self, waker: &Waker) -> bool {
         let registered = self.registered.take();
         if registered.as_ref().is_some_and(|r| r.will_wake(waker)) {
             self.registered.set(registered);
-            return;
+            return false;
         }
         let node = self.node();
         if node.host.register(waker) {
             self.registered.set(Some(waker.clone()));
         }
+        true
     }
 }
 

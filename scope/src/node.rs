@@ -48,6 +48,7 @@ use crate::loom::Mutex;
 use crate::loom::atomic::{
     AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release, SeqCst},
+    fence,
 };
 use std::cell::Cell;
 use std::ptr;
@@ -193,6 +194,8 @@ impl Node {
     /// that is not behind a shield. Cancelling twice does nothing more.
     pub(crate) fn cancel(&self, reason: CancelReason) {
         if self.mark_cancelled(reason) {
+            // Dekker with `link`: our bit before our read of the lists.
+            fence(SeqCst);
             self.walk(true);
         }
     }
@@ -224,6 +227,7 @@ impl Node {
             self.state.fetch_and(!SHIELD, SeqCst)
         };
         if (previous & SHIELD != 0) != shield {
+            fence(SeqCst);
             self.walk(!shield);
         }
     }
@@ -231,7 +235,9 @@ impl Node {
     /// Bumps the epoch of, and (if `wake`) wakes the host of, this node and
     /// every descendant not cut off by a shield.
     fn walk(&self, wake: bool) {
-        self.epoch.fetch_add(1, Release);
+        self.epoch.fetch_add(1, SeqCst);
+        // Dekker with `TaskScope::poll`: our epoch before its waker read.
+        fence(SeqCst);
         if wake {
             self.host.wake();
         }
@@ -270,10 +276,14 @@ impl Node {
                 .children
                 .compare_exchange(head, me, SeqCst, SeqCst)
             {
-                Ok(_) => return,
+                Ok(_) => break,
                 Err(actual) => head = actual,
             }
         }
+        // Dekker with `cancel`: our push before the caller's re-read of the
+        // ground truth. (The SeqCst accesses would do on x86; the fences make
+        // the argument hold in the C++ model, and let loom prove it.)
+        fence(SeqCst);
     }
 
     /// Links `self` under `parent` with the list owning one reference: for
@@ -519,7 +529,7 @@ impl Node {
 
     /// The deadline timer fired: cancel if the deadline (which may have
     /// moved meanwhile) has really passed.
-    fn expire(self: &Arc<Self>) {
+    pub(crate) fn expire(self: &Arc<Self>) {
         let expired = {
             let mut slot = self.timer.lock().unwrap_or_else(|e| e.into_inner());
             match (self.deadline(), &slot.driver) {

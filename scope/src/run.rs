@@ -10,6 +10,7 @@ use crate::driver::{self, NO_DEADLINE};
 use crate::node::Node;
 use pin_project_lite::pin_project;
 use std::future::Future;
+use crate::loom::atomic::{Ordering::SeqCst, fence};
 use std::cell::Cell;
 use std::pin::Pin;
 use std::ptr;
@@ -138,7 +139,15 @@ where
         };
         let Poll::Ready(result) = polled else {
             if slot.linked.get() {
-                slot.refresh_waker(cx.waker());
+                if slot.refresh_waker(cx.waker()) {
+                    // A new waker: a cancel walking meanwhile may have woken
+                    // only the old one. Re-read the tree, as `materialize`.
+                    fence(SeqCst);
+                    let now = slot.node().effective_origin();
+                    if frame.origin.get().is_null() && !now.is_null() {
+                        cx.waker().wake_by_ref();
+                    }
+                }
             } else {
                 context::materialize(&frame);
             }

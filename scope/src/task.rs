@@ -13,6 +13,7 @@ use crate::context::{self, Frame, Slot};
 use crate::driver::NO_DEADLINE;
 use crate::node::Node;
 use crate::scope::CancelScope;
+use crate::loom::atomic::{Ordering::SeqCst, fence};
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
@@ -55,7 +56,9 @@ impl TaskScope {
     pub fn poll<F: Future + ?Sized>(&self, future: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<F::Output> {
         // Register before reading the epoch: a cancel that found no waker
         // bumped the epoch before we read it.
-        self.slot.refresh_waker(cx.waker());
+        if self.slot.refresh_waker(cx.waker()) {
+            fence(SeqCst);
+        }
         let node = self.slot.node();
         let epoch = node.epoch();
         if self.epoch.get() != Some(epoch) {

@@ -1,0 +1,249 @@
+//! Loom models of the scope tree's protocols (`node.rs`, `host_waker.rs`),
+//! run with the very code the runtime uses:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p canopy-scope --release --lib loom_
+//! ```
+
+use crate::cancelled::CancelReason;
+use crate::driver::{ArmedDeadline, DeadlineDriver, NO_DEADLINE};
+use crate::host_waker::HostWaker;
+use crate::node::{CANCEL_CALLED, Node};
+use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use loom::thread;
+use std::sync::{Arc, Mutex};
+use std::task::{Wake, Waker};
+use std::time::{Duration, Instant};
+
+/// A waker that counts its wakes.
+struct Count(AtomicUsize);
+
+impl Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+fn counter() -> (Arc<Count>, Waker) {
+    let count = Arc::new(Count(AtomicUsize::new(0)));
+    let waker = Waker::from(count.clone());
+    (count, waker)
+}
+
+fn entered() -> Arc<Node> {
+    let node = Node::new(NO_DEADLINE, false);
+    assert!(node.try_enter());
+    node
+}
+
+/// A child linking itself under a parent that is being cancelled: the child
+/// is woken by the walk, or its re-read after linking sees the cancel.
+#[test]
+fn loom_cancel_racing_child_link() {
+    loom::model(|| {
+        let parent = entered();
+        let canceller = {
+            let parent = parent.clone();
+            thread::spawn(move || parent.cancel(CancelReason::Explicit))
+        };
+        let child = entered();
+        let (woken, waker) = counter();
+        assert!(child.host.register(&waker));
+        child.link(&parent);
+        let saw = !child.effective_origin().is_null();
+        canceller.join().unwrap();
+        assert!(saw || woken.0.load(SeqCst) > 0, "cancel lost for a linking child");
+        child.unlink();
+        child.deactivate(false);
+        assert_eq!(Arc::strong_count(&child), 1, "no reference leaked");
+    });
+}
+
+/// A walker standing on a child while the child unlinks and is dropped: the
+/// child's memory outlives the walker (it is retired), and is freed after.
+#[test]
+fn loom_cancel_racing_unlink() {
+    loom::model(|| {
+        let parent = entered();
+        let child = entered();
+        let (_woken, waker) = counter();
+        assert!(child.host.register(&waker));
+        child.link(&parent);
+        let weak = Arc::downgrade(&child);
+        let canceller = {
+            let parent = parent.clone();
+            thread::spawn(move || parent.cancel(CancelReason::Explicit))
+        };
+        child.unlink();
+        child.deactivate(false);
+        drop(child);
+        canceller.join().unwrap();
+        assert!(weak.upgrade().is_none(), "the unlinked child was not freed");
+    });
+}
+
+/// Two children exiting while a cancel walks them and a third links: the
+/// list stays intact (the new child is reachable and gets the cancel).
+#[test]
+fn loom_cancel_racing_exit_and_link() {
+    loom::model(|| {
+        let parent = entered();
+        let leaving = entered();
+        leaving.link(&parent);
+        let canceller = {
+            let parent = parent.clone();
+            thread::spawn(move || parent.cancel(CancelReason::Explicit))
+        };
+        let joiner = {
+            let parent = parent.clone();
+            thread::spawn(move || {
+                let child = entered();
+                let (woken, waker) = counter();
+                assert!(child.host.register(&waker));
+                child.link(&parent);
+                let saw = !child.effective_origin().is_null();
+                (child, saw, woken)
+            })
+        };
+        leaving.unlink();
+        leaving.deactivate(false);
+        canceller.join().unwrap();
+        let (child, saw, woken) = joiner.join().unwrap();
+        assert!(saw || woken.0.load(SeqCst) > 0);
+        child.unlink();
+        assert_eq!(Arc::strong_count(&leaving), 1);
+        assert_eq!(Arc::strong_count(&child), 1);
+    });
+}
+
+/// The shield of a child raised and lowered while its parent is cancelled:
+/// the child ends effectively cancelled and its host was woken.
+#[test]
+fn loom_shield_toggled_while_cancelling() {
+    loom::model(|| {
+        let parent = entered();
+        let child = entered();
+        let (woken, waker) = counter();
+        assert!(child.host.register(&waker));
+        child.link(&parent);
+        let toggler = {
+            let child = child.clone();
+            thread::spawn(move || {
+                child.set_shield(true);
+                child.set_shield(false);
+            })
+        };
+        parent.cancel(CancelReason::Explicit);
+        toggler.join().unwrap();
+        assert!(!child.effective_origin().is_null());
+        assert!(woken.0.load(SeqCst) > 0, "no wake for a child that became cancelled");
+        child.unlink();
+    });
+}
+
+/// A host replacing its waker while a canceller wakes: the old or the new
+/// waker is woken (a refused registration wakes the new one itself).
+#[test]
+fn loom_waker_registration_racing_wake() {
+    loom::model(|| {
+        let host = Arc::new(HostWaker::new());
+        let (old, old_waker) = counter();
+        let (new, new_waker) = counter();
+        assert!(host.register(&old_waker));
+        let waker = {
+            let host = host.clone();
+            thread::spawn(move || host.wake())
+        };
+        host.register(&new_waker);
+        waker.join().unwrap();
+        assert!(old.0.load(SeqCst) + new.0.load(SeqCst) > 0, "wake lost");
+    });
+}
+
+/// A fake clock and timer service: `now` in whole seconds after a base.
+struct FakeDriver {
+    base: Instant,
+    now_secs: AtomicU64,
+    armed: Arc<Mutex<Option<Instant>>>,
+}
+
+struct FakeArmed(Arc<Mutex<Option<Instant>>>);
+
+impl ArmedDeadline for FakeArmed {
+    fn reset(&self, deadline: Instant) {
+        *self.0.lock().unwrap() = Some(deadline);
+    }
+}
+
+impl DeadlineDriver for FakeDriver {
+    fn now(&self) -> Instant {
+        self.base + Duration::from_secs(self.now_secs.load(SeqCst))
+    }
+    fn arm(&self, deadline: Instant, _waker: Waker) -> Box<dyn ArmedDeadline> {
+        *self.armed.lock().unwrap() = Some(deadline);
+        Box::new(FakeArmed(self.armed.clone()))
+    }
+}
+
+/// The timer fires at the deadline while another thread moves the deadline
+/// later: either the scope is cancelled, or the timer is armed for the new
+/// deadline — never neither.
+#[test]
+fn loom_deadline_moved_while_expiring() {
+    loom::model(|| {
+        let base = Instant::now();
+        let armed = Arc::new(Mutex::new(None));
+        let driver = Arc::new(FakeDriver {
+            base,
+            now_secs: AtomicU64::new(0),
+            armed: armed.clone(),
+        });
+        let node = entered();
+        node.set_deadline(Some(base + Duration::from_secs(10)));
+        node.activate(Some(driver.clone()));
+        driver.now_secs.store(10, SeqCst); // the deadline is due
+        let later = base + Duration::from_secs(20);
+        let mover = {
+            let node = node.clone();
+            thread::spawn(move || node.set_deadline(Some(later)))
+        };
+        node.expire(); // the timer fired
+        mover.join().unwrap();
+        let cancelled = node.state() & CANCEL_CALLED != 0;
+        let rearmed = *armed.lock().unwrap() == Some(later);
+        assert!(cancelled || rearmed, "deadline lost");
+        node.deactivate(false);
+    });
+}
+
+/// A task root whose waker changes while its parent is cancelled: the new
+/// waker is woken, or the poll sees the epoch moved (and re-reads the tree).
+#[test]
+fn loom_task_root_waker_change_racing_cancel() {
+    loom::model(|| {
+        let parent = entered();
+        let root = entered();
+        root.link(&parent);
+        let (_old, old_waker) = counter();
+        assert!(root.host.register(&old_waker));
+        let seen_epoch = root.epoch();
+        let canceller = {
+            let parent = parent.clone();
+            thread::spawn(move || parent.cancel(CancelReason::Explicit))
+        };
+        // The task's next poll, with a new waker (as `TaskScope::poll`).
+        let (new, new_waker) = counter();
+        let registered = root.host.register(&new_waker);
+        loom::sync::atomic::fence(SeqCst);
+        let moved = root.epoch() != seen_epoch;
+        canceller.join().unwrap();
+        assert!(
+            moved || new.0.load(SeqCst) > 0 || !registered,
+            "the task neither saw the cancel nor was woken"
+        );
+        root.unlink();
+    });
+}
