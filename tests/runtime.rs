@@ -612,3 +612,53 @@ fn dropping_the_runtime_from_inside_its_own_task_does_not_deadlock() {
     rx.recv_timeout(PATIENCE)
         .expect("dropping the runtime inside its own task hung");
 }
+
+/// Yields once (waking itself during the poll, as `yield_now` does), then
+/// waits for `slot` to be opened from another thread.
+struct YieldOnceThenWait {
+    polls: Arc<AtomicUsize>,
+    slot: Arc<Mutex<(bool, Option<std::task::Waker>)>>,
+}
+
+impl Future for YieldOnceThenWait {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.polls.fetch_add(1, SeqCst) == 0 {
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        let mut slot = self.slot.lock().unwrap();
+        if slot.0 {
+            return std::task::Poll::Ready(());
+        }
+        slot.1 = Some(cx.waker().clone());
+        std::task::Poll::Pending
+    }
+}
+
+/// A wake during a `block_on` poll must not leave the thread polling in a
+/// loop afterwards (found by review: it spun until the next real wake).
+#[test]
+fn block_on_does_not_spin_after_a_wake_during_its_poll() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let polls = Arc::new(AtomicUsize::new(0));
+    let slot = Arc::new(Mutex::new((false, None::<std::task::Waker>)));
+    let opener = {
+        let slot = slot.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(200));
+            let mut slot = slot.lock().unwrap();
+            slot.0 = true;
+            if let Some(waker) = slot.1.take() {
+                waker.wake();
+            }
+        })
+    };
+    rt.block_on(YieldOnceThenWait {
+        polls: polls.clone(),
+        slot,
+    });
+    opener.join().unwrap();
+    let polls = polls.load(SeqCst);
+    assert!(polls <= 5, "block_on polled {polls} times while waiting for one wake");
+}

@@ -819,3 +819,25 @@ fn many_scopes_entered_and_left_under_one_parent_from_many_tasks() {
     });
     assert_eq!(rt.metrics().armed_timers, 0);
 }
+
+#[test]
+fn a_deadline_on_a_task_root_scope_fires() {
+    let rt = real_clock();
+    let out = rt.block_on(async {
+        let parent = CancelScope::new();
+        parent
+            .run(async {
+                let root = canopy_scope::TaskScope::new(&parent);
+                root.scope()
+                    .set_deadline(Some(time::now() + Duration::from_millis(20)));
+                let mut body = Box::pin(sleep(Duration::from_secs(30)));
+                let start = Instant::now();
+                let out = std::future::poll_fn(|cx| root.poll(body.as_mut(), cx)).await;
+                Ok::<_, Cancelled>((out, start.elapsed()))
+            })
+            .await
+    });
+    let (out, elapsed) = out.unwrap().unwrap();
+    assert_eq!(out.unwrap_err().reason(), CancelReason::Deadline);
+    assert!(elapsed < Duration::from_secs(20), "deadline ignored: {elapsed:?}");
+}

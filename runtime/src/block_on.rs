@@ -111,6 +111,11 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
         // On a paused clock, the last one to go idle moves time on (which may
         // wake this very future).
         shared.maybe_auto_advance();
-        signal.parker.park();
+        // Poll again only once woken (and so counted active): a token left
+        // in the parker by a wake we already handled must not start an
+        // uncounted poll.
+        while signal.state.load(SeqCst) & ACTIVE == 0 {
+            signal.parker.park();
+        }
     }
 }

@@ -82,6 +82,10 @@ where
     let group = TaskGroup {
         shared: shared.clone(),
     };
+    // Dropped before it finished (a select that went the other way, a
+    // cancelled `cancellable`, a hard shutdown): the children must not run
+    // on unsupervised, so they are cancelled.
+    let _abandon = AbandonGuard(&shared.scope, &shared.count);
     let scope = shared.scope.clone();
     let ran = scope
         .run(async {
@@ -106,6 +110,18 @@ where
             failures: outcome.failures,
             cancelled: outcome.passing,
         })
+    }
+}
+
+/// Cancels the group's scope if the group future is dropped before the
+/// group closed.
+struct AbandonGuard<'a>(&'a CancelScope, &'a AtomicUsize);
+
+impl Drop for AbandonGuard<'_> {
+    fn drop(&mut self) {
+        if self.1.load(SeqCst) != CLOSED {
+            self.0.cancel_with(CancelReason::Explicit);
+        }
     }
 }
 
@@ -384,7 +400,7 @@ impl<E> GroupShared<E> {
         }
         let live = self.count.load(SeqCst) & !CLOSED;
         if self.unreaped.load(SeqCst) >= REAP_BATCH.max(live) {
-            self.unreaped.store(0, SeqCst);
+            self.unreaped.swap(0, SeqCst);
             self.scope.reap_finished_tasks();
         }
         Poll::Pending

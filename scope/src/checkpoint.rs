@@ -44,6 +44,7 @@ pub fn check_cancelled(location: &'static Location<'static>) -> Result<(), Cance
 /// });
 /// ```
 #[track_caller]
+#[inline]
 pub fn checkpoint() -> Checkpoint {
     Checkpoint {
         yielded: false,
@@ -61,6 +62,7 @@ pub struct Checkpoint {
 impl Future for Checkpoint {
     type Output = Result<(), Cancelled>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // Checked at every poll: what decides is the state when polled.
         context::check(self.location)?;
@@ -102,6 +104,7 @@ pub struct CheckpointIfCancelled {
 impl Future for CheckpointIfCancelled {
     type Output = Result<(), Cancelled>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
         Poll::Ready(context::check(self.location))
     }

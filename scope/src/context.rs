@@ -20,7 +20,7 @@
 use crate::cancelled::Cancelled;
 use crate::driver;
 use crate::node::{CANCEL_CALLED, Node, SHIELD};
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, UnsafeCell};
 use std::panic::Location;
 use std::ptr;
 use std::sync::Arc;
@@ -41,6 +41,7 @@ pub(crate) struct Frame {
 /// The cancellation visible inside a scope (DESIGN §2.3-2.4): its own, if
 /// it is shielded or nothing outside is cancelled; else the outer one (the
 /// outermost cancelled scope catches).
+#[inline]
 pub(crate) fn visible_origin(node: Option<&Arc<Node>>, parent_origin: *const Node) -> *const Node {
     let bits = node.map_or(0, |n| n.state());
     if bits & SHIELD != 0 || parent_origin.is_null() {
@@ -89,8 +90,9 @@ pub(crate) struct Slot {
     pub(crate) deadline: Cell<u64>,
     /// Linked into the tree, waker registered, deadline armed.
     pub(crate) linked: Cell<bool>,
-    /// The waker registered with the node, to notice when it changes.
-    pub(crate) registered: Cell<Option<Waker>>,
+    /// The waker registered with the node, to notice when it changes. Only
+    /// the poll of the owning future touches it (see `Slot`).
+    pub(crate) registered: UnsafeCell<Option<Waker>>,
 }
 
 impl Slot {
@@ -103,7 +105,7 @@ impl Slot {
             node: cell,
             deadline: Cell::new(deadline),
             linked: Cell::new(false),
-            registered: Cell::new(None),
+            registered: UnsafeCell::new(None),
         }
     }
 
@@ -116,17 +118,30 @@ impl Slot {
     /// Registers `waker` with the linked node if it is not the one already
     /// registered (a pointer comparison in the steady state). Returns
     /// whether it registered.
+    #[inline]
     pub(crate) fn refresh_waker(&self, waker: &Waker) -> bool {
-        let registered = self.registered.take();
+        // SAFETY: only the owning future's poll uses `registered`, and it
+        // holds no other reference to it across this call.
+        let registered = unsafe { &*self.registered.get() };
         if registered.as_ref().is_some_and(|r| r.will_wake(waker)) {
-            self.registered.set(registered);
             return false;
         }
-        let node = self.node();
-        if node.host.register(waker) {
-            self.registered.set(Some(waker.clone()));
-        }
+        self.register(waker);
         true
+    }
+
+    #[cold]
+    fn register(&self, waker: &Waker) {
+        if self.node().host.register(waker) {
+            self.set_registered(Some(waker.clone()));
+        }
+    }
+
+    /// Replaces the remembered waker (dropping the old one).
+    pub(crate) fn set_registered(&self, waker: Option<Waker>) {
+        // SAFETY: as in `refresh_waker`; no reference into it is live.
+        let old = unsafe { std::mem::replace(&mut *self.registered.get(), waker) };
+        drop(old);
     }
 }
 
@@ -150,21 +165,23 @@ pub(crate) struct FrameGuard {
 }
 
 impl Drop for FrameGuard {
+    #[inline]
     fn drop(&mut self) {
-        let _ = CONTEXT.try_with(|cx| cx.frame.set(self.previous));
+        CONTEXT.with(|cx| cx.frame.set(self.previous));
     }
 }
 
 /// Makes `frame` the innermost scope of this thread. The frame must outlive
 /// the guard (it lives on the caller's stack, beside the guard).
+#[inline]
 pub(crate) fn push(frame: &Frame) -> FrameGuard {
     let previous = CONTEXT
-        .try_with(|cx| cx.frame.replace(frame))
-        .unwrap_or(ptr::null());
+        .with(|cx| cx.frame.replace(frame));
     FrameGuard { previous }
 }
 
 /// The innermost frame of the poll running on this thread, or null.
+#[inline]
 pub(crate) fn current_frame() -> *const Frame {
     CONTEXT
         .try_with(|cx| cx.frame.get())
@@ -173,6 +190,7 @@ pub(crate) fn current_frame() -> *const Frame {
 
 /// The cancellation visible to code polled right now, as a `Cancelled`
 /// attributed to `location`.
+#[inline]
 pub(crate) fn check(location: &'static Location<'static>) -> Result<(), Cancelled> {
     let frame = current_frame();
     if frame.is_null() {
@@ -205,7 +223,7 @@ pub(crate) fn materialize(frame: &Frame) -> &Arc<Node> {
     // SAFETY: the frame's waker is the poll's `cx.waker()`, alive meanwhile.
     let waker = unsafe { &*frame.waker };
     if node.host.register(waker) {
-        slot.registered.set(Some(waker.clone()));
+        slot.set_registered(Some(waker.clone()));
     }
     if let Some(parent) = parent {
         node.link(parent);
@@ -225,6 +243,7 @@ pub(crate) fn materialize(frame: &Frame) -> &Arc<Node> {
 
 /// Sets the running task's checkpoint budget (runtimes call this before
 /// each poll of a task).
+#[inline]
 pub fn reset_budget(budget: u32) {
     let _ = CONTEXT.try_with(|cx| cx.budget.set(budget));
 }
@@ -236,6 +255,7 @@ pub fn reset_budget(budget: u32) {
 ///
 /// For primitives: call it when an operation is about to complete without
 /// waiting.
+#[inline]
 pub fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
     let spent = CONTEXT
         .try_with(|c| {

@@ -247,3 +247,72 @@ fn loom_task_root_waker_change_racing_cancel() {
         root.unlink();
     });
 }
+
+/// A walker whose `fetch_sub` took `readers` to 0 drains `retired`; a node
+/// retired after that point for a newer walker still standing on it must not
+/// be freed (found by review: it was).
+#[test]
+fn loom_drain_never_frees_a_node_under_a_newer_walker() {
+    struct Check {
+        node: std::sync::Weak<Node>,
+    }
+    impl Wake for Check {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            // We are inside `child.walk()` (its host's wake): the walker
+            // stands on `child`. Let the others run, then check it lives.
+            thread::yield_now();
+            assert!(
+                self.node.strong_count() > 0,
+                "use-after-free: a walker stands on a node that was dropped"
+            );
+        }
+    }
+    loom::model(|| {
+        let parent = entered();
+        let child = entered();
+        let check = Arc::new(Check {
+            node: Arc::downgrade(&child),
+        });
+        let waker = Waker::from(check.clone());
+        assert!(child.host.register(&waker));
+        child.link(&parent);
+        let weak = Arc::downgrade(&child);
+        let old_walker = {
+            let parent = parent.clone();
+            thread::spawn(move || parent.walk_children(false))
+        };
+        let new_walker = {
+            let parent = parent.clone();
+            thread::spawn(move || parent.walk_children(true))
+        };
+        child.unlink();
+        drop(child);
+        old_walker.join().unwrap();
+        new_walker.join().unwrap();
+        assert!(weak.upgrade().is_none());
+        drop(check);
+    });
+}
+
+/// a task root exiting while its parent exits: one of the two must
+/// unlink the root (else root and parent keep each other alive forever).
+#[test]
+fn loom_task_root_exit_racing_parent_exit() {
+    loom::model(|| {
+        let parent = entered();
+        let root = entered();
+        root.link_owned(&parent);
+        let weak_root = Arc::downgrade(&root);
+        let task = thread::spawn(move || {
+            // TaskScope::drop
+            root.deactivate(false);
+            root.unlink_owned_if_orphaned();
+        });
+        parent.deactivate(false); // the parent scope exits
+        task.join().unwrap();
+        assert!(weak_root.upgrade().is_none(), "task root leaked (and its parent chain with it)");
+    });
+}

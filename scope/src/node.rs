@@ -150,6 +150,7 @@ impl Node {
         ScopeId(self.id)
     }
 
+    #[inline]
     pub(crate) fn state(&self) -> u32 {
         self.state.load(Acquire)
     }
@@ -246,7 +247,14 @@ impl Node {
 
     /// `walk` for every child not behind a shield (and their subtrees).
     pub(crate) fn walk_children(&self, wake: bool) {
+        // Nothing listed: nothing to do (a child linking right now re-reads
+        // the ground truth itself after its push, see `link`).
+        if self.children.load(SeqCst).is_null() {
+            return;
+        }
         self.readers.fetch_add(1, SeqCst);
+        // Dekker with `release_child`: our count before our list reads.
+        fence(SeqCst);
         let mut child = self.children.load(SeqCst);
         // SAFETY: a node reachable from our list stays allocated while we are
         // counted in `readers` (module docs: unlinked nodes are retired, not
@@ -313,7 +321,7 @@ impl Node {
         // the removal lock (us) unlinks them.
         while let Some(node) = unsafe { child.as_ref() } {
             child = node.next.load(SeqCst);
-            if node.state() & EXITED != 0 {
+            if node.state.load(SeqCst) & EXITED != 0 {
                 self.take_owned(node);
             }
         }
@@ -322,8 +330,11 @@ impl Node {
     /// Unlinks a task root that exited after its parent did (the parent's
     /// host will not reap any more).
     pub(crate) fn unlink_owned_if_orphaned(&self) {
+        // Dekker with `deactivate` (our EXITED was set by our own
+        // `deactivate` just before).
+        fence(SeqCst);
         if let Some(parent) = self.parent() {
-            if parent.has_exited() {
+            if parent.state.load(SeqCst) & EXITED != 0 {
                 let _removing = parent.lock_removal();
                 parent.take_owned(self);
             }
@@ -391,36 +402,77 @@ impl Node {
     /// unless a walker may still stand on it: then the reference waits on
     /// `retired` for the last walker to leave.
     fn release_child(&self, child: *const Node) {
+        // Dekker with `walk_children`: our detach before our `readers` read.
+        fence(SeqCst);
         if self.readers.load(SeqCst) == 0 {
             // SAFETY: the caller passes a reference it owns.
             drop(unsafe { Arc::from_raw(child) });
             return;
         }
         let raw = child.cast_mut();
-        let mut head = self.retired.load(SeqCst);
-        loop {
-            // SAFETY: as above; the child is alive while we own a reference.
-            unsafe { (*raw).retired_next.store(head, SeqCst) };
-            match self.retired.compare_exchange(head, raw, SeqCst, SeqCst) {
-                Ok(_) => break,
-                Err(actual) => head = actual,
-            }
-        }
+        // SAFETY: the child is alive while we own a reference to it.
+        unsafe { self.push_retired(raw, raw) };
         // The walker we saw may have left before our push: then nobody else
         // would drain.
+        fence(SeqCst);
         if self.readers.load(SeqCst) == 0 {
             self.drain_retired();
         }
     }
 
+    /// Pushes the chain `first ..= last` (linked by `retired_next`) on
+    /// `retired`.
+    ///
+    /// # Safety
+    ///
+    /// The chain's nodes are owned references (`Arc::into_raw`) we give up.
+    unsafe fn push_retired(&self, first: *mut Node, last: *mut Node) {
+        let mut head = self.retired.load(SeqCst);
+        loop {
+            // SAFETY: `last` is alive: we own a reference to it.
+            unsafe { (*last).retired_next.store(head, SeqCst) };
+            match self.retired.compare_exchange(head, first, SeqCst, SeqCst) {
+                Ok(_) => return,
+                Err(actual) => head = actual,
+            }
+        }
+    }
+
+    /// Frees the retired children once no walker can stand on them. Called
+    /// by the last walker to leave and by a remover that saw none.
     fn drain_retired(&self) {
-        let mut node = self.retired.swap(ptr::null_mut(), SeqCst);
-        while !node.is_null() {
-            // SAFETY: every pointer on `retired` came from `Arc::into_raw` and
-            // the swap gave us sole ownership of the whole chain.
-            let arc = unsafe { Arc::from_raw(node) };
-            node = arc.retired_next.load(SeqCst);
-            drop(arc);
+        loop {
+            let first = self.retired.swap(ptr::null_mut(), SeqCst);
+            if first.is_null() {
+                return;
+            }
+            // Every node of the chain was detached before it was pushed, so
+            // a walker that can stand on one entered before that and is still
+            // counted. (A walker that took the count to 0 and then came here
+            // may find a newer walker in: then the chain goes back.)
+            fence(SeqCst);
+            if self.readers.load(SeqCst) == 0 {
+                let mut node = first;
+                while !node.is_null() {
+                    // SAFETY: every pointer on `retired` came from
+                    // `Arc::into_raw`, and the swap gave us the whole chain.
+                    let arc = unsafe { Arc::from_raw(node) };
+                    node = arc.retired_next.load(SeqCst);
+                    drop(arc);
+                }
+                return;
+            }
+            let mut last = first;
+            // SAFETY: we own the chain (from the swap); its nodes are alive.
+            while let Some(next) = ptr::NonNull::new(unsafe { (*last).retired_next.load(SeqCst) }) {
+                last = next.as_ptr();
+            }
+            // SAFETY: we own the chain and give it back.
+            unsafe { self.push_retired(first, last) };
+            fence(SeqCst);
+            if self.readers.load(SeqCst) != 0 {
+                return; // that walker drains when it leaves
+            }
         }
     }
 
@@ -467,6 +519,9 @@ impl Node {
     pub(crate) fn deactivate(&self, caught: bool) {
         self.state
             .fetch_or(EXITED | if caught { CAUGHT } else { 0 }, SeqCst);
+        // Dekker with `unlink_owned_if_orphaned`: our EXITED before our
+        // reading of the children's states.
+        fence(SeqCst);
         // After exit nobody reaps our list any more: reap what finished; a
         // task root finishing later sees EXITED and unlinks itself
         // (`unlink_owned_if_orphaned`; SeqCst on both sides, so one of the
@@ -532,6 +587,9 @@ impl Node {
     pub(crate) fn expire(self: &Arc<Self>) {
         let expired = {
             let mut slot = self.timer.lock().unwrap_or_else(|e| e.into_inner());
+            if !slot.active {
+                return; // fired just as the scope exited
+            }
             match (self.deadline(), &slot.driver) {
                 (Some(deadline), Some(driver)) if driver.now() >= deadline => {
                     slot.armed = None;

@@ -183,5 +183,5 @@ fn leave(slot: &Slot, caught: bool) {
         }
         node.deactivate(caught);
     }
-    slot.registered.take();
+    slot.set_registered(None);
 }

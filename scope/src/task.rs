@@ -43,6 +43,8 @@ impl TaskScope {
         let node = Node::new(NO_DEADLINE, false);
         node.try_enter();
         node.link_owned(parent.node());
+        // Its deadline (set through `scope()`) is armed like any scope's.
+        node.activate(crate::driver::current_driver());
         let slot = Slot::new(Some(node), NO_DEADLINE);
         slot.linked.set(true);
         TaskScope {

@@ -1,0 +1,312 @@
+//! Task groups (DESIGN §2.9): children run in parallel under the group's
+//! scope, the group waits for all of them, the first failure cancels the
+//! rest, and every failure is returned.
+
+mod common;
+
+use canopy::time::sleep;
+use canopy::{
+    CancelReason, CancelScope, Cancelled, Failure, Runtime, checkpoint, move_on_after, task_group,
+};
+use std::collections::HashSet;
+use std::future::{Future, poll_fn};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const HOUR: Duration = Duration::from_secs(3600);
+const SEC: Duration = Duration::from_secs(1);
+
+fn paused() -> Runtime {
+    Runtime::builder()
+        .workers(2)
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn the_group_waits_for_every_child_and_the_children_run_on_both_workers() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let threads = Arc::new(Mutex::new(HashSet::new()));
+    let seen = threads.clone();
+    rt.block_on(task_group(|tg| async move {
+        for _ in 0..64 {
+            let seen = seen.clone();
+            tg.spawn(async move {
+                // Busy for a moment, so one worker cannot take them all.
+                let until = Instant::now() + Duration::from_millis(2);
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+                seen.lock().unwrap().insert(std::thread::current().id());
+                Ok::<(), Cancelled>(())
+            });
+        }
+        Ok(())
+    }))
+    .unwrap();
+    assert_eq!(threads.lock().unwrap().len(), 2, "both workers ran children");
+}
+
+#[test]
+fn ten_thousand_children_are_all_joined() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    let count = done.clone();
+    rt.block_on(task_group(|tg| async move {
+        for _ in 0..10_000 {
+            let count = count.clone();
+            tg.spawn(async move {
+                canopy::yield_now().await?;
+                count.fetch_add(1, SeqCst);
+                Ok::<(), Cancelled>(())
+            });
+        }
+        Ok(())
+    }))
+    .unwrap();
+    assert_eq!(done.load(SeqCst), 10_000);
+}
+
+#[test]
+fn the_first_failure_cancels_the_siblings_and_every_failure_is_reported() {
+    paused().block_on(async {
+        let cancelled = Arc::new(AtomicUsize::new(0));
+        let count = cancelled.clone();
+        let error = task_group(|tg| async move {
+            for _ in 0..10 {
+                let count = count.clone();
+                tg.spawn(async move {
+                    let out = sleep(HOUR).await;
+                    if let Err(c) = &out {
+                        assert_eq!(c.reason(), CancelReason::GroupFailed);
+                        count.fetch_add(1, SeqCst);
+                    }
+                    Ok::<(), BoxError>(out?)
+                });
+            }
+            // Three failures at the same moment: all are reported.
+            for i in 0..3 {
+                tg.spawn(async move {
+                    sleep(SEC).await?;
+                    Err::<(), BoxError>(format!("child {i} failed").into())
+                });
+            }
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(cancelled.load(SeqCst), 10, "every sibling saw Cancelled");
+        assert_eq!(error.failures().len(), 3, "{error}");
+        let text = error.to_string();
+        for i in 0..3 {
+            assert!(text.contains(&format!("child {i} failed")), "{text}");
+        }
+        assert!(error.cancelled().is_none());
+    });
+}
+
+#[test]
+fn a_panicking_child_cancels_its_siblings_and_is_reported_with_its_payload() {
+    paused().block_on(async {
+        let error = task_group(|tg| async move {
+            tg.spawn(async { sleep(HOUR).await });
+            tg.spawn(async {
+                sleep(SEC).await?;
+                if true {
+                    panic!("child exploded");
+                }
+                Ok::<(), Cancelled>(())
+            });
+            Ok::<(), Cancelled>(())
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error.failures().len(), 1);
+        match &error.failures()[0] {
+            Failure::Panic(panic) => assert_eq!(panic.panic_message(), Some("child exploded")),
+            other => panic!("expected a panic, got {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn a_failing_body_cancels_the_children_and_the_single_error_helper_gives_it() {
+    paused().block_on(async {
+        let error = task_group(|tg| async move {
+            tg.spawn(async { Ok::<(), BoxError>(sleep(HOUR).await?) });
+            sleep(SEC).await?;
+            Err::<(), BoxError>("body failed".into())
+        })
+        .await
+        .unwrap_err();
+        let single = error.into_single_error().unwrap();
+        assert_eq!(single.to_string(), "body failed");
+    });
+}
+
+#[test]
+fn cancelling_the_group_scope_is_not_a_failure() {
+    paused().block_on(async {
+        task_group(|tg| async move {
+            tg.spawn(async { sleep(HOUR).await });
+            tg.spawn(async { sleep(HOUR).await });
+            sleep(SEC).await?;
+            tg.cancel_scope().cancel();
+            Ok::<(), Cancelled>(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn an_outer_cancel_goes_through_the_group_to_the_scope_that_catches_it() {
+    paused().block_on(async {
+        let outer = CancelScope::new();
+        let remote = outer.clone();
+        let out = outer
+            .run(async move {
+                task_group(|tg| async move {
+                    tg.spawn(async move {
+                        sleep(SEC).await?;
+                        remote.cancel();
+                        Ok::<(), Cancelled>(())
+                    });
+                    tg.spawn(async { sleep(HOUR).await });
+                    Ok(())
+                })
+                .await
+            })
+            .await;
+        assert!(out.unwrap().is_none(), "the outer scope caught the cancellation");
+        assert!(outer.cancelled_caught());
+    });
+}
+
+#[test]
+fn nested_groups_are_cancelled_from_the_top() {
+    paused().block_on(async {
+        let leaves = Arc::new(AtomicUsize::new(0));
+        let count = leaves.clone();
+        let out = move_on_after(SEC, async move {
+            task_group(|outer| async move {
+                for _ in 0..3 {
+                    let count = count.clone();
+                    outer.spawn(async move {
+                        task_group(|inner| async move {
+                            for _ in 0..3 {
+                                let count = count.clone();
+                                inner.spawn(async move {
+                                    let out = sleep(HOUR).await;
+                                    count.fetch_add(out.is_err() as usize, SeqCst);
+                                    out
+                                });
+                            }
+                            Ok::<(), Cancelled>(())
+                        })
+                        .await
+                    });
+                }
+                Ok(())
+            })
+            .await
+        })
+        .await;
+        assert!(out.unwrap().is_none(), "the timeout caught it");
+        assert_eq!(leaves.load(SeqCst), 9);
+    });
+}
+
+#[test]
+fn a_group_cancelled_from_another_os_thread_returns_promptly() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let scope = CancelScope::new();
+    let remote = scope.clone();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        remote.cancel();
+    });
+    let started = Instant::now();
+    let out = rt.block_on(scope.run(task_group(|tg| async move {
+        for _ in 0..100 {
+            tg.spawn(async { sleep(HOUR).await });
+        }
+        Ok::<(), Cancelled>(())
+    })));
+    assert!(out.unwrap().is_none());
+    assert!(started.elapsed() < Duration::from_secs(30));
+    canceller.join().unwrap();
+}
+
+#[test]
+fn a_child_spawned_into_a_cancelled_group_runs_and_is_cancelled_at_its_first_checkpoint() {
+    paused().block_on(async {
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        task_group(|tg| async move {
+            tg.cancel_scope().cancel();
+            tg.spawn(async move {
+                flag.store(true, SeqCst);
+                checkpoint().await?;
+                panic!("the first checkpoint is cancelled");
+                #[allow(unreachable_code)]
+                Ok::<(), Cancelled>(())
+            });
+            Ok::<(), Cancelled>(())
+        })
+        .await
+        .unwrap();
+        assert!(ran.load(SeqCst));
+    });
+}
+
+#[test]
+fn spawning_after_the_group_closed_is_a_clear_error() {
+    paused().block_on(async {
+        let kept = Arc::new(Mutex::new(None));
+        let keep = kept.clone();
+        task_group(|tg| async move {
+            *keep.lock().unwrap() = Some(tg.clone());
+            Ok::<(), Cancelled>(())
+        })
+        .await
+        .unwrap();
+        let tg = kept.lock().unwrap().take().unwrap();
+        let error = tg.try_spawn(async { Ok(()) }).unwrap_err();
+        assert!(error.to_string().contains("closed"), "{error}");
+    });
+}
+
+#[test]
+fn children_of_a_dropped_group_future_are_cancelled() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let seen = Arc::new(AtomicBool::new(false));
+    let flag = seen.clone();
+    rt.block_on(async move {
+        let mut group = Box::pin(task_group(|tg| async move {
+            tg.spawn(async move {
+                let out = sleep(HOUR).await;
+                flag.store(out.is_err(), SeqCst);
+                out
+            });
+            Ok::<(), Cancelled>(())
+        }));
+        // Poll it once (the child is spawned), then abandon it.
+        poll_fn(|cx| {
+            let _ = group.as_mut().poll(cx);
+            Poll::Ready(())
+        })
+        .await;
+        drop(group);
+    });
+    let until = Instant::now() + Duration::from_secs(30);
+    while !seen.load(SeqCst) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(seen.load(SeqCst), "the abandoned child was never cancelled");
+}
