@@ -47,7 +47,10 @@ const HOUR: Duration = Duration::from_secs(3600);
 const TIMEOUT: Duration = Duration::from_secs(1);
 
 fn canopy_rt() -> canopy::Runtime {
-    canopy::Runtime::builder().workers(workers()).build().unwrap()
+    canopy::Runtime::builder()
+        .workers(workers())
+        .build()
+        .unwrap()
 }
 
 fn tokio_rt() -> tokio::runtime::Runtime {
@@ -111,7 +114,9 @@ fn yield_many_tokio(rt: &tokio::runtime::Runtime) {
 fn poll_check_overhead(c: &mut Criterion) {
     let rt = canopy_rt();
     let mut group = c.benchmark_group("poll_check_overhead");
-    group.bench_function("canopy_0", |b| b.iter(|| yield_many_canopy(&rt, yield_loop)));
+    group.bench_function("canopy_0", |b| {
+        b.iter(|| yield_many_canopy(&rt, yield_loop))
+    });
     group.bench_function("canopy_1", |b| {
         b.iter(|| yield_many_canopy(&rt, || nest!(yield_loop(); x)))
     });
@@ -177,7 +182,11 @@ async fn storm_canopy() -> Duration {
         }))
         .await
         .unwrap();
-    let elapsed = started.lock().unwrap().expect("the canceller ran").elapsed();
+    let elapsed = started
+        .lock()
+        .unwrap()
+        .expect("the canceller ran")
+        .elapsed();
     canceller.await.unwrap();
     elapsed
 }

@@ -660,5 +660,8 @@ fn block_on_does_not_spin_after_a_wake_during_its_poll() {
     });
     opener.join().unwrap();
     let polls = polls.load(SeqCst);
-    assert!(polls <= 5, "block_on polled {polls} times while waiting for one wake");
+    assert!(
+        polls <= 5,
+        "block_on polled {polls} times while waiting for one wake"
+    );
 }

@@ -43,7 +43,11 @@ fn rule1_cancelled_composes_with_io_errors() {
             Ok::<(), io::Error>(())
         })
         .await;
-        assert_eq!(out.unwrap(), None, "the timeout caught a cancellation inside io::Error");
+        assert_eq!(
+            out.unwrap(),
+            None,
+            "the timeout caught a cancellation inside io::Error"
+        );
     });
 }
 
@@ -84,14 +88,18 @@ fn rule2_a_task_blocked_in_sleep_is_woken_by_cancel() {
     rt.block_on(async {
         let scope = CancelScope::new();
         let remote = scope.clone();
-        canopy::spawn(async move {
+        let _helper = canopy::spawn(async move {
             sleep(SEC).await.unwrap();
             remote.cancel();
         });
         let start = time::now();
         let out = scope.run(sleep(HOUR)).await;
         assert_eq!(out, Ok(None));
-        assert_eq!(time::now() - start, SEC, "woken at the cancel, not at the deadline");
+        assert_eq!(
+            time::now() - start,
+            SEC,
+            "woken at the cancel, not at the deadline"
+        );
     });
 }
 
@@ -116,7 +124,7 @@ fn rule2_cancel_propagates_into_nested_scopes_and_foreign_futures() {
     paused().block_on(async {
         let outer = CancelScope::new();
         let remote = outer.clone();
-        canopy::spawn(async move {
+        let _helper = canopy::spawn(async move {
             sleep(SEC).await.unwrap();
             remote.cancel();
         });
@@ -150,7 +158,7 @@ fn rule2_a_shield_raised_in_between_lets_the_wait_go_on() {
         let outer = CancelScope::new();
         let inner = CancelScope::new();
         let (o, i) = (outer.clone(), inner.clone());
-        canopy::spawn(async move {
+        let _helper = canopy::spawn(async move {
             sleep(SEC).await.unwrap();
             i.set_shield(true);
             o.cancel();
@@ -163,7 +171,11 @@ fn rule2_a_shield_raised_in_between_lets_the_wait_go_on() {
             })
             .await;
         assert_eq!(out, Ok(None));
-        assert_eq!(time::now() - start, Duration::from_secs(5), "the shielded sleep finished");
+        assert_eq!(
+            time::now() - start,
+            Duration::from_secs(5),
+            "the shielded sleep finished"
+        );
     });
 }
 
@@ -248,7 +260,7 @@ fn rule3_removing_a_shield_wakes_the_tasks_blocked_below_at_once() {
         let outer = CancelScope::new();
         let shield = CancelScope::new().with_shield(true);
         let remote = shield.clone();
-        canopy::spawn(async move {
+        let _helper = canopy::spawn(async move {
             sleep(SEC).await.unwrap();
             remote.set_shield(false);
         });
@@ -378,7 +390,10 @@ fn rule5_pre_cancel_before_entering() {
             })
             .await;
         assert_eq!(out, Ok::<Option<()>, Cancelled>(None));
-        assert!(reached.load(SeqCst), "the body runs up to its first checkpoint");
+        assert!(
+            reached.load(SeqCst),
+            "the body runs up to its first checkpoint"
+        );
     });
 }
 
@@ -411,7 +426,8 @@ fn rule5_deadline_moved_later_earlier_past_and_removed_from_another_task() {
         let scope = CancelScope::new().with_deadline(time::now() + SEC);
         let start = time::now();
         let remote = scope.clone();
-        canopy::spawn(async move { remote.set_deadline(Some(time::now() + 10 * SEC)) });
+        let _helper =
+            canopy::spawn(async move { remote.set_deadline(Some(time::now() + 10 * SEC)) });
         assert_eq!(scope.run(sleep(HOUR)).await, Ok(None));
         assert_eq!(time::now() - start, 10 * SEC);
 
@@ -419,7 +435,7 @@ fn rule5_deadline_moved_later_earlier_past_and_removed_from_another_task() {
         let scope = CancelScope::new().with_deadline(time::now() + HOUR);
         let start = time::now();
         let remote = scope.clone();
-        canopy::spawn(async move {
+        let _helper = canopy::spawn(async move {
             sleep(SEC).await.unwrap();
             remote.set_deadline(Some(time::now() + SEC));
         });
@@ -430,7 +446,7 @@ fn rule5_deadline_moved_later_earlier_past_and_removed_from_another_task() {
         let scope = CancelScope::new().with_deadline(time::now() + HOUR);
         let start = time::now();
         let remote = scope.clone();
-        canopy::spawn(async move {
+        let _helper = canopy::spawn(async move {
             sleep(SEC).await.unwrap();
             remote.set_deadline(Some(start));
         });
@@ -440,7 +456,7 @@ fn rule5_deadline_moved_later_earlier_past_and_removed_from_another_task() {
         // Removed: the body runs to completion.
         let scope = CancelScope::new().with_deadline(time::now() + SEC);
         let remote = scope.clone();
-        canopy::spawn(async move { remote.set_deadline(None) });
+        let _helper = canopy::spawn(async move { remote.set_deadline(None) });
         let start = time::now();
         assert_eq!(scope.run(sleep(HOUR)).await, Ok(Some(())));
         assert_eq!(time::now() - start, HOUR);
@@ -506,7 +522,10 @@ fn rule6_current_effective_deadline_through_nesting_shields_and_cancellation() {
                 .await?;
                 outer.cancel();
                 let past = current_effective_deadline().unwrap();
-                assert!(past < t0, "a cancelled scope reports a deadline in the past");
+                assert!(
+                    past < t0,
+                    "a cancelled scope reports a deadline in the past"
+                );
                 Ok::<_, Cancelled>(())
             })
             .await
@@ -523,7 +542,10 @@ fn rule7_move_on_gives_none_and_fail_gives_timed_out() {
         assert_eq!(move_on_after(SEC, sleep(HOUR)).await, Ok(None));
         assert_eq!(move_on_at(start + 2 * SEC, sleep(HOUR)).await, Ok(None));
         assert_eq!(time::now() - start, 2 * SEC);
-        assert_eq!(move_on_after(HOUR, async { Ok::<_, Cancelled>(7) }).await, Ok(Some(7)));
+        assert_eq!(
+            move_on_after(HOUR, async { Ok::<_, Cancelled>(7) }).await,
+            Ok(Some(7))
+        );
 
         let err = fail_after(SEC, async {
             sleep(HOUR).await?;
@@ -569,7 +591,11 @@ fn rule7_an_explicit_cancel_of_a_failing_scope_exits_like_move_on() {
                 Ok(())
             })
             .await;
-        assert_eq!(out.unwrap(), None, "no TimedOut for an explicit cancel (AnyIO, trio#698)");
+        assert_eq!(
+            out.unwrap(),
+            None,
+            "no TimedOut for an explicit cancel (AnyIO, trio#698)"
+        );
         let scope = CancelScope::new().with_deadline(time::now() + SEC);
         let out: io::Result<Option<()>> = scope.run_or_fail(async { Ok(sleep(HOUR).await?) }).await;
         assert_eq!(out.unwrap_err().kind(), io::ErrorKind::TimedOut);
@@ -641,8 +667,13 @@ fn rule8_awaiting_a_join_handle_tells_the_awaiters_cancellation_from_the_tasks()
                 .await;
             seen
         });
-        let own = task.await.expect("no JoinError: the awaiter was not cancelled");
-        assert!(own.is_some(), "the task's own Cancelled comes back as its output");
+        let own = task
+            .await
+            .expect("no JoinError: the awaiter was not cancelled");
+        assert!(
+            own.is_some(),
+            "the task's own Cancelled comes back as its output"
+        );
 
         // The awaiter cancelled: a JoinError, and the task runs on.
         let finished = Arc::new(AtomicBool::new(false));
@@ -652,7 +683,10 @@ fn rule8_awaiting_a_join_handle_tells_the_awaiters_cancellation_from_the_tasks()
             flag.store(true, SeqCst);
         });
         let out = move_on_after(SEC, async { (&mut task).await }).await;
-        assert!(out.unwrap().is_none(), "the timeout caught the awaiter's cancellation");
+        assert!(
+            out.unwrap().is_none(),
+            "the timeout caught the awaiter's cancellation"
+        );
         task.await.unwrap();
         assert!(finished.load(SeqCst));
     });
@@ -660,13 +694,17 @@ fn rule8_awaiting_a_join_handle_tells_the_awaiters_cancellation_from_the_tasks()
 
 #[test]
 fn rule8_a_checkpoint_yields_to_other_tasks() {
-    let rt = Runtime::builder().workers(1).start_paused(true).build().unwrap();
+    let rt = Runtime::builder()
+        .workers(1)
+        .start_paused(true)
+        .build()
+        .unwrap();
     rt.block_on(async {
         let ran = Arc::new(AtomicBool::new(false));
         let flag = ran.clone();
         let gate = Gate::default();
         let opener = gate.clone();
-        canopy::spawn(async move {
+        let _helper = canopy::spawn(async move {
             flag.store(true, SeqCst);
             opener.open();
         });
@@ -704,7 +742,10 @@ fn rule12_cancelled_tells_reason_origin_and_location() {
                 assert_eq!(err.reason(), CancelReason::Deadline);
                 assert_eq!(err.scope(), deadline.id());
                 let text = err.to_string();
-                assert!(text.contains("deadline") && text.contains(&deadline.id().to_string()), "{text}");
+                assert!(
+                    text.contains("deadline") && text.contains(&deadline.id().to_string()),
+                    "{text}"
+                );
                 Err::<(), _>(err)
             })
             .await;
@@ -755,12 +796,18 @@ fn rule2_cancelling_one_scope_with_100k_tasks_blocked_under_it_returns_them_all(
                 .await
             })
             .await;
-        assert!(out.unwrap().is_none(), "the outer scope caught the cancellation");
+        assert!(
+            out.unwrap().is_none(),
+            "the outer scope caught the cancellation"
+        );
         assert_eq!(cancelled.load(SeqCst), TASKS);
         assert_eq!(time::now() - start, SEC);
     });
     let metrics = rt.metrics();
-    assert!(metrics.workers.iter().all(|w| w.polls > 0), "both workers ran tasks");
+    assert!(
+        metrics.workers.iter().all(|w| w.polls > 0),
+        "both workers ran tasks"
+    );
     assert_eq!(metrics.armed_timers, 0);
 }
 
@@ -771,7 +818,7 @@ fn a_panic_inside_a_scope_leaves_the_tree_consistent() {
     paused().block_on(async {
         let outer = CancelScope::new();
         let remote = outer.clone();
-        canopy::spawn(async move {
+        let _helper = canopy::spawn(async move {
             sleep(2 * SEC).await.unwrap();
             remote.cancel();
         });
@@ -804,9 +851,12 @@ fn many_scopes_entered_and_left_under_one_parent_from_many_tasks() {
                 let done = done.clone();
                 canopy::spawn(async move {
                     for _ in 0..50 {
-                        move_on_after(Duration::from_millis(i % 7), sleep(Duration::from_millis(3)))
-                            .await
-                            .unwrap();
+                        move_on_after(
+                            Duration::from_millis(i % 7),
+                            sleep(Duration::from_millis(3)),
+                        )
+                        .await
+                        .unwrap();
                     }
                     done.fetch_add(1, SeqCst);
                 })
@@ -839,5 +889,8 @@ fn a_deadline_on_a_task_root_scope_fires() {
     });
     let (out, elapsed) = out.unwrap().unwrap();
     assert_eq!(out.unwrap_err().reason(), CancelReason::Deadline);
-    assert!(elapsed < Duration::from_secs(20), "deadline ignored: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(20),
+        "deadline ignored: {elapsed:?}"
+    );
 }

@@ -2,8 +2,6 @@
 //! scope, the group waits for all of them, the first failure cancels the
 //! rest, and every failure is returned.
 
-mod common;
-
 use canopy::time::sleep;
 use canopy::{
     CancelReason, CancelScope, Cancelled, Failure, Runtime, checkpoint, move_on_after, task_group,
@@ -49,7 +47,11 @@ fn the_group_waits_for_every_child_and_the_children_run_on_both_workers() {
         Ok(())
     }))
     .unwrap();
-    assert_eq!(threads.lock().unwrap().len(), 2, "both workers ran children");
+    assert_eq!(
+        threads.lock().unwrap().len(),
+        2,
+        "both workers ran children"
+    );
 }
 
 #[test]
@@ -183,7 +185,10 @@ fn an_outer_cancel_goes_through_the_group_to_the_scope_that_catches_it() {
                 .await
             })
             .await;
-        assert!(out.unwrap().is_none(), "the outer scope caught the cancellation");
+        assert!(
+            out.unwrap().is_none(),
+            "the outer scope caught the cancellation"
+        );
         assert!(outer.cancelled_caught());
     });
 }

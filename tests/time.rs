@@ -170,7 +170,9 @@ fn past_deadlines_and_instants_from_before_the_runtime_complete_at_once() {
     rt.block_on(async move {
         let started = Instant::now();
         time::sleep_until(long_ago).await.unwrap();
-        time::sleep_until(Instant::now() - Duration::from_millis(1)).await.unwrap();
+        time::sleep_until(Instant::now() - Duration::from_millis(1))
+            .await
+            .unwrap();
         assert!(started.elapsed() < Duration::from_secs(5));
     });
 }

@@ -395,7 +395,11 @@ impl<E> GroupShared<E> {
 
     fn poll_all_done(&self, cx: &mut Context<'_>) -> Poll<()> {
         *self.waiter.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
-        if self.count.compare_exchange(0, CLOSED, SeqCst, SeqCst).is_ok() {
+        if self
+            .count
+            .compare_exchange(0, CLOSED, SeqCst, SeqCst)
+            .is_ok()
+        {
             return Poll::Ready(());
         }
         let live = self.count.load(SeqCst) & !CLOSED;

@@ -6,9 +6,9 @@ use crate::join::JoinHandle;
 use crate::metrics::RuntimeMetrics;
 use crate::shared::Shared;
 use crate::task;
-use std::panic::Location;
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::sync::Arc;
 
 /// A cloneable, `Send + Sync` reference to a [`Runtime`](crate::Runtime), to

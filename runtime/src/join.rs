@@ -21,14 +21,14 @@
 //! stored. Exactly one of them sees the other's bit, so the payload is
 //! reported once or handed to the handle, never both, never neither.
 
-use canopy_scope::{CancelError, Cancelled};
-use std::panic::Location;
 use crate::shared::Shared;
 use crate::task::TaskMeta;
 use async_task::FallibleTask;
+use canopy_scope::{CancelError, Cancelled};
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{

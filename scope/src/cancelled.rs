@@ -261,7 +261,9 @@ fn find_in_dyn<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a Cancelled> {
     if let Some(cancelled) = error.downcast_ref::<Cancelled>() {
         return Some(cancelled);
     }
-    error.downcast_ref::<io::Error>().and_then(Cancelled::find_in_io)
+    error
+        .downcast_ref::<io::Error>()
+        .and_then(Cancelled::find_in_io)
 }
 
 impl CancelError for Box<dyn Error + Send + Sync> {

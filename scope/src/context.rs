@@ -175,17 +175,14 @@ impl Drop for FrameGuard {
 /// the guard (it lives on the caller's stack, beside the guard).
 #[inline]
 pub(crate) fn push(frame: &Frame) -> FrameGuard {
-    let previous = CONTEXT
-        .with(|cx| cx.frame.replace(frame));
+    let previous = CONTEXT.with(|cx| cx.frame.replace(frame));
     FrameGuard { previous }
 }
 
 /// The innermost frame of the poll running on this thread, or null.
 #[inline]
 pub(crate) fn current_frame() -> *const Frame {
-    CONTEXT
-        .try_with(|cx| cx.frame.get())
-        .unwrap_or(ptr::null())
+    CONTEXT.try_with(|cx| cx.frame.get()).unwrap_or(ptr::null())
 }
 
 /// The cancellation visible to code polled right now, as a `Cancelled`

@@ -175,7 +175,9 @@ impl CancelScope {
     /// });
     /// ```
     pub fn from_grpc_timeout(value: &str) -> Result<CancelScope, InvalidTimeout> {
-        Ok(CancelScope::with_timeout_from_now(parse_grpc_timeout(value)?))
+        Ok(CancelScope::with_timeout_from_now(parse_grpc_timeout(
+            value,
+        )?))
     }
 }
 
@@ -190,7 +192,10 @@ mod tests {
         assert_eq!(encode_grpc_timeout(Duration::from_millis(250)), "250000u");
         assert_eq!(encode_grpc_timeout(Duration::from_secs(1)), "1000000u");
         assert_eq!(encode_grpc_timeout(Duration::from_secs(3600)), "3600000m");
-        assert_eq!(encode_grpc_timeout(Duration::from_secs(86_400 * 365)), "31536000S");
+        assert_eq!(
+            encode_grpc_timeout(Duration::from_secs(86_400 * 365)),
+            "31536000S"
+        );
     }
 
     #[test]

@@ -56,10 +56,7 @@ pub fn enter_driver(driver: Arc<dyn DeadlineDriver>) -> DriverGuard {
 
 /// This thread's driver, if it serves a runtime.
 pub(crate) fn current_driver() -> Option<Arc<dyn DeadlineDriver>> {
-    DRIVER
-        .try_with(|d| d.borrow().clone())
-        .ok()
-        .flatten()
+    DRIVER.try_with(|d| d.borrow().clone()).ok().flatten()
 }
 
 /// The runtime clock's time on this thread (real time outside a runtime).
@@ -86,7 +83,9 @@ pub(crate) fn encode(deadline: Option<Instant>) -> u64 {
         None => NO_DEADLINE,
         Some(at) => {
             let nanos = at.saturating_duration_since(base()).as_nanos();
-            u64::try_from(nanos).unwrap_or(NO_DEADLINE - 1).min(NO_DEADLINE - 1)
+            u64::try_from(nanos)
+                .unwrap_or(NO_DEADLINE - 1)
+                .min(NO_DEADLINE - 1)
         }
     }
 }

@@ -46,7 +46,11 @@ impl HostWaker {
     /// busy; `waker` has then been woken, so the host polls again and
     /// retries.
     pub(crate) fn register(&self, waker: &Waker) -> bool {
-        if self.state.compare_exchange(0, LOCKED, SeqCst, SeqCst).is_err() {
+        if self
+            .state
+            .compare_exchange(0, LOCKED, SeqCst, SeqCst)
+            .is_err()
+        {
             waker.wake_by_ref();
             return false;
         }
@@ -87,7 +91,11 @@ impl HostWaker {
     /// Removes the stored waker (the host is leaving the scope).
     pub(crate) fn clear(&self) {
         loop {
-            if self.state.compare_exchange(0, LOCKED, SeqCst, SeqCst).is_ok() {
+            if self
+                .state
+                .compare_exchange(0, LOCKED, SeqCst, SeqCst)
+                .is_ok()
+            {
                 // SAFETY: we hold LOCKED.
                 let waker = unsafe { (*self.waker.get()).take() };
                 // Nobody needs a NOTIFY left for a waker that is gone.

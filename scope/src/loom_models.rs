@@ -55,7 +55,10 @@ fn loom_cancel_racing_child_link() {
         child.link(&parent);
         let saw = !child.effective_origin().is_null();
         canceller.join().unwrap();
-        assert!(saw || woken.0.load(SeqCst) > 0, "cancel lost for a linking child");
+        assert!(
+            saw || woken.0.load(SeqCst) > 0,
+            "cancel lost for a linking child"
+        );
         child.unlink();
         child.deactivate(false);
         assert_eq!(Arc::strong_count(&child), 1, "no reference leaked");
@@ -139,7 +142,10 @@ fn loom_shield_toggled_while_cancelling() {
         parent.cancel(CancelReason::Explicit);
         toggler.join().unwrap();
         assert!(!child.effective_origin().is_null());
-        assert!(woken.0.load(SeqCst) > 0, "no wake for a child that became cancelled");
+        assert!(
+            woken.0.load(SeqCst) > 0,
+            "no wake for a child that became cancelled"
+        );
         child.unlink();
     });
 }
@@ -313,6 +319,9 @@ fn loom_task_root_exit_racing_parent_exit() {
         });
         parent.deactivate(false); // the parent scope exits
         task.join().unwrap();
-        assert!(weak_root.upgrade().is_none(), "task root leaked (and its parent chain with it)");
+        assert!(
+            weak_root.upgrade().is_none(),
+            "task root leaked (and its parent chain with it)"
+        );
     });
 }

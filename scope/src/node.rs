@@ -280,10 +280,7 @@ impl Node {
         let mut head = parent.children.load(SeqCst);
         loop {
             self.next.store(head, SeqCst);
-            match parent
-                .children
-                .compare_exchange(head, me, SeqCst, SeqCst)
-            {
+            match parent.children.compare_exchange(head, me, SeqCst, SeqCst) {
                 Ok(_) => break,
                 Err(actual) => head = actual,
             }

@@ -7,11 +7,11 @@
 use crate::cancelled::{CancelError, CancelReason, ScopeId};
 use crate::context::{self, Frame, Slot};
 use crate::driver::{self, NO_DEADLINE};
+use crate::loom::atomic::{Ordering::SeqCst, fence};
 use crate::node::Node;
 use pin_project_lite::pin_project;
-use std::future::Future;
-use crate::loom::atomic::{Ordering::SeqCst, fence};
 use std::cell::Cell;
+use std::future::Future;
 use std::pin::Pin;
 use std::ptr;
 use std::sync::Arc;
@@ -109,10 +109,7 @@ where
     F: Future<Output = Result<T, E>>,
     E: CancelError,
 {
-    pub(crate) fn poll_outcome(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Outcome<T, E>> {
+    pub(crate) fn poll_outcome(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T, E>> {
         let this = self.project();
         match this.phase {
             Phase::Unentered => {

@@ -277,11 +277,14 @@ where
     type Output = Result<Option<T>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll_outcome(cx).map(|outcome| match outcome {
-            Outcome::Completed(value) => Ok(Some(value)),
-            Outcome::Caught(..) => Ok(None),
-            Outcome::Failed(error) => Err(error),
-        })
+        self.project()
+            .inner
+            .poll_outcome(cx)
+            .map(|outcome| match outcome {
+                Outcome::Completed(value) => Ok(Some(value)),
+                Outcome::Caught(..) => Ok(None),
+                Outcome::Failed(error) => Err(error),
+            })
     }
 }
 
@@ -302,12 +305,15 @@ where
     type Output = Result<Option<T>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll_outcome(cx).map(|outcome| match outcome {
-            Outcome::Completed(value) => Ok(Some(value)),
-            Outcome::Caught(CancelReason::Deadline, scope) => Err(TimedOut::new(scope).into()),
-            Outcome::Caught(..) => Ok(None),
-            Outcome::Failed(error) => Err(error),
-        })
+        self.project()
+            .inner
+            .poll_outcome(cx)
+            .map(|outcome| match outcome {
+                Outcome::Completed(value) => Ok(Some(value)),
+                Outcome::Caught(CancelReason::Deadline, scope) => Err(TimedOut::new(scope).into()),
+                Outcome::Caught(..) => Ok(None),
+                Outcome::Failed(error) => Err(error),
+            })
     }
 }
 

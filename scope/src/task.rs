@@ -11,9 +11,9 @@
 
 use crate::context::{self, Frame, Slot};
 use crate::driver::NO_DEADLINE;
+use crate::loom::atomic::{Ordering::SeqCst, fence};
 use crate::node::Node;
 use crate::scope::CancelScope;
-use crate::loom::atomic::{Ordering::SeqCst, fence};
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
@@ -55,7 +55,11 @@ impl TaskScope {
     }
 
     /// Polls the task's future inside its root scope.
-    pub fn poll<F: Future + ?Sized>(&self, future: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    pub fn poll<F: Future + ?Sized>(
+        &self,
+        future: Pin<&mut F>,
+        cx: &mut Context<'_>,
+    ) -> Poll<F::Output> {
         // Register before reading the epoch: a cancel that found no waker
         // bumped the epoch before we read it.
         if self.slot.refresh_waker(cx.waker()) {

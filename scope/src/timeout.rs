@@ -111,13 +111,16 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll_outcome(cx).map(|outcome| match outcome {
-            Outcome::Completed(value) => Ok(value),
-            // Nobody holds a handle to this scope, so its deadline is the
-            // only thing that can cancel it.
-            Outcome::Caught(_, scope) => Err(TimedOut::new(scope).into()),
-            Outcome::Failed(error) => Err(error),
-        })
+        self.project()
+            .inner
+            .poll_outcome(cx)
+            .map(|outcome| match outcome {
+                Outcome::Completed(value) => Ok(value),
+                // Nobody holds a handle to this scope, so its deadline is the
+                // only thing that can cancel it.
+                Outcome::Caught(_, scope) => Err(TimedOut::new(scope).into()),
+                Outcome::Failed(error) => Err(error),
+            })
     }
 }
 
