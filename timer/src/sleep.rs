@@ -112,6 +112,15 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if let Some((driver, registration)) = &this.armed {
+            // Fired: the outcome is decided, and stands even if the scope
+            // was cancelled meanwhile (DESIGN §2.13; the next checkpoint
+            // reports the cancellation).
+            if driver.poll_registered(registration, cx.waker()) {
+                this.armed = None;
+                return Poll::Ready(Ok(()));
+            }
+        }
         if let Err(cancelled) = check_cancelled(this.location) {
             if let Some((driver, registration)) = this.armed.take() {
                 driver.deregister(&registration);
@@ -119,10 +128,6 @@ impl Future for Sleep {
             return Poll::Ready(Err(cancelled));
         }
         if let Some((driver, registration)) = &this.armed {
-            if driver.poll_registered(registration, cx.waker()) {
-                this.armed = None;
-                return Poll::Ready(Ok(()));
-            }
             if driver.now() >= this.deadline {
                 // Due, but no worker has fired the wheel yet (all busy since):
                 // finish now rather than wait for the next timer pass.
