@@ -5,9 +5,10 @@
 //! # Protocol
 //!
 //! `count` holds the number of live members (children not yet finished, plus
-//! one for the body) and a `CLOSED` bit. A spawn increments it unless it is
-//! closed; a member that finishes decrements it; the group closes with a CAS
-//! from exactly 0 to `CLOSED`, so a spawn either lands before the close (and
+//! one for the body), the finished ones not yet reaped, and a `CLOSED` bit. A
+//! spawn increments it unless it is closed; a member that finishes
+//! decrements it (one `fetch_add`, counting itself unreaped at once); the
+//! group closes with a CAS from "no live member" to `CLOSED`, so a spawn either lands before the close (and
 //! is waited for) or sees `CLOSED` (and is refused). The group's waker is
 //! only touched when the count reaches 0 or finished children pile up to be
 //! reaped from the scope tree, so a child's exit normally costs one atomic
@@ -21,11 +22,17 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-const CLOSED: usize = 1 << (usize::BITS - 1);
+/// `GroupShared::count` packs the live members (low 32 bits), the finished
+/// children not yet reaped from the scope tree (bits 32..63) and `CLOSED`, so
+/// a member leaving is one atomic add.
+const CLOSED: u64 = 1 << 63;
+const LIVE: u64 = (1 << 32) - 1;
+const UNREAPED_ONE: u64 = 1 << 32;
+const UNREAPED: u64 = !CLOSED & !LIVE;
 
 /// Reap finished children from the scope tree once this many (or as many as
 /// are still alive, whichever is more) have piled up: amortized O(1) each.
@@ -74,8 +81,7 @@ where
 {
     let shared = Arc::new(GroupShared {
         scope: CancelScope::new(),
-        count: AtomicUsize::new(1), // the body
-        unreaped: AtomicUsize::new(0),
+        count: AtomicU64::new(1), // the body
         waiter: Mutex::new(None),
         outcome: Mutex::new(Outcome::default()),
     });
@@ -115,11 +121,11 @@ where
 
 /// Cancels the group's scope if the group future is dropped before the
 /// group closed.
-struct AbandonGuard<'a>(&'a CancelScope, &'a AtomicUsize);
+struct AbandonGuard<'a>(&'a CancelScope, &'a AtomicU64);
 
 impl Drop for AbandonGuard<'_> {
     fn drop(&mut self) {
-        if self.1.load(SeqCst) != CLOSED {
+        if self.1.load(SeqCst) & CLOSED == 0 {
             self.0.cancel_with(CancelReason::Explicit);
         }
     }
@@ -203,7 +209,7 @@ impl<E> fmt::Debug for TaskGroup<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskGroup")
             .field("scope", &self.shared.scope.id())
-            .field("live", &(self.shared.count.load(SeqCst) & !CLOSED))
+            .field("live", &(self.shared.count.load(SeqCst) & LIVE))
             .finish()
     }
 }
@@ -332,9 +338,7 @@ impl<E> CancelError for GroupError<E> {
 struct GroupShared<E> {
     scope: CancelScope,
     /// Live members, plus `CLOSED` (module docs).
-    count: AtomicUsize,
-    /// Children finished since the scope tree was last reaped.
-    unreaped: AtomicUsize,
+    count: AtomicU64,
     waiter: Mutex<Option<Waker>>,
     outcome: Mutex<Outcome<E>>,
 }
@@ -384,9 +388,11 @@ impl<E: CancelError> GroupShared<E> {
 impl<E> GroupShared<E> {
     /// A member is gone (finished, or dropped by a hard shutdown).
     fn leave(&self) {
-        let left = self.count.fetch_sub(1, SeqCst) - 1;
-        let unreaped = self.unreaped.fetch_add(1, SeqCst) + 1;
-        if left & !CLOSED == 0 || unreaped >= REAP_BATCH.max(left) {
+        // live - 1 and unreaped + 1 at once (live >= 1, so no borrow).
+        let before = self.count.fetch_add(UNREAPED_ONE - 1, SeqCst);
+        let left = (before & LIVE) - 1;
+        let unreaped = ((before & UNREAPED) >> 32) + 1;
+        if left == 0 || unreaped >= (REAP_BATCH as u64).max(left) {
             if let Some(waker) = self.waiter.lock().unwrap_or_else(|e| e.into_inner()).take() {
                 waker.wake();
             }
@@ -395,16 +401,16 @@ impl<E> GroupShared<E> {
 
     fn poll_all_done(&self, cx: &mut Context<'_>) -> Poll<()> {
         *self.waiter.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
-        if self
-            .count
-            .compare_exchange(0, CLOSED, SeqCst, SeqCst)
-            .is_ok()
-        {
-            return Poll::Ready(());
+        let mut count = self.count.load(SeqCst);
+        while count & LIVE == 0 {
+            match self.count.compare_exchange(count, CLOSED, SeqCst, SeqCst) {
+                Ok(_) => return Poll::Ready(()),
+                Err(actual) => count = actual,
+            }
         }
-        let live = self.count.load(SeqCst) & !CLOSED;
-        if self.unreaped.load(SeqCst) >= REAP_BATCH.max(live) {
-            self.unreaped.swap(0, SeqCst);
+        let unreaped = (count & UNREAPED) >> 32;
+        if unreaped >= (REAP_BATCH as u64).max(count & LIVE) {
+            self.count.fetch_sub(unreaped << 32, SeqCst);
             self.scope.reap_finished_tasks();
         }
         Poll::Pending
@@ -447,7 +453,7 @@ where
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => {
-                let root = this.scope.scope().id();
+                let root = this.scope.id();
                 group.finish_member(output.into_result(), Some(root));
                 Poll::Ready(())
             }

@@ -526,12 +526,17 @@ impl Node {
         if !self.children.load(SeqCst).is_null() {
             self.reap_exited();
         }
-        let armed = {
-            let mut slot = self.timer.lock().unwrap_or_else(|e| e.into_inner());
-            slot.active = false;
-            slot.armed.take()
-        };
-        drop(armed);
+        // A deadline never set: nothing can be armed (`arm_locked` sees
+        // EXITED once a racing `set_deadline` has stored its deadline; the
+        // fence above pairs with the one there), so skip the lock.
+        if self.deadline.load(SeqCst) != driver::NO_DEADLINE {
+            let armed = {
+                let mut slot = self.timer.lock().unwrap_or_else(|e| e.into_inner());
+                slot.active = false;
+                slot.armed.take()
+            };
+            drop(armed);
+        }
         self.host.clear();
     }
 
@@ -559,7 +564,9 @@ impl Node {
         let Some(deadline) = self.deadline() else {
             return false;
         };
-        if !slot.active {
+        // Dekker with `deactivate`: our deadline store before its read.
+        fence(SeqCst);
+        if !slot.active || self.state.load(SeqCst) & EXITED != 0 {
             return false;
         }
         let Some(driver) = slot.driver.clone() else {

@@ -81,6 +81,11 @@ impl TaskScope {
         future.poll(cx)
     }
 
+    /// The id of the task's root scope.
+    pub fn id(&self) -> crate::ScopeId {
+        self.slot.node().id()
+    }
+
     /// A handle to the task's own root scope (to cancel just this task).
     pub fn scope(&self) -> CancelScope {
         CancelScope::from_node(self.slot.node().clone())

@@ -212,6 +212,11 @@ impl TimerDriver {
 
     /// Disarms a timer (no-op if it fired).
     pub(crate) fn deregister(&self, registration: &Registration) {
+        self.deregister_unless_fired(registration);
+    }
+
+    /// Disarms a timer; returns `true` if it had already fired instead.
+    pub(crate) fn deregister_unless_fired(&self, registration: &Registration) -> bool {
         let waker = {
             let mut state = self.lock(registration.shard as usize);
             match state.wheel.get_mut(registration.key) {
@@ -221,8 +226,10 @@ impl TimerDriver {
                 _ => None,
             }
         };
+        let fired = waker.is_none();
         // Dropped outside the lock: a waker's drop may run arbitrary code.
         drop(waker);
+        fired
     }
 
     /// Fires every timer due by now and wakes its task. Returns how many fired.

@@ -112,22 +112,20 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        let cancelled = check_cancelled(this.location);
         if let Some((driver, registration)) = &this.armed {
-            // Fired: the outcome is decided, and stands even if the scope
-            // was cancelled meanwhile (DESIGN §2.13; the next checkpoint
-            // reports the cancellation).
+            if let Err(cancelled) = cancelled {
+                // Fired already: the outcome is decided and stands although
+                // the scope was cancelled meanwhile (DESIGN §2.13; the next
+                // checkpoint reports the cancellation). Else disarm.
+                let fired = driver.deregister_unless_fired(registration);
+                this.armed = None;
+                return Poll::Ready(if fired { Ok(()) } else { Err(cancelled) });
+            }
             if driver.poll_registered(registration, cx.waker()) {
                 this.armed = None;
                 return Poll::Ready(Ok(()));
             }
-        }
-        if let Err(cancelled) = check_cancelled(this.location) {
-            if let Some((driver, registration)) = this.armed.take() {
-                driver.deregister(&registration);
-            }
-            return Poll::Ready(Err(cancelled));
-        }
-        if let Some((driver, registration)) = &this.armed {
             if driver.now() >= this.deadline {
                 // Due, but no worker has fired the wheel yet (all busy since):
                 // finish now rather than wait for the next timer pass.
@@ -137,6 +135,7 @@ impl Future for Sleep {
             }
             return Poll::Pending;
         }
+        cancelled?;
         let (driver, shard) = context::current().expect(context::OUTSIDE_RUNTIME);
         if driver.now() >= this.deadline {
             // Ready without waiting: a schedule point once per budget.
