@@ -894,3 +894,35 @@ fn a_deadline_on_a_task_root_scope_fires() {
         "deadline ignored: {elapsed:?}"
     );
 }
+
+#[test]
+fn rule8_a_loop_of_failing_checkpoints_still_yields_and_sees_an_outer_cancel() {
+    // One worker: the canceller can only run if the looping task yields.
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    rt.block_on(async {
+        let outer = CancelScope::new();
+        let remote = outer.clone();
+        let out = outer
+            .run(canopy::task_group(|tg| async move {
+                tg.spawn(async {
+                    loop {
+                        // Its own zero timeout makes every checkpoint fail at
+                        // once, without waiting.
+                        move_on_after(Duration::ZERO, checkpoint()).await?;
+                    }
+                    #[allow(unreachable_code)]
+                    Ok::<(), Cancelled>(())
+                });
+                tg.spawn(async move {
+                    remote.cancel();
+                    Ok::<(), Cancelled>(())
+                });
+                Ok::<(), Cancelled>(())
+            }))
+            .await;
+        assert!(
+            out.unwrap().is_none(),
+            "the loop saw the outer cancel and ended"
+        );
+    });
+}

@@ -167,7 +167,8 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Err(cancelled) = canopy_scope::check_cancelled(self.location) {
+        let location = self.location;
+        if let Err(cancelled) = std::task::ready!(canopy_scope::poll_cancelled(cx, location)) {
             return Poll::Ready(Err(JoinError::awaiter_cancelled(cancelled)));
         }
         std::task::ready!(canopy_scope::poll_budget(cx));

@@ -52,7 +52,7 @@ impl<F: Future> Future for Cancellable<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if let Err(cancelled) = context::check(this.location) {
+        if let Err(cancelled) = std::task::ready!(context::poll_check(cx, this.location)) {
             this.future.set(None);
             return Poll::Ready(Err(cancelled));
         }

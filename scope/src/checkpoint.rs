@@ -19,6 +19,18 @@ pub fn check_cancelled(location: &'static Location<'static>) -> Result<(), Cance
     context::check(location)
 }
 
+/// [`check_cancelled`] for a primitive's `poll`: also a schedule point once
+/// per checkpoint budget when it keeps finding the scope cancelled (so a
+/// loop of failing checkpoints cannot hog its worker, and sees later
+/// cancellations of outer scopes). Prefer it inside `poll`.
+#[inline]
+pub fn poll_cancelled(
+    cx: &mut Context<'_>,
+    location: &'static Location<'static>,
+) -> Poll<Result<(), Cancelled>> {
+    context::poll_check(cx, location)
+}
+
 /// A full checkpoint: returns `Cancelled` if the enclosing scope is
 /// (effectively) cancelled, and otherwise yields to the scheduler once, so
 /// other tasks run. Put it in long loops that never wait on anything.
@@ -65,7 +77,7 @@ impl Future for Checkpoint {
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // Checked at every poll: what decides is the state when polled.
-        context::check(self.location)?;
+        std::task::ready!(context::poll_check(cx, self.location))?;
         if self.yielded {
             return Poll::Ready(Ok(()));
         }
@@ -105,8 +117,8 @@ impl Future for CheckpointIfCancelled {
     type Output = Result<(), Cancelled>;
 
     #[inline]
-    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Poll::Ready(context::check(self.location))
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        context::poll_check(cx, self.location)
     }
 }
 

@@ -204,6 +204,23 @@ pub(crate) fn check(location: &'static Location<'static>) -> Result<(), Cancelle
     }
 }
 
+/// The cancel check of a waiting primitive: `Ready(Err)` if cancelled,
+/// `Ready(Ok)` if not. A cancelled check also spends the checkpoint budget,
+/// and once it is spent yields (`Pending`, woken at once) instead: a loop of
+/// checkpoints that keep failing at once still returns to the scheduler now
+/// and then, and the next poll reads the scopes afresh (so a later, outer
+/// cancellation is seen too).
+#[inline]
+pub(crate) fn poll_check(
+    cx: &mut Context<'_>,
+    location: &'static Location<'static>,
+) -> Poll<Result<(), Cancelled>> {
+    match check(location) {
+        Ok(()) => Poll::Ready(Ok(())),
+        Err(cancelled) => poll_budget(cx).map(|()| Err(cancelled)),
+    }
+}
+
 /// Links the scope of `frame` (and, first, every scope above it in this
 /// poll) into the tree: registers the waker, arms the deadline, and re-reads
 /// the ground truth so a cancel racing the link is not missed.

@@ -11,17 +11,30 @@ use std::time::Instant;
 
 /// A clock and a timer service for scope deadlines. Implemented by the timer
 /// crate; runtimes install one per thread with [`enter_driver`].
+///
+/// Armed timers are plain [`TimerHandle`]s (no allocation per deadline);
+/// the scope keeps the handle and gives it back to move or disarm the timer.
 pub trait DeadlineDriver: Send + Sync + 'static {
     /// The runtime's current time (it may be a paused test clock).
     fn now(&self) -> Instant;
-    /// Arms a timer that wakes `waker` at `deadline` (at once if it passed).
-    fn arm(&self, deadline: Instant, waker: Waker) -> Box<dyn ArmedDeadline>;
+    /// Arms a timer that wakes `waker` at `deadline` (at the next timer pass
+    /// if it has passed).
+    fn arm(&self, deadline: Instant, waker: &Waker) -> TimerHandle;
+    /// Moves an armed timer to `deadline`; if it had fired already, arms it
+    /// anew (with `waker`) and updates `handle`.
+    fn reset(&self, handle: &mut TimerHandle, deadline: Instant, waker: &Waker);
+    /// Disarms a timer (nothing happens if it fired).
+    fn disarm(&self, handle: TimerHandle);
 }
 
-/// A timer armed by [`DeadlineDriver::arm`]; dropping it disarms it.
-pub trait ArmedDeadline: Send + Sync {
-    /// Moves the timer to `deadline` (re-arming it if it fired).
-    fn reset(&self, deadline: Instant);
+/// An armed timer, as the [`DeadlineDriver`] that armed it identifies it:
+/// two words whose meaning is the driver's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerHandle {
+    /// The driver's first word (for canopy's timer: shard and slot).
+    pub slot: u64,
+    /// The driver's second word (for canopy's timer: the entry's id).
+    pub id: u64,
 }
 
 thread_local! {

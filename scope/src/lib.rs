@@ -82,14 +82,14 @@ pub use cancellable::{Cancellable, cancellable};
 pub use cancelled::{CancelError, CancelReason, Cancelled, ScopeId, TimedOut};
 pub use checkpoint::{
     CancelShieldedCheckpoint, Checkpoint, CheckpointIfCancelled, cancel_shielded_checkpoint,
-    check_cancelled, checkpoint, checkpoint_if_cancelled,
+    check_cancelled, checkpoint, checkpoint_if_cancelled, poll_cancelled,
 };
 pub use context::{poll_budget, reset_budget};
 pub use deadline::{
     InvalidTimeout, current_effective_deadline, encode_grpc_timeout, grpc_timeout_header,
     parse_grpc_timeout,
 };
-pub use driver::{ArmedDeadline, DeadlineDriver, DriverGuard, enter_driver};
+pub use driver::{DeadlineDriver, DriverGuard, TimerHandle, enter_driver};
 pub use scope::{CancelScope, Run, RunOrFail};
 pub use task::TaskScope;
 pub use timeout::{FailAt, fail_after, fail_at, move_on_after, move_on_at};

@@ -6,7 +6,7 @@
 //! ```
 
 use crate::cancelled::CancelReason;
-use crate::driver::{ArmedDeadline, DeadlineDriver, NO_DEADLINE};
+use crate::driver::{DeadlineDriver, NO_DEADLINE, TimerHandle};
 use crate::host_waker::HostWaker;
 use crate::node::{CANCEL_CALLED, Node};
 use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
@@ -176,21 +176,19 @@ struct FakeDriver {
     armed: Arc<Mutex<Option<Instant>>>,
 }
 
-struct FakeArmed(Arc<Mutex<Option<Instant>>>);
-
-impl ArmedDeadline for FakeArmed {
-    fn reset(&self, deadline: Instant) {
-        *self.0.lock().unwrap() = Some(deadline);
-    }
-}
-
 impl DeadlineDriver for FakeDriver {
     fn now(&self) -> Instant {
         self.base + Duration::from_secs(self.now_secs.load(SeqCst))
     }
-    fn arm(&self, deadline: Instant, _waker: Waker) -> Box<dyn ArmedDeadline> {
+    fn arm(&self, deadline: Instant, _waker: &Waker) -> TimerHandle {
         *self.armed.lock().unwrap() = Some(deadline);
-        Box::new(FakeArmed(self.armed.clone()))
+        TimerHandle { slot: 0, id: 0 }
+    }
+    fn reset(&self, _handle: &mut TimerHandle, deadline: Instant, _waker: &Waker) {
+        *self.armed.lock().unwrap() = Some(deadline);
+    }
+    fn disarm(&self, _handle: TimerHandle) {
+        *self.armed.lock().unwrap() = None;
     }
 }
 

@@ -42,7 +42,7 @@
 //! node is never freed under a walker, and nothing ever waits.
 
 use crate::cancelled::{CancelReason, ScopeId};
-use crate::driver::{self, ArmedDeadline, DeadlineDriver};
+use crate::driver::{self, DeadlineDriver, TimerHandle};
 use crate::host_waker::HostWaker;
 use crate::loom::Mutex;
 use crate::loom::atomic::{
@@ -52,7 +52,7 @@ use crate::loom::atomic::{
 };
 use std::cell::Cell;
 use std::ptr;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::Instant;
 
@@ -91,10 +91,19 @@ pub(crate) struct Node {
     timer: Mutex<TimerSlot>,
 }
 
+impl TimerSlot {
+    /// Disarms the timer, if armed.
+    fn disarm(&mut self) {
+        if let (Some(handle), Some(driver)) = (self.armed.take(), &self.driver) {
+            driver.disarm(handle);
+        }
+    }
+}
+
 #[derive(Default)]
 struct TimerSlot {
     driver: Option<Arc<dyn DeadlineDriver>>,
-    armed: Option<Box<dyn ArmedDeadline>>,
+    armed: Option<TimerHandle>,
     /// The scope is linked and not exited: its deadline should be armed.
     active: bool,
 }
@@ -504,7 +513,9 @@ impl Node {
                 slot.driver = driver;
             }
             slot.active = true;
-            self.arm_locked(&mut slot)
+            // Just entered: the deadline was checked against the clock then
+            // (a deadline passed since fires at the next timer pass).
+            self.arm_locked(&mut slot, false)
         };
         if expired {
             self.cancel(CancelReason::Deadline);
@@ -530,12 +541,9 @@ impl Node {
         // EXITED once a racing `set_deadline` has stored its deadline; the
         // fence above pairs with the one there), so skip the lock.
         if self.deadline.load(SeqCst) != driver::NO_DEADLINE {
-            let armed = {
-                let mut slot = self.timer.lock().unwrap_or_else(|e| e.into_inner());
-                slot.active = false;
-                slot.armed.take()
-            };
-            drop(armed);
+            let mut slot = self.timer.lock().unwrap_or_else(|e| e.into_inner());
+            slot.active = false;
+            slot.disarm();
         }
         self.host.clear();
     }
@@ -547,10 +555,10 @@ impl Node {
             let mut slot = self.timer.lock().unwrap_or_else(|e| e.into_inner());
             self.deadline.store(driver::encode(deadline), SeqCst);
             if deadline.is_none() {
-                slot.armed = None;
+                slot.disarm();
                 false
             } else {
-                self.arm_locked(&mut slot)
+                self.arm_locked(&mut slot, true)
             }
         };
         if expired {
@@ -559,8 +567,9 @@ impl Node {
     }
 
     /// Arms or moves the timer for the current deadline if the scope is
-    /// active. Returns `true` if the deadline has already passed.
-    fn arm_locked(self: &Arc<Self>, slot: &mut TimerSlot) -> bool {
+    /// active. Returns `true` if the deadline has already passed (checked
+    /// against the clock only if `check_clock`).
+    fn arm_locked(self: &Arc<Self>, slot: &mut TimerSlot, check_clock: bool) -> bool {
         let Some(deadline) = self.deadline() else {
             return false;
         };
@@ -572,16 +581,16 @@ impl Node {
         let Some(driver) = slot.driver.clone() else {
             return Instant::now() >= deadline;
         };
-        if driver.now() >= deadline {
-            slot.armed = None;
+        if check_clock && driver.now() >= deadline {
+            slot.disarm();
             return true;
         }
-        match &slot.armed {
-            Some(armed) => armed.reset(deadline),
-            None => {
-                let waker = Waker::from(Arc::new(DeadlineWaker(Arc::downgrade(self))));
-                slot.armed = Some(driver.arm(deadline, waker));
-            }
+        // The timer wakes the node itself (`Wake for Node`): it holds a
+        // reference until it fires or `deactivate` disarms it.
+        let waker = Waker::from(self.clone());
+        match &mut slot.armed {
+            Some(handle) => driver.reset(handle, deadline, &waker),
+            None => slot.armed = Some(driver.arm(deadline, &waker)),
         }
         false
     }
@@ -596,7 +605,7 @@ impl Node {
             }
             match (self.deadline(), &slot.driver) {
                 (Some(deadline), Some(driver)) if driver.now() >= deadline => {
-                    slot.armed = None;
+                    slot.armed = None; // it fired: nothing to disarm
                     true
                 }
                 _ => false,
@@ -634,18 +643,14 @@ impl Drop for Node {
     }
 }
 
-/// The waker a scope's deadline timer fires: it cancels the scope with
-/// reason `Deadline` (weak, so an armed timer does not keep a scope alive).
-struct DeadlineWaker(Weak<Node>);
-
-impl Wake for DeadlineWaker {
+/// A scope's deadline timer wakes its node: the scope is cancelled with
+/// reason `Deadline` if the deadline (which may have moved) has passed.
+impl Wake for Node {
     fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+        self.expire();
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(node) = self.0.upgrade() {
-            node.expire();
-        }
+        self.expire();
     }
 }
 

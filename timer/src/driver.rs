@@ -68,6 +68,24 @@ pub(crate) struct Registration {
     id: u64,
 }
 
+impl Registration {
+    /// As the two words of a scope's `TimerHandle`.
+    pub(crate) fn to_handle(self) -> canopy_scope::TimerHandle {
+        canopy_scope::TimerHandle {
+            slot: (u64::from(self.shard) << 32) | u64::from(self.key.index()),
+            id: self.id,
+        }
+    }
+
+    pub(crate) fn from_handle(handle: canopy_scope::TimerHandle) -> Self {
+        Registration {
+            shard: (handle.slot >> 32) as u32,
+            key: Key::from_index(handle.slot as u32),
+            id: handle.id,
+        }
+    }
+}
+
 /// Fires timers for one runtime. The runtime creates it, installs a wake-up
 /// hook, and drives it: [`process`](Self::process) from busy workers now and
 /// then, and [`prepare_sleep`](Self::prepare_sleep) /
@@ -184,12 +202,6 @@ impl TimerDriver {
             }
             _ => true,
         }
-    }
-
-    /// Whether an armed timer has fired (its entry is gone).
-    pub(crate) fn has_fired(&self, registration: &Registration) -> bool {
-        let mut state = self.lock(registration.shard as usize);
-        !matches!(state.wheel.get_mut(registration.key), Some(entry) if entry.id == registration.id)
     }
 
     /// Moves an armed timer. Returns `false` if it had already fired (the

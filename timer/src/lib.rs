@@ -35,7 +35,6 @@ mod sleep;
 mod wheel;
 
 pub use context::{TimerContextGuard, enter};
-pub use deadline::DeadlineTimer;
 pub use driver::TimerDriver;
 pub use interval::{Interval, MissedTicks, interval, interval_at};
 pub use sleep::{Sleep, sleep, sleep_until};

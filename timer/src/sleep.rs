@@ -3,7 +3,7 @@
 use crate::clock::deadline_after;
 use crate::context;
 use crate::driver::{Registration, TimerDriver};
-use canopy_scope::{Cancelled, check_cancelled, poll_budget};
+use canopy_scope::{Cancelled, poll_budget, poll_cancelled};
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
@@ -112,7 +112,7 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let cancelled = check_cancelled(this.location);
+        let cancelled = std::task::ready!(poll_cancelled(cx, this.location));
         if let Some((driver, registration)) = &this.armed {
             if let Err(cancelled) = cancelled {
                 // Fired already: the outcome is decided and stands although

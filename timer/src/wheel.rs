@@ -39,6 +39,16 @@ const DUE: u8 = LEVELS as u8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Key(u32);
 
+impl Key {
+    pub(crate) fn index(self) -> u32 {
+        self.0
+    }
+
+    pub(crate) fn from_index(index: u32) -> Self {
+        Key(index)
+    }
+}
+
 #[derive(Debug)]
 struct Node<T> {
     when: u64,
