@@ -20,9 +20,9 @@ pub trait DeadlineDriver: Send + Sync + 'static {
     /// Arms a timer that wakes `waker` at `deadline` (at the next timer pass
     /// if it has passed).
     fn arm(&self, deadline: Instant, waker: &Waker) -> TimerHandle;
-    /// Moves an armed timer to `deadline`; if it had fired already, arms it
-    /// anew (with `waker`) and updates `handle`.
-    fn reset(&self, handle: &mut TimerHandle, deadline: Instant, waker: &Waker);
+    /// Moves an armed timer to `deadline`. Returns `false` if it had fired
+    /// already (the caller then arms it anew).
+    fn reset(&self, handle: TimerHandle, deadline: Instant) -> bool;
     /// Disarms a timer (nothing happens if it fired).
     fn disarm(&self, handle: TimerHandle);
 }

@@ -184,8 +184,11 @@ impl DeadlineDriver for FakeDriver {
         *self.armed.lock().unwrap() = Some(deadline);
         TimerHandle { slot: 0, id: 0 }
     }
-    fn reset(&self, _handle: &mut TimerHandle, deadline: Instant, _waker: &Waker) {
-        *self.armed.lock().unwrap() = Some(deadline);
+    fn reset(&self, _handle: TimerHandle, deadline: Instant) -> bool {
+        let mut armed = self.armed.lock().unwrap();
+        let was_armed = armed.is_some();
+        *armed = Some(deadline);
+        was_armed
     }
     fn disarm(&self, _handle: TimerHandle) {
         *self.armed.lock().unwrap() = None;

@@ -578,20 +578,25 @@ impl Node {
         if !slot.active || self.state.load(SeqCst) & EXITED != 0 {
             return false;
         }
-        let Some(driver) = slot.driver.clone() else {
+        let TimerSlot { driver, armed, .. } = slot;
+        let Some(driver) = driver.as_deref() else {
             return Instant::now() >= deadline;
         };
         if check_clock && driver.now() >= deadline {
-            slot.disarm();
+            if let Some(handle) = armed.take() {
+                driver.disarm(handle);
+            }
             return true;
         }
-        // The timer wakes the node itself (`Wake for Node`): it holds a
-        // reference until it fires or `deactivate` disarms it.
-        let waker = Waker::from(self.clone());
-        match &mut slot.armed {
-            Some(handle) => driver.reset(handle, deadline, &waker),
-            None => slot.armed = Some(driver.arm(deadline, &waker)),
+        if let Some(handle) = *armed {
+            if driver.reset(handle, deadline) {
+                return false;
+            }
         }
+        // Not armed, or it fired: arm. The timer wakes the node itself
+        // (`Wake for Node`), holding a reference until it fires or
+        // `deactivate` disarms it.
+        *armed = Some(driver.arm(deadline, &Waker::from(self.clone())));
         false
     }
 

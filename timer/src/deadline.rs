@@ -26,14 +26,9 @@ impl DeadlineDriver for ScopeDeadlines {
             .to_handle()
     }
 
-    fn reset(&self, handle: &mut TimerHandle, deadline: Instant, waker: &Waker) {
-        if !self
-            .driver
-            .reset(&Registration::from_handle(*handle), deadline)
-        {
-            // It had fired: arm it anew.
-            *handle = self.arm(deadline, waker);
-        }
+    fn reset(&self, handle: TimerHandle, deadline: Instant) -> bool {
+        self.driver
+            .reset(&Registration::from_handle(handle), deadline)
     }
 
     fn disarm(&self, handle: TimerHandle) {
@@ -65,13 +60,14 @@ mod tests {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
         let start = driver.now();
-        let mut handle = deadlines.arm(start + Duration::from_secs(10), &waker);
-        deadlines.reset(&mut handle, start + Duration::from_secs(3), &waker);
+        let handle = deadlines.arm(start + Duration::from_secs(10), &waker);
+        assert!(deadlines.reset(handle, start + Duration::from_secs(3)));
         assert!(driver.advance(Duration::from_secs(4)));
         assert_eq!(count.0.load(SeqCst), 1, "fired once, at the moved deadline");
         assert_eq!(driver.armed(), 0);
-        // Moving a fired timer arms it anew.
-        deadlines.reset(&mut handle, start + Duration::from_secs(20), &waker);
+        // A fired timer cannot be moved; it is armed anew.
+        assert!(!deadlines.reset(handle, start + Duration::from_secs(20)));
+        let handle = deadlines.arm(start + Duration::from_secs(20), &waker);
         assert_eq!(driver.armed(), 1);
         deadlines.disarm(handle);
         assert_eq!(driver.armed(), 0);
