@@ -479,6 +479,31 @@ fn rule5_deadline_moved_from_another_os_thread() {
     assert!(started.elapsed() < Duration::from_secs(30));
     assert_eq!(scope.cancel_reason(), Some(CancelReason::Deadline));
     mover.join().unwrap();
+
+    // Removed from another thread: the body runs to its end.
+    let scope = CancelScope::new().with_deadline(Instant::now() + Duration::from_millis(30));
+    let remote = scope.clone();
+    thread_call(move || remote.set_deadline(None));
+    let out = rt.block_on(scope.run(sleep(Duration::from_millis(60))));
+    assert_eq!(out, Ok(Some(())));
+
+    // Moved into the past from another thread: cancels at once.
+    let scope = CancelScope::new().with_deadline(Instant::now() + HOUR);
+    let remote = scope.clone();
+    let mover = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        remote.set_deadline(Some(
+            Instant::now().checked_sub(SEC).unwrap_or_else(Instant::now),
+        ));
+    });
+    let started = Instant::now();
+    assert_eq!(rt.block_on(scope.run(sleep(HOUR))), Ok(None));
+    assert!(started.elapsed() < Duration::from_secs(30));
+    mover.join().unwrap();
+}
+
+fn thread_call(f: impl FnOnce() + Send + 'static) {
+    std::thread::spawn(f).join().unwrap();
 }
 
 // ---- rule 6: deadlines nest ------------------------------------------------

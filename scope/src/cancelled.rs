@@ -226,6 +226,23 @@ impl From<TimedOut> for io::Error {
 /// }
 /// ```
 ///
+/// With `io::Error`, `?` on a checkpoint wraps the `Cancelled` inside the
+/// `io::Error`, and the scope still recognises it as its own cancellation:
+///
+/// ```
+/// use std::{io, time::Duration};
+///
+/// let rt = canopy_runtime::Runtime::builder().workers(1).start_paused(true).build().unwrap();
+/// let out: io::Result<Option<()>> = rt.block_on(canopy_scope::move_on_after(
+///     Duration::from_millis(10),
+///     async {
+///         canopy_timer::sleep(Duration::from_secs(60)).await?; // Cancelled -> io::Error
+///         Ok(())
+///     },
+/// ));
+/// assert_eq!(out.unwrap(), None); // caught by the timeout's scope
+/// ```
+///
 /// An `anyhow`-style error (one opaque type wrapping any error) implements it
 /// with a downcast, as `Box<dyn Error + Send + Sync>` does here:
 ///

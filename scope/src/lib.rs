@@ -50,6 +50,21 @@
 //!   future becomes one with [`cancellable`], which drops it on cancellation.
 //! - A cancelled scope's effective deadline is "a point in the past", not
 //!   `-inf` (an `Instant` has no `-inf`).
+//! - A checkpoint that finds its scope cancelled returns at once, as in
+//!   Trio, but spends the task's checkpoint budget: once per budget (128) it
+//!   first yields to the scheduler. A loop whose checkpoints keep failing
+//!   (say, around its own expired timeout) cannot hog a worker, and sees a
+//!   later cancellation of an outer scope.
+//! - A wait whose outcome was decided before the cancellation was seen (a
+//!   sleep whose timer fired, a task that finished) completes normally; the
+//!   next checkpoint reports the cancellation (DESIGN §2.13).
+//! - `CancelScope::with_deadline`/`with_shield` are builder methods on a new
+//!   scope (`CancelScope::new().with_deadline(t).with_shield(true)`) rather
+//!   than constructors, so they compose.
+//! - Cancellation is observed per poll: a poll of a task reads the scope
+//!   states once, on entering each scope; a cancel made by another thread
+//!   during that poll is seen at the task's next poll (the canceller wakes
+//!   it). A cancel made by the polling code itself is seen at once.
 //!
 //! # How it stays cheap
 //!
