@@ -315,3 +315,82 @@ fn children_of_a_dropped_group_future_are_cancelled() {
     }
     assert!(seen.load(SeqCst), "the abandoned child was never cancelled");
 }
+
+#[test]
+fn start_returns_the_value_the_child_passes_to_started() {
+    paused().block_on(async {
+        task_group(|tg| async move {
+            let value = tg
+                .start(|status: canopy::TaskStatus<&'static str>| async move {
+                    sleep(SEC).await?; // getting ready
+                    status.started("listening");
+                    sleep(SEC).await // then serving
+                })
+                .await
+                .unwrap();
+            assert_eq!(value, "listening");
+            Ok::<(), Cancelled>(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_child_failing_before_started_fails_start_not_the_group() {
+    paused().block_on(async {
+        task_group(|tg| async move {
+            let error = tg
+                .start(|_status: canopy::TaskStatus<()>| async move {
+                    sleep(SEC).await?;
+                    Err::<(), BoxError>("could not bind".into())
+                })
+                .await
+                .unwrap_err();
+            assert!(error.to_string().contains("could not bind"), "{error}");
+            let error = tg
+                .start(|_status: canopy::TaskStatus<()>| async move {
+                    if true {
+                        panic!("exploded while starting");
+                    }
+                    Ok::<(), BoxError>(())
+                })
+                .await
+                .unwrap_err();
+            assert!(
+                error.to_string().contains("exploded while starting"),
+                "{error}"
+            );
+            Ok::<(), BoxError>(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_child_returning_without_started_is_an_error_and_failures_after_it_are_the_groups() {
+    paused().block_on(async {
+        let error = task_group(|tg| async move {
+            let error = tg
+                .start(|_status: canopy::TaskStatus<()>| async { Ok::<(), BoxError>(()) })
+                .await
+                .unwrap_err();
+            assert!(matches!(error, canopy::StartError::NotStarted), "{error}");
+            tg.start(|status: canopy::TaskStatus<()>| async move {
+                status.started(());
+                sleep(SEC).await?;
+                Err::<(), BoxError>("failed after starting".into())
+            })
+            .await
+            .unwrap();
+            Ok::<(), BoxError>(())
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("failed after starting"),
+            "{error}"
+        );
+    });
+}

@@ -44,6 +44,7 @@ mod block_on;
 mod builder;
 mod context;
 mod group;
+mod group_start;
 mod handle;
 mod idle;
 mod join;
@@ -62,6 +63,7 @@ mod loom_models;
 
 pub use builder::{BuildError, Builder};
 pub use group::{ChildOutput, Failure, GroupClosed, GroupError, TaskGroup, task_group};
+pub use group_start::{StartError, TaskStatus};
 pub use handle::{Handle, OutsideRuntime, spawn};
 pub use join::{JoinError, JoinHandle};
 pub use metrics::{RuntimeMetrics, WorkerMetrics};

@@ -1,0 +1,279 @@
+//! `TaskGroup::start`: spawn a child and wait until it says it is ready
+//! (Trio's `nursery.start`), e.g. a server that has bound its socket.
+//!
+//! The child runs in the group from the start. Until it calls
+//! [`TaskStatus::started`], its outcome belongs to the `start()` caller: an
+//! error or panic before that fails `start()` and is not a group failure
+//! (as in Trio, where the child runs under the caller until it has started).
+//! After `started`, it is an ordinary member.
+
+use crate::group::{ChildOutput, Failure, TaskGroup};
+use crate::join::JoinError;
+use canopy_scope::{CancelError, Cancelled};
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+/// Given to a child started with [`TaskGroup::start`]: call
+/// [`started`](Self::started) once ready.
+pub struct TaskStatus<T> {
+    slot: Arc<StartSlot<T>>,
+}
+
+impl<T> TaskStatus<T> {
+    /// Reports the child ready, handing `value` to the `start()` caller.
+    /// Later calls (there can be none: `self` is consumed) and calls after
+    /// the caller stopped waiting are ignored.
+    pub fn started(self, value: T) {
+        self.slot.settle(State::Started(value));
+    }
+}
+
+impl<T> fmt::Debug for TaskStatus<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskStatus").finish_non_exhaustive()
+    }
+}
+
+/// Why [`TaskGroup::start`] gave no value.
+#[derive(Debug)]
+pub enum StartError<E> {
+    /// The child failed (an error or a panic) before calling `started`.
+    Failed(Failure<E>),
+    /// The child returned without calling `started`.
+    NotStarted,
+    /// The caller's scope was cancelled while it waited; the child goes on
+    /// in the group.
+    Cancelled(Cancelled),
+}
+
+impl<E: fmt::Display> fmt::Display for StartError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Failed(Failure::Error(error)) => {
+                write!(f, "the started task failed before it was ready: {error}")
+            }
+            StartError::Failed(Failure::Panic(panic)) => {
+                write!(f, "the started task failed before it was ready: {panic}")
+            }
+            StartError::NotStarted => f.write_str(
+                "the started task returned without calling TaskStatus::started; \
+                 call it once the task is ready",
+            ),
+            StartError::Cancelled(cancelled) => {
+                write!(f, "stopped waiting for the task to start: {cancelled}")
+            }
+        }
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for StartError<E> {}
+
+impl<E> CancelError for StartError<E> {
+    fn as_cancelled(&self) -> Option<&Cancelled> {
+        match self {
+            StartError::Cancelled(cancelled) => Some(cancelled),
+            _ => None,
+        }
+    }
+}
+
+enum State<T> {
+    Waiting,
+    Started(T),
+    /// The outcome before `started`, type-erased so the slot needs no `E`.
+    Ended(Box<dyn std::any::Any + Send>),
+    Taken,
+}
+
+struct StartSlot<T> {
+    state: Mutex<(State<T>, Option<Waker>)>,
+}
+
+impl<T> StartSlot<T> {
+    /// Hands the caller `outcome()` if it is still waiting (made under the
+    /// lock, so a caller that gives up at the same moment cannot lose it).
+    /// Returns whether it was handed over.
+    fn settle_with(&self, outcome: impl FnOnce() -> State<T>) -> bool {
+        let waker = {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if !matches!(state.0, State::Waiting) {
+                return false;
+            }
+            state.0 = outcome();
+            state.1.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        true
+    }
+
+    fn settle(&self, outcome: State<T>) -> bool {
+        self.settle_with(|| outcome)
+    }
+
+    /// The caller stopped waiting: from now on the child's outcome is the
+    /// group's.
+    fn abandon(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(state.0, State::Waiting) {
+            state.0 = State::Taken;
+        }
+    }
+}
+
+/// Abandons the slot if the `start()` future is dropped before it finished.
+struct Waiting<T>(Arc<StartSlot<T>>);
+
+impl<T> Drop for Waiting<T> {
+    fn drop(&mut self) {
+        self.0.abandon();
+    }
+}
+
+impl<E: CancelError + Send + 'static> TaskGroup<E> {
+    /// Spawns `child(status)` into the group and waits until it calls
+    /// `status.started(value)`, then returns `value` (the child runs on).
+    ///
+    /// ```
+    /// use canopy_runtime::{task_group, TaskStatus};
+    /// use canopy_scope::Cancelled;
+    ///
+    /// let rt = canopy_runtime::Runtime::builder().workers(2).build().unwrap();
+    /// rt.block_on(task_group(|tg| async move {
+    ///     let port = tg
+    ///         .start(|status: TaskStatus<u16>| async move {
+    ///             status.started(8080); // e.g. after binding the socket
+    ///             canopy_runtime::yield_now().await // ... then serve
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    ///     assert_eq!(port, 8080);
+    ///     Ok::<(), Cancelled>(())
+    /// }))
+    /// .unwrap();
+    /// ```
+    ///
+    /// Waiting is a checkpoint: if the caller's scope is cancelled meanwhile,
+    /// `start` returns [`StartError::Cancelled`] and the child stays in the
+    /// group.
+    #[track_caller]
+    pub fn start<T, F, Fut>(&self, child: F) -> impl Future<Output = Result<T, StartError<E>>>
+    where
+        T: Send + 'static,
+        F: FnOnce(TaskStatus<T>) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: ChildOutput<E>,
+    {
+        let location = Location::caller();
+        let slot = Arc::new(StartSlot {
+            state: Mutex::new((State::Waiting, None)),
+        });
+        let future = child(TaskStatus { slot: slot.clone() });
+        let spawned = self.try_spawn(Starting {
+            future,
+            slot: slot.clone(),
+            error: PhantomData,
+        });
+        async move {
+            if let Err(closed) = spawned {
+                panic!("{closed}");
+            }
+            let waiting = Waiting(slot);
+            poll_fn(|cx| poll_started(&waiting.0, cx, location)).await
+        }
+    }
+}
+
+fn poll_started<T, E: 'static>(
+    slot: &StartSlot<T>,
+    cx: &mut Context<'_>,
+    location: &'static Location<'static>,
+) -> Poll<Result<T, StartError<E>>> {
+    let mut state = slot.state.lock().unwrap_or_else(|e| e.into_inner());
+    match std::mem::replace(&mut state.0, State::Taken) {
+        State::Started(value) => Poll::Ready(Ok(value)),
+        State::Ended(outcome) => Poll::Ready(Err(*outcome
+            .downcast::<StartError<E>>()
+            .expect("a started task reports the group's error type"))),
+        State::Waiting => {
+            state.0 = State::Waiting;
+            drop(state);
+            if let Err(cancelled) = std::task::ready!(canopy_scope::poll_cancelled(cx, location)) {
+                slot.abandon();
+                return Poll::Ready(Err(StartError::Cancelled(cancelled)));
+            }
+            let mut state = slot.state.lock().unwrap_or_else(|e| e.into_inner());
+            if matches!(state.0, State::Waiting) {
+                state.1 = Some(cx.waker().clone());
+                Poll::Pending
+            } else {
+                drop(state);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+        State::Taken => panic!("TaskGroup::start's future polled after it completed"),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A started child: until it has called `started`, its outcome goes to
+    /// the `start()` caller, not to the group.
+    struct Starting<F, T, E> {
+        #[pin]
+        future: F,
+        slot: Arc<StartSlot<T>>,
+        error: PhantomData<fn() -> E>,
+    }
+}
+
+impl<F, T, E> Future for Starting<F, T, E>
+where
+    F: Future,
+    F::Output: ChildOutput<E>,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    type Output = Result<(), E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let polled = catch_unwind(AssertUnwindSafe(|| this.future.poll(cx)));
+        let output = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => output.into_result(),
+            Err(payload) => {
+                let mut payload = Some(payload);
+                let to_caller = this.slot.settle_with(|| {
+                    let panic = JoinError::panicked(payload.take().expect("taken once"));
+                    State::Ended(Box::new(StartError::<E>::Failed(Failure::Panic(panic))))
+                });
+                if to_caller {
+                    return Poll::Ready(Ok(()));
+                }
+                // Started (or nobody waits any more): an ordinary member's
+                // panic, for the group.
+                resume_unwind(payload.expect("not taken"));
+            }
+        };
+        let mut output = Some(output);
+        let to_caller = this.slot.settle_with(|| {
+            let error = match output.take().expect("taken once") {
+                Ok(()) => StartError::<E>::NotStarted,
+                Err(error) => StartError::Failed(Failure::Error(error)),
+            };
+            State::Ended(Box::new(error))
+        });
+        if to_caller {
+            return Poll::Ready(Ok(()));
+        }
+        let output = output.expect("not taken");
+        Poll::Ready(output)
+    }
+}
