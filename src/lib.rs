@@ -90,3 +90,8 @@ pub mod deadline {
         InvalidTimeout, encode_grpc_timeout, grpc_timeout_header, parse_grpc_timeout,
     };
 }
+
+/// The README's examples, compiled and run as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
