@@ -322,13 +322,44 @@ impl Node {
     /// task roots), releasing the list's references. O(children).
     pub(crate) fn reap_exited(&self) {
         let _removing = self.lock_removal();
+        // The last node kept, so each removal is O(1) (children finish in
+        // any order; a scan from the head for each would be quadratic).
+        let mut kept: *const Node = ptr::null();
         let mut child = self.children.load(SeqCst);
         // SAFETY: list nodes stay allocated while listed; only the holder of
         // the removal lock (us) unlinks them.
         while let Some(node) = unsafe { child.as_ref() } {
             child = node.next.load(SeqCst);
-            if node.state.load(SeqCst) & EXITED != 0 {
-                self.take_owned(node);
+            let owned = node.state.load(SeqCst) & EXITED != 0
+                && node.state.fetch_and(!LIST_OWNED, SeqCst) & LIST_OWNED != 0;
+            if owned {
+                self.detach_after(kept, node);
+                self.release_child(node);
+            } else {
+                kept = node;
+            }
+        }
+    }
+
+    /// Takes `child` out of the list, given the node before it (`pred`,
+    /// null if `child` was the head when the caller looked). Removal lock
+    /// held.
+    fn detach_after(&self, pred: *const Node, child: &Node) {
+        // SAFETY: `pred` is a listed node, allocated (see `reap_exited`).
+        match unsafe { pred.as_ref() } {
+            Some(pred) => pred.next.store(child.next.load(SeqCst), SeqCst),
+            None => {
+                let me = (child as *const Node).cast_mut();
+                let next = child.next.load(SeqCst);
+                if self
+                    .children
+                    .compare_exchange(me, next, SeqCst, SeqCst)
+                    .is_err()
+                {
+                    // Pushed in front meanwhile: only those new nodes
+                    // precede it, so the scan is short.
+                    self.detach(me);
+                }
             }
         }
     }
