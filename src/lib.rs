@@ -71,7 +71,7 @@ pub mod time {
 pub use canopy_runtime::{
     BuildError, Builder, ChildOutput, Failure, GroupClosed, GroupError, Handle, JoinError,
     JoinHandle, OutsideRuntime, Runtime, RuntimeMetrics, StartError, TaskGroup, TaskStatus,
-    WorkerMetrics, YieldNow, spawn, task_group, yield_now,
+    WorkerMetrics, YieldNow, run, spawn, task_group, yield_now,
 };
 
 pub use canopy_scope::{

@@ -102,7 +102,11 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     loop {
         signal.begin_poll();
         canopy_scope::reset_budget(shared.config.checkpoint_budget);
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+        let polled = {
+            let _root = shared.cancelled_root().map(canopy_scope::enter_root);
+            future.as_mut().poll(&mut cx)
+        };
+        if let Poll::Ready(output) = polled {
             return output;
         }
         if !signal.try_idle() {

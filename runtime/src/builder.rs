@@ -1,6 +1,9 @@
 //! `Builder`: configures and starts a runtime.
 
 use crate::DEFAULT_BUDGET;
+
+/// The default grace period of a graceful shutdown.
+const DEFAULT_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 use crate::idle::MAX_WORKERS;
 use crate::runtime::Runtime;
 use std::fmt;
@@ -25,6 +28,8 @@ pub(crate) struct Config {
     pub(crate) on_thread_stop: Option<Hook>,
     /// `None`: report to stderr.
     pub(crate) on_unobserved_panic: Option<PanicHook>,
+    /// How long a graceful shutdown waits for cancelled tasks.
+    pub(crate) shutdown_grace: std::time::Duration,
 }
 
 impl fmt::Debug for Config {
@@ -82,6 +87,7 @@ impl Builder {
                 on_thread_start: None,
                 on_thread_stop: None,
                 on_unobserved_panic: None,
+                shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             },
         }
     }
@@ -159,6 +165,16 @@ impl Builder {
         f: impl Fn(&(dyn std::any::Any + Send)) + Send + Sync + 'static,
     ) -> Self {
         self.config.on_unobserved_panic = Some(Arc::new(f));
+        self
+    }
+
+    /// How long a graceful shutdown lets cancelled tasks run their
+    /// (shielded) cleanup before the rest are dropped: the grace of
+    /// [`run`](crate::run), and [`Runtime::shutdown_grace`]. Default 5 s.
+    ///
+    /// [`Runtime::shutdown_grace`]: crate::Runtime::shutdown_grace
+    pub fn shutdown_grace(mut self, grace: std::time::Duration) -> Self {
+        self.config.shutdown_grace = grace;
         self
     }
 

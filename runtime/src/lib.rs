@@ -67,7 +67,7 @@ pub use group_start::{StartError, TaskStatus};
 pub use handle::{Handle, OutsideRuntime, spawn};
 pub use join::{JoinError, JoinHandle};
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
-pub use runtime::Runtime;
+pub use runtime::{Runtime, run};
 pub use yield_now::{YieldNow, yield_now};
 
 /// Default checkpoint budget: the same 128 that tokio's cooperative scheduling

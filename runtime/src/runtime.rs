@@ -135,10 +135,67 @@ impl Runtime {
     /// is detached) and drops its queued tasks when it does. Returns `true`
     /// if every worker stopped in time.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {
-        self.shutdown(Some(Instant::now() + timeout))
+        self.close(Some(Instant::now() + timeout))
     }
 
-    fn shutdown(&mut self, deadline: Option<Instant>) -> bool {
+    /// Shuts down gracefully (DESIGN §2.11): cancels the root scope, above
+    /// every task, with reason [`Shutdown`](canopy_scope::CancelReason), so
+    /// every task sees `Cancelled` at its next checkpoint and may run
+    /// shielded cleanup; waits up to `grace` for all tasks to finish; then
+    /// drops whatever is left and joins the workers (as dropping the
+    /// runtime does at once). Returns `true` if every task finished within
+    /// the grace period.
+    ///
+    /// ```
+    /// use canopy_runtime::Runtime;
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(2).build().unwrap();
+    /// let flushed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    /// let flag = flushed.clone();
+    /// rt.spawn(async move {
+    ///     // Runs until shutdown, then flushes in a shielded scope.
+    ///     let stopped = canopy_timer::sleep(Duration::from_secs(3600)).await;
+    ///     assert!(stopped.is_err());
+    ///     canopy_scope::CancelScope::new()
+    ///         .with_shield(true)
+    ///         .run(canopy_timer::sleep(Duration::from_millis(10)))
+    ///         .await
+    ///         .unwrap();
+    ///     flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    /// });
+    /// std::thread::sleep(Duration::from_millis(20)); // let it start
+    /// assert!(rt.shutdown(Duration::from_secs(10)));
+    /// assert!(flushed.load(std::sync::atomic::Ordering::SeqCst));
+    /// ```
+    pub fn shutdown(mut self, grace: Duration) -> bool {
+        let shared = self.handle.shared.clone();
+        shared.cancel_root(canopy_scope::CancelReason::Shutdown);
+        // From inside one of its own tasks, waiting would wait for itself.
+        let own = context::with_worker(|w| w.is_some_and(|w| Arc::ptr_eq(&w.shared, &shared)));
+        let deadline = Instant::now() + grace;
+        let mut finished = shared.metrics().alive_tasks == 0;
+        while !own && !finished {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            // A shutdown path, not a hot one: look again every millisecond.
+            thread::sleep((deadline - now).min(Duration::from_millis(1)));
+            finished = shared.metrics().alive_tasks == 0;
+        }
+        self.close(None);
+        finished
+    }
+
+    /// The grace period set by [`Builder::shutdown_grace`].
+    ///
+    /// [`Builder::shutdown_grace`]: crate::Builder::shutdown_grace
+    pub fn shutdown_grace(&self) -> Duration {
+        self.handle.shared.config.shutdown_grace
+    }
+
+    fn close(&mut self, deadline: Option<Instant>) -> bool {
         let shared = &self.handle.shared;
         shared.begin_shutdown();
         // Dropped from inside one of our own tasks: that worker cannot wait
@@ -161,7 +218,43 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         if !self.threads.is_empty() || !self.handle.shared.is_closed() {
-            self.shutdown(None);
+            self.close(None);
         }
+    }
+}
+
+/// Runs a program's main future: starts a runtime with the default
+/// configuration, drives `main` to completion on this thread, then shuts the
+/// runtime down gracefully (DESIGN §2.11): every task still running is
+/// cancelled and has the grace period (5 s by default) to finish its
+/// shielded cleanup before the rest are dropped.
+///
+/// ```
+/// let answer = canopy_runtime::run(async {
+///     let task = canopy_runtime::spawn(async { 6 * 7 });
+///     task.await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+///
+/// # Panics
+///
+/// If the runtime cannot start (see [`Builder::run`] to handle that, and to
+/// configure it).
+pub fn run<F: Future>(main: F) -> F::Output {
+    Runtime::builder()
+        .run(main)
+        .unwrap_or_else(|error| panic!("canopy::run could not start a runtime: {error}"))
+}
+
+impl Builder {
+    /// [`run`]: builds the runtime, drives `main` to completion, then shuts
+    /// down gracefully with this builder's [`shutdown_grace`](Self::shutdown_grace).
+    pub fn run<F: Future>(self, main: F) -> Result<F::Output, BuildError> {
+        let rt = self.build()?;
+        let output = rt.block_on(main);
+        let grace = rt.shutdown_grace();
+        rt.shutdown(grace);
+        Ok(output)
     }
 }

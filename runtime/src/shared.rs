@@ -65,6 +65,10 @@ pub(crate) struct Shared {
     /// tasks dropped at shutdown), updated with `fetch_add`.
     outside_counters: CachePadded<WorkerCounters>,
     unobserved_panics: AtomicU64,
+    /// The root scope, above every task: cancelled by a graceful shutdown.
+    root: canopy_scope::CancelScope,
+    /// `root` is cancelled: task polls enter it (one load per poll).
+    root_cancelled: AtomicBool,
     /// Worker threads still running; shutdown waits for it to reach zero.
     running_workers: Mutex<usize>,
     worker_exited: Condvar,
@@ -95,6 +99,8 @@ impl Shared {
             closed: AtomicBool::new(false),
             outside_counters: CachePadded::new(WorkerCounters::default()),
             unobserved_panics: AtomicU64::new(0),
+            root: canopy_scope::CancelScope::new(),
+            root_cancelled: AtomicBool::new(false),
             running_workers: Mutex::new(workers),
             worker_exited: Condvar::new(),
             config,
@@ -213,6 +219,21 @@ impl Shared {
                 break;
             }
         }
+    }
+
+    /// The root scope while it is cancelled: polls run inside it then, so
+    /// every task's checkpoints return `Cancelled` (reason `Shutdown`).
+    #[inline]
+    pub(crate) fn cancelled_root(&self) -> Option<&canopy_scope::CancelScope> {
+        self.root_cancelled.load(Relaxed).then_some(&self.root)
+    }
+
+    /// Graceful shutdown, step 1: cancel the root scope and wake every
+    /// waiting task, so that each sees `Cancelled` at its next checkpoint.
+    pub(crate) fn cancel_root(&self, reason: canopy_scope::CancelReason) {
+        self.root.cancel_with(reason);
+        self.root_cancelled.store(true, SeqCst);
+        self.registry.wake_all();
     }
 
     /// Shutdown protocol, step 1.

@@ -150,11 +150,22 @@ impl<F: Future> Future for TaskFuture<'_, F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
-        let result = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        // After a graceful shutdown began, the task runs inside the
+        // cancelled root scope (one load per poll until then).
+        let root = this.meta.shared.cancelled_root();
+        let result = {
+            let _root = root.map(canopy_scope::enter_root);
+            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+        };
         if matches!(result, Ok(Poll::Pending)) {
             if !*this.registered {
                 this.meta.register(cx.waker());
                 *this.registered = true;
+            }
+            // The root was cancelled during this poll, maybe before we were
+            // registered for its wake-all: poll again to see it.
+            if root.is_none() && this.meta.shared.cancelled_root().is_some() {
+                cx.waker().wake_by_ref();
             }
             return Poll::Pending;
         }

@@ -148,6 +148,9 @@ impl Slot {
 struct ScopeContext {
     frame: Cell<*const Frame>,
     budget: Cell<u32>,
+    /// The runtime's root scope while it is cancelled (graceful shutdown),
+    /// else null: the cancellation every task's outermost scope sees.
+    root: Cell<*const Node>,
 }
 
 thread_local! {
@@ -155,6 +158,7 @@ thread_local! {
         ScopeContext {
             frame: Cell::new(ptr::null()),
             budget: Cell::new(u32::MAX),
+            root: Cell::new(ptr::null()),
         }
     };
 }
@@ -179,6 +183,43 @@ pub(crate) fn push(frame: &Frame) -> FrameGuard {
     FrameGuard { previous }
 }
 
+/// The cancelled root scope of the task being polled, or null.
+#[inline]
+pub(crate) fn current_root() -> *const Node {
+    CONTEXT.try_with(|cx| cx.root.get()).unwrap_or(ptr::null())
+}
+
+/// Restores the previous root when dropped.
+#[must_use = "the root is left when the guard is dropped"]
+pub struct RootGuard {
+    previous: *const Node,
+}
+
+impl std::fmt::Debug for RootGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootGuard").finish_non_exhaustive()
+    }
+}
+
+impl Drop for RootGuard {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|cx| cx.root.set(self.previous));
+    }
+}
+
+/// For runtimes: while the guard lives, the code polled on this thread is
+/// inside `root` — a scope above every task (the runtime's root group), which
+/// the runtime cancels to shut down gracefully. Enter it around each task
+/// poll once it is cancelled (before that it changes nothing, so runtimes
+/// skip it). `root` must outlive the guard.
+pub fn enter_root(root: &crate::CancelScope) -> RootGuard {
+    let node = Arc::as_ptr(root.node());
+    let previous = CONTEXT
+        .try_with(|cx| cx.root.replace(node))
+        .unwrap_or(ptr::null());
+    RootGuard { previous }
+}
+
 /// The innermost frame of the poll running on this thread, or null.
 #[inline]
 pub(crate) fn current_frame() -> *const Frame {
@@ -190,13 +231,16 @@ pub(crate) fn current_frame() -> *const Frame {
 #[inline]
 pub(crate) fn check(location: &'static Location<'static>) -> Result<(), Cancelled> {
     let frame = current_frame();
-    if frame.is_null() {
-        return Ok(());
-    }
-    // SAFETY: a non-null frame is on the stack of a poll in progress on this
-    // thread (its guard resets the pointer before the frame goes away), and
-    // its origin node is kept alive by the scope chain of that poll.
-    let origin = unsafe { (*frame).origin.get() };
+    let origin = if frame.is_null() {
+        // In no scope: only the runtime's root (cancelled by a graceful
+        // shutdown) can apply; its runtime keeps it alive.
+        current_root()
+    } else {
+        // SAFETY: a non-null frame is on the stack of a poll in progress on
+        // this thread (its guard resets the pointer before the frame goes
+        // away), and its origin node is kept alive by that poll's scopes.
+        unsafe { (*frame).origin.get() }
+    };
     // SAFETY: as above.
     match unsafe { origin.as_ref() } {
         None => Ok(()),

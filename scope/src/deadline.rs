@@ -34,7 +34,10 @@ use std::time::{Duration, Instant};
 pub fn current_effective_deadline() -> Option<Instant> {
     let frame = context::current_frame();
     // SAFETY: a non-null frame belongs to the poll running on this thread.
-    let frame = unsafe { frame.as_ref() }?;
+    let Some(frame) = (unsafe { frame.as_ref() }) else {
+        // In no scope: past if the runtime is shutting down, else none.
+        return (!context::current_root().is_null()).then(driver::past);
+    };
     if !frame.origin.get().is_null() {
         return Some(driver::past());
     }

@@ -99,7 +99,7 @@ pub use checkpoint::{
     CancelShieldedCheckpoint, Checkpoint, CheckpointIfCancelled, cancel_shielded_checkpoint,
     check_cancelled, checkpoint, checkpoint_if_cancelled, poll_cancelled,
 };
-pub use context::{poll_budget, reset_budget};
+pub use context::{RootGuard, enter_root, poll_budget, reset_budget};
 pub use deadline::{
     InvalidTimeout, current_effective_deadline, encode_grpc_timeout, grpc_timeout_header,
     parse_grpc_timeout,

@@ -514,7 +514,9 @@ impl Node {
     }
 
     /// The outermost effectively cancelled node at or above `self` that
-    /// `self` can see (up to and including the first shield), or null.
+    /// `self` can see (up to and including the first shield), or null. Above
+    /// the top of the chain sits the runtime's root scope, if this thread's
+    /// poll is inside a cancelled one (see `context::enter_root`).
     pub(crate) fn effective_origin(&self) -> *const Node {
         let mut origin = ptr::null();
         let mut node = self;
@@ -528,7 +530,10 @@ impl Node {
             }
             match node.parent() {
                 Some(parent) => node = parent,
-                None => return origin,
+                None => {
+                    let root = crate::context::current_root();
+                    return if root.is_null() { origin } else { root };
+                }
             }
         }
     }

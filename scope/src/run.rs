@@ -122,7 +122,11 @@ where
         let slot: &Slot = this.slot;
         let parent = context::current_frame();
         // SAFETY: a non-null frame belongs to the poll that is polling us.
-        let parent_origin = unsafe { parent.as_ref() }.map_or(ptr::null(), |f| f.origin.get());
+        let parent_origin = match unsafe { parent.as_ref() } {
+            Some(frame) => frame.origin.get(),
+            // The top of a task: the runtime's root scope, if cancelled.
+            None => context::current_root(),
+        };
         let node = slot.node.get();
         let frame = Frame {
             parent,

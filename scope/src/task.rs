@@ -25,8 +25,8 @@ use std::task::{Context, Poll};
 /// the task's polls in [`TaskScope::poll`]; applications use task groups.
 pub struct TaskScope {
     slot: Slot,
-    /// The root's epoch when `origin` was computed.
-    epoch: Cell<Option<u32>>,
+    /// The root's epoch and the runtime root when `origin` was computed.
+    epoch: Cell<Option<(u32, *const Node)>>,
     /// The cancellation the task sees (outermost cancelled scope), or null.
     origin: Cell<*const Node>,
 }
@@ -66,7 +66,7 @@ impl TaskScope {
             fence(SeqCst);
         }
         let node = self.slot.node();
-        let epoch = node.epoch();
+        let epoch = (node.epoch(), crate::context::current_root());
         if self.epoch.get() != Some(epoch) {
             self.origin.set(node.effective_origin());
             self.epoch.set(Some(epoch));
