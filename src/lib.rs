@@ -81,6 +81,8 @@ pub use canopy_scope::{
     current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at,
 };
 
+pub use canopy_runtime::signal;
+
 /// Deadline propagation between services: encode what is left of
 /// [`current_effective_deadline`] as a gRPC-style `grpc-timeout` value for an
 /// outgoing request, and open a scope from an incoming one

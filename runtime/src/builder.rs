@@ -30,6 +30,8 @@ pub(crate) struct Config {
     pub(crate) on_unobserved_panic: Option<PanicHook>,
     /// How long a graceful shutdown waits for cancelled tasks.
     pub(crate) shutdown_grace: std::time::Duration,
+    /// SIGINT/SIGTERM cancel the root scope (`Builder::handle_signals`).
+    pub(crate) handle_signals: bool,
 }
 
 impl fmt::Debug for Config {
@@ -88,6 +90,7 @@ impl Builder {
                 on_thread_stop: None,
                 on_unobserved_panic: None,
                 shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+                handle_signals: false,
             },
         }
     }
@@ -175,6 +178,19 @@ impl Builder {
     /// [`Runtime::shutdown_grace`]: crate::Runtime::shutdown_grace
     pub fn shutdown_grace(mut self, grace: std::time::Duration) -> Self {
         self.config.shutdown_grace = grace;
+        self
+    }
+
+    /// Handle SIGINT and SIGTERM (DESIGN §2.11): the first one cancels the
+    /// runtime's root scope with reason [`Signal`](canopy_scope::CancelReason),
+    /// so every task — and the future given to `block_on` — sees
+    /// `Cancelled` at its next checkpoint and may run shielded cleanup; a
+    /// `main` that propagates it with `?` returns that error ("...received a
+    /// termination signal"). A second signal exits the process at once with
+    /// code 130. Default off (see [`signal`](crate::signal) for handling
+    /// signals yourself).
+    pub fn handle_signals(mut self, handle: bool) -> Self {
+        self.config.handle_signals = handle;
         self
     }
 

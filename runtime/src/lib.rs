@@ -54,6 +54,7 @@ mod park;
 mod registry;
 mod runtime;
 mod shared;
+pub mod signal;
 mod task;
 mod worker;
 mod yield_now;

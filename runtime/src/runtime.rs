@@ -62,6 +62,9 @@ impl Runtime {
             .collect();
         let stealers = queues.iter().map(LocalQueue::stealer).collect();
         let shared = Arc::new(Shared::new(config.clone(), stealers));
+        if config.handle_signals {
+            crate::signal::handle_for(&shared);
+        }
         let weak = Arc::downgrade(&shared);
         shared.timers.set_wake_sleeper(move || {
             if let Some(shared) = weak.upgrade() {

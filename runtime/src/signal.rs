@@ -1,0 +1,222 @@
+//! SIGINT and SIGTERM: the policy a runtime applies with
+//! `Builder::handle_signals(true)` (DESIGN §2.11), and futures for programs
+//! that want their own ([`ctrl_c`], [`signals`]).
+//!
+//! Signals are caught by `signal-hook`'s self-pipe: the handler itself only
+//! writes a byte (async-signal-safe); one process-wide thread reads the pipe
+//! and does the rest — counts the signal, wakes the futures waiting for one,
+//! and applies the runtimes' policy. Catching starts the first time either
+//! is used; from then on SIGINT and SIGTERM no longer kill the process by
+//! themselves (a runtime with `handle_signals` exits on the second one).
+
+use crate::shared::Shared;
+use canopy_scope::{CancelReason, Cancelled};
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::{Mutex, OnceLock, Weak};
+use std::task::{Context, Poll, Waker};
+
+/// A termination signal canopy listens for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Signal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+}
+
+/// The exit code of a process ended by a second signal (128 + SIGINT, as a
+/// shell reports a Ctrl-C).
+pub const INTERRUPTED_EXIT_CODE: i32 = 130;
+
+#[derive(Default)]
+struct Hub {
+    /// Every signal received so far, in order.
+    received: Vec<Signal>,
+    waiters: Vec<Waker>,
+    /// Runtimes built with `handle_signals(true)`.
+    runtimes: Vec<Weak<Shared>>,
+}
+
+fn hub() -> &'static Mutex<Hub> {
+    static HUB: OnceLock<Mutex<Hub>> = OnceLock::new();
+    HUB.get_or_init(|| {
+        start_listener();
+        Mutex::new(Hub::default())
+    })
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Hub> {
+    hub().lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(unix)]
+fn start_listener() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        Ok(signals) => signals,
+        Err(error) => {
+            eprintln!("canopy: cannot listen for SIGINT/SIGTERM: {error}");
+            return;
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("canopy-signals".into())
+        .spawn(move || {
+            for number in signals.forever() {
+                let signal = if number == SIGTERM {
+                    Signal::Terminate
+                } else {
+                    Signal::Interrupt
+                };
+                deliver(signal);
+            }
+        });
+    if let Err(error) = spawned {
+        eprintln!("canopy: cannot start the signal thread: {error}");
+    }
+}
+
+#[cfg(not(unix))]
+fn start_listener() {}
+
+/// On the signal thread: record the signal, wake the waiters, apply the
+/// runtimes' policy — the first signal cancels each runtime's root scope
+/// (graceful shutdown), the second exits the process at once.
+fn deliver(signal: Signal) {
+    let (waiters, runtimes, count) = {
+        let mut hub = lock();
+        hub.received.push(signal);
+        hub.runtimes.retain(|r| r.strong_count() > 0);
+        let runtimes: Vec<_> = hub.runtimes.iter().filter_map(Weak::upgrade).collect();
+        (
+            std::mem::take(&mut hub.waiters),
+            runtimes,
+            hub.received.len(),
+        )
+    };
+    for waker in waiters {
+        waker.wake();
+    }
+    if runtimes.is_empty() {
+        return;
+    }
+    if count == 1 {
+        eprintln!(
+            "canopy: received {signal}; shutting down gracefully \
+             (send it again to exit at once)"
+        );
+        for shared in runtimes {
+            shared.cancel_root(CancelReason::Signal);
+        }
+    } else {
+        eprintln!("canopy: received {signal} again; exiting at once");
+        std::process::exit(INTERRUPTED_EXIT_CODE);
+    }
+}
+
+/// Makes `shared` follow the signal policy (`Builder::handle_signals`).
+pub(crate) fn handle_for(shared: &std::sync::Arc<Shared>) {
+    lock().runtimes.push(std::sync::Arc::downgrade(shared));
+}
+
+/// Waits for the next SIGINT (Ctrl-C) received after this call. A
+/// checkpoint: `Err(Cancelled)` if the enclosing scope is cancelled first.
+///
+/// Using it starts catching SIGINT and SIGTERM, which then no longer kill
+/// the process by themselves: act on them (or build the runtime with
+/// `handle_signals(true)`).
+///
+/// ```no_run
+/// # let rt = canopy_runtime::Runtime::builder().build().unwrap();
+/// rt.block_on(async {
+///     canopy_runtime::signal::ctrl_c().await?;
+///     println!("interrupted");
+///     Ok::<_, canopy_scope::Cancelled>(())
+/// })
+/// .unwrap();
+/// ```
+#[track_caller]
+pub fn ctrl_c() -> CtrlC {
+    CtrlC {
+        stream: signals_at(Location::caller()),
+    }
+}
+
+/// The future of [`ctrl_c`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct CtrlC {
+    stream: Signals,
+}
+
+impl Future for CtrlC {
+    type Output = Result<(), Cancelled>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            match std::task::ready!(self.stream.poll_recv(cx)) {
+                Ok(Signal::Interrupt) => return Poll::Ready(Ok(())),
+                Ok(Signal::Terminate) => continue,
+                Err(cancelled) => return Poll::Ready(Err(cancelled)),
+            }
+        }
+    }
+}
+
+/// The SIGINTs and SIGTERMs received from now on, in order, for programs
+/// with a policy of their own. Starts catching them (see [`ctrl_c`]).
+#[track_caller]
+pub fn signals() -> Signals {
+    signals_at(Location::caller())
+}
+
+fn signals_at(location: &'static Location<'static>) -> Signals {
+    let seen = lock().received.len();
+    Signals { seen, location }
+}
+
+/// The stream made by [`signals`].
+#[derive(Debug)]
+pub struct Signals {
+    /// How many signals of the process-wide log this stream has seen.
+    seen: usize,
+    location: &'static Location<'static>,
+}
+
+impl Signals {
+    /// Waits for the next signal. A checkpoint.
+    pub async fn recv(&mut self) -> Result<Signal, Cancelled> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Polls for the next signal (for hand-written futures and streams).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Signal, Cancelled>> {
+        {
+            let mut hub = lock();
+            if let Some(&signal) = hub.received.get(self.seen) {
+                self.seen += 1;
+                return Poll::Ready(Ok(signal));
+            }
+            if !hub.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                hub.waiters.push(cx.waker().clone());
+            }
+        }
+        // Waiting: a cancel point.
+        match std::task::ready!(canopy_scope::poll_cancelled(cx, self.location)) {
+            Err(cancelled) => Poll::Ready(Err(cancelled)),
+            Ok(()) => Poll::Pending,
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        })
+    }
+}
