@@ -65,20 +65,21 @@ fn say(line: &str) {
     let _ = out.flush();
 }
 
-fn main() -> ExitCode {
+/// `#[canopy::main]` turns on signal handling: the first Ctrl-C cancels
+/// every task (here: the group's workers), a second one exits at once, and
+/// an interrupted program exits with code 130.
+#[canopy::main]
+async fn main() -> ExitCode {
     let workers = env("WORKERS", 4);
     let flush = Duration::from_millis(env("FLUSH_MS", 200));
-    let rt = canopy::Runtime::builder()
-        .handle_signals(true)
-        .build()
-        .expect("the runtime starts");
-    let result = rt.block_on(task_group(|tg| async move {
+    let result = task_group(|tg| async move {
         for id in 0..workers {
             tg.spawn(worker(id, flush));
         }
         say("ready: press Ctrl-C to stop");
         Ok::<(), Cancelled>(())
-    }));
+    })
+    .await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error.failures().is_empty() => {

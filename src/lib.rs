@@ -83,6 +83,41 @@ pub use canopy_scope::{
 
 pub use canopy_runtime::signal;
 
+pub use canopy_macros::{main, test};
+
+/// What `#[canopy::main]` and `#[canopy::test]` expand to. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    use std::future::Future;
+
+    /// `#[canopy::main]`: a runtime with signal handling; a graceful
+    /// shutdown when `main` returns; exit code 130 if a signal interrupted it.
+    pub fn run_main<F: Future>(main: F) -> F::Output {
+        let rt = crate::Runtime::builder()
+            .handle_signals(true)
+            .build()
+            .unwrap_or_else(|error| panic!("#[canopy::main] could not start a runtime: {error}"));
+        let output = rt.block_on(main);
+        let interrupted = rt.was_interrupted();
+        let grace = rt.shutdown_grace();
+        rt.shutdown(grace);
+        if interrupted {
+            std::process::exit(crate::signal::INTERRUPTED_EXIT_CODE);
+        }
+        output
+    }
+
+    /// `#[canopy::test]`: a fresh runtime per test.
+    pub fn run_test<F: Future>(start_paused: bool, workers: usize, test: F) -> F::Output {
+        let rt = crate::Runtime::builder()
+            .workers(workers)
+            .start_paused(start_paused)
+            .build()
+            .unwrap_or_else(|error| panic!("#[canopy::test] could not start a runtime: {error}"));
+        rt.block_on(test)
+    }
+}
+
 /// Deadline propagation between services: encode what is left of
 /// [`current_effective_deadline`] as a gRPC-style `grpc-timeout` value for an
 /// outgoing request, and open a scope from an incoming one

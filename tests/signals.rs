@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// The example binary, next to this test's. `cargo test` builds examples;
-/// `cargo test --test signals` does not, so then it is built here.
+/// The example binary, next to this test's. `cargo test` builds examples,
+/// `cargo test --test signals` does not: so it is built here (a no-op when
+/// it is up to date), never run stale.
 fn example() -> PathBuf {
     static BUILT: std::sync::Once = std::sync::Once::new();
     let mut dir = std::env::current_exe().unwrap();

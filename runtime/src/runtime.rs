@@ -191,6 +191,15 @@ impl Runtime {
         finished
     }
 
+    /// Whether SIGINT or SIGTERM started this runtime's graceful shutdown
+    /// (with [`Builder::handle_signals`]): a program then usually exits with
+    /// code 130, as `#[canopy::main]` does.
+    ///
+    /// [`Builder::handle_signals`]: crate::Builder::handle_signals
+    pub fn was_interrupted(&self) -> bool {
+        self.handle.shared.was_interrupted()
+    }
+
     /// The grace period set by [`Builder::shutdown_grace`].
     ///
     /// [`Builder::shutdown_grace`]: crate::Builder::shutdown_grace

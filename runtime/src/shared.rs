@@ -228,6 +228,11 @@ impl Shared {
         self.root_cancelled.load(Relaxed).then_some(&self.root)
     }
 
+    /// Whether a signal cancelled the root scope (`handle_signals`).
+    pub(crate) fn was_interrupted(&self) -> bool {
+        self.root.cancel_reason() == Some(canopy_scope::CancelReason::Signal)
+    }
+
     /// Graceful shutdown, step 1: cancel the root scope and wake every
     /// waiting task, so that each sees `Cancelled` at its next checkpoint.
     pub(crate) fn cancel_root(&self, reason: canopy_scope::CancelReason) {
