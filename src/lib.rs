@@ -70,8 +70,8 @@ pub mod time {
 
 pub use canopy_runtime::{
     BuildError, Builder, ChildOutput, Failure, GroupClosed, GroupError, Handle, JoinError,
-    JoinHandle, OutsideRuntime, Runtime, RuntimeMetrics, StartError, TaskGroup, TaskStatus,
-    WorkerMetrics, YieldNow, run, spawn, task_group, yield_now,
+    JoinHandle, OutsideRuntime, RootFailure, Runtime, RuntimeMetrics, StartError, TaskGroup,
+    TaskStatus, WorkerMetrics, YieldNow, run, spawn, task_group, yield_now,
 };
 
 pub use canopy_scope::{

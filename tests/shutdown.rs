@@ -172,3 +172,73 @@ fn run_shuts_down_gracefully_when_main_returns() {
         "the task's cleanup ran before run returned"
     );
 }
+
+// ---- the root group's failure policy (DESIGN §2.10) ------------------------
+
+#[test]
+fn under_cancel_root_an_unobserved_panic_cancels_everything_and_surfaces_from_block_on() {
+    let rt = Runtime::builder()
+        .workers(2)
+        .root_failure(canopy::RootFailure::CancelRoot)
+        .on_unobserved_panic(|_| {}) // keep the test output quiet
+        .build()
+        .unwrap();
+    let sibling_cancelled = Arc::new(AtomicBool::new(false));
+    let flag = sibling_cancelled.clone();
+    drop(rt.spawn(async move {
+        let out = sleep(HOUR).await;
+        flag.store(
+            out.is_err_and(|c| c.reason() == CancelReason::GroupFailed),
+            SeqCst,
+        );
+    }));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async {
+            drop(canopy::spawn(async {
+                sleep(Duration::from_millis(10)).await.unwrap();
+                panic!("root task exploded");
+            }));
+            // The program's main future is cancelled too.
+            let err = sleep(HOUR).await.unwrap_err();
+            assert_eq!(err.reason(), CancelReason::GroupFailed);
+        })
+    }));
+    let payload = outcome.unwrap_err();
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"root task exploded"));
+    let until = Instant::now() + PATIENCE;
+    while !sibling_cancelled.load(SeqCst) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        sibling_cancelled.load(SeqCst),
+        "the other root task was cancelled"
+    );
+}
+
+#[test]
+fn a_held_handle_always_gets_its_tasks_panic_even_under_cancel_root() {
+    let rt = Runtime::builder()
+        .workers(2)
+        .root_failure(canopy::RootFailure::CancelRoot)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let task = canopy::spawn(async { panic!("mine") });
+        let error = task.await.unwrap_err();
+        assert_eq!(error.panic_message(), Some("mine"));
+        // Nothing was cancelled: the handle received the panic.
+        sleep(Duration::from_millis(1)).await.unwrap();
+    });
+}
+
+#[test]
+fn a_future_in_block_on_sees_the_shutdown_too() {
+    let rt = runtime();
+    let handle = rt.handle().clone();
+    // A `block_on` future is no task: the root cancel must wake it itself.
+    let waiter = std::thread::spawn(move || handle.block_on(sleep(HOUR)));
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(rt.shutdown(PATIENCE));
+    let out = waiter.join().unwrap();
+    assert_eq!(out.unwrap_err().reason(), CancelReason::Shutdown);
+}

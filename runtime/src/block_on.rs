@@ -78,6 +78,25 @@ impl Wake for BlockOnWaker {
     }
 }
 
+/// This call's waker, registered for root cancels while it runs.
+struct BlockOnEntry<'a> {
+    shared: &'a Shared,
+    key: usize,
+}
+
+impl<'a> BlockOnEntry<'a> {
+    fn new(shared: &'a Shared, waker: &Waker) -> Self {
+        let key = shared.add_block_on(waker);
+        BlockOnEntry { shared, key }
+    }
+}
+
+impl Drop for BlockOnEntry<'_> {
+    fn drop(&mut self) {
+        self.shared.remove_block_on(self.key);
+    }
+}
+
 /// Counts the thread out when `block_on` returns or unwinds.
 struct Leave<'a>(&'a BlockOnWaker);
 
@@ -97,6 +116,9 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     signal.notify();
     let _leave = Leave(&signal);
     let waker = Waker::from(signal.clone());
+    // Found by a root cancel (graceful shutdown, signal, root failure),
+    // which wakes tasks through the registry; this future is not a task.
+    let _registered = BlockOnEntry::new(shared, &waker);
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
     loop {
@@ -107,6 +129,11 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
             future.as_mut().poll(&mut cx)
         };
         if let Poll::Ready(output) = polled {
+            // A root task failed under `RootFailure::CancelRoot`: surface it
+            // here, where the program waits.
+            if let Some(payload) = shared.take_root_failure() {
+                std::panic::resume_unwind(payload);
+            }
             return output;
         }
         if !signal.try_idle() {

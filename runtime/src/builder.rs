@@ -32,6 +32,24 @@ pub(crate) struct Config {
     pub(crate) shutdown_grace: std::time::Duration,
     /// SIGINT/SIGTERM cancel the root scope (`Builder::handle_signals`).
     pub(crate) handle_signals: bool,
+    /// What a root task's unobserved panic does (`Builder::root_failure`).
+    pub(crate) root_failure: RootFailure,
+}
+
+/// What happens when a task spawned with `canopy::spawn` (into the root
+/// group) panics and nobody holds its `JoinHandle` (DESIGN §2.10). A held
+/// handle always receives the panic instead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RootFailure {
+    /// Report it (the `on_unobserved_panic` hook, or stderr) and go on:
+    /// tokio's habit. The default.
+    #[default]
+    Report,
+    /// Trio's strictness: report it, cancel the root group (every task sees
+    /// `Cancelled` with reason `GroupFailed`, including the future given to
+    /// `block_on`), and when that `block_on` returns, resume the panic there.
+    CancelRoot,
 }
 
 impl fmt::Debug for Config {
@@ -91,6 +109,7 @@ impl Builder {
                 on_unobserved_panic: None,
                 shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
                 handle_signals: false,
+                root_failure: RootFailure::Report,
             },
         }
     }
@@ -178,6 +197,12 @@ impl Builder {
     /// [`Runtime::shutdown_grace`]: crate::Runtime::shutdown_grace
     pub fn shutdown_grace(mut self, grace: std::time::Duration) -> Self {
         self.config.shutdown_grace = grace;
+        self
+    }
+
+    /// What a root task's unobserved panic does; see [`RootFailure`].
+    pub fn root_failure(mut self, policy: RootFailure) -> Self {
+        self.config.root_failure = policy;
         self
     }
 

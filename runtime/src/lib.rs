@@ -62,7 +62,7 @@ mod yield_now;
 #[cfg(all(test, loom))]
 mod loom_models;
 
-pub use builder::{BuildError, Builder};
+pub use builder::{BuildError, Builder, RootFailure};
 pub use group::{ChildOutput, Failure, GroupClosed, GroupError, TaskGroup, task_group};
 pub use group_start::{StartError, TaskStatus};
 pub use handle::{Handle, OutsideRuntime, spawn};

@@ -69,6 +69,12 @@ pub(crate) struct Shared {
     root: canopy_scope::CancelScope,
     /// `root` is cancelled: task polls enter it (one load per poll).
     root_cancelled: AtomicBool,
+    /// The first unobserved root-task panic, under `RootFailure::CancelRoot`,
+    /// for `block_on` to resume.
+    root_failure: Mutex<Option<Box<dyn Any + Send>>>,
+    /// The wakers of the futures in `block_on` calls, which are no tasks and
+    /// so not in `registry`: a root cancel must wake them too.
+    block_on_wakers: Mutex<slab::Slab<std::task::Waker>>,
     /// Worker threads still running; shutdown waits for it to reach zero.
     running_workers: Mutex<usize>,
     worker_exited: Condvar,
@@ -101,6 +107,8 @@ impl Shared {
             unobserved_panics: AtomicU64::new(0),
             root: canopy_scope::CancelScope::new(),
             root_cancelled: AtomicBool::new(false),
+            root_failure: Mutex::new(None),
+            block_on_wakers: Mutex::new(slab::Slab::new()),
             running_workers: Mutex::new(workers),
             worker_exited: Condvar::new(),
             config,
@@ -239,6 +247,34 @@ impl Shared {
         self.root.cancel_with(reason);
         self.root_cancelled.store(true, SeqCst);
         self.registry.wake_all();
+        let block_ons: Vec<_> = self
+            .block_on_wakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(_, waker)| waker.clone())
+            .collect();
+        for waker in block_ons {
+            waker.wake();
+        }
+    }
+
+    /// Registers a `block_on` call's waker for `cancel_root`; returns the key
+    /// to remove it with.
+    pub(crate) fn add_block_on(&self, waker: &std::task::Waker) -> usize {
+        self.block_on_wakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(waker.clone())
+    }
+
+    pub(crate) fn remove_block_on(&self, key: usize) {
+        let waker = self
+            .block_on_wakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .try_remove(key);
+        drop(waker);
     }
 
     /// Shutdown protocol, step 1.
@@ -341,8 +377,25 @@ impl Shared {
                 "canopy: the on_unobserved_panic hook panicked; the panic was contained"
             );
         }
+        if self.config.root_failure == crate::builder::RootFailure::CancelRoot {
+            let mut failure = self.root_failure.lock().unwrap_or_else(|e| e.into_inner());
+            if failure.is_none() {
+                *failure = Some(payload);
+                drop(failure);
+                self.cancel_root(canopy_scope::CancelReason::GroupFailed);
+                return;
+            }
+        }
         // Dropping the payload runs user code too.
         let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+    }
+
+    /// The root failure `block_on` resumes (`RootFailure::CancelRoot`).
+    pub(crate) fn take_root_failure(&self) -> Option<Box<dyn Any + Send>> {
+        self.root_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     pub(crate) fn metrics(&self) -> RuntimeMetrics {
