@@ -38,8 +38,11 @@
 //! [`Handle`] for other threads, [`yield_now`], and [`RuntimeMetrics`].
 //! Timers in [`time`]. Cancel scopes: [`CancelScope`], [`move_on_after`],
 //! [`fail_after`], [`checkpoint`], [`current_effective_deadline`],
-//! [`cancellable`], deadline propagation in [`deadline`]. Task groups, I/O
-//! and channels follow (see `DESIGN.md`).
+//! [`cancellable`], deadline propagation in [`deadline`]. Task groups:
+//! [`task_group`], [`TaskGroup::start`]. The root group and graceful
+//! shutdown: [`Runtime::shutdown`], [`run`], [`RootFailure`]; signals:
+//! [`Builder::handle_signals`], [`signal`]; [`main`] and [`test`]. I/O and
+//! channels follow (see `DESIGN.md`).
 //!
 //! # Features
 //!
