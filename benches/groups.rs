@@ -28,18 +28,11 @@ const HOUR: Duration = Duration::from_secs(3600);
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn canopy_rt() -> canopy::Runtime {
-    canopy::Runtime::builder()
-        .workers(workers())
-        .build()
-        .unwrap()
+    contenders::canopy_runtime(workers())
 }
 
 fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers())
-        .enable_all()
-        .build()
-        .unwrap()
+    contenders::tokio_runtime(workers())
 }
 
 fn group_spawn_join(c: &mut Criterion) {

@@ -47,18 +47,11 @@ const HOUR: Duration = Duration::from_secs(3600);
 const TIMEOUT: Duration = Duration::from_secs(1);
 
 fn canopy_rt() -> canopy::Runtime {
-    canopy::Runtime::builder()
-        .workers(workers())
-        .build()
-        .unwrap()
+    contenders::canopy_runtime(workers())
 }
 
 fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers())
-        .enable_all()
-        .build()
-        .unwrap()
+    contenders::tokio_runtime(workers())
 }
 
 /// `body` inside one nested cancel scope per token.

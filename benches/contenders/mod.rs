@@ -20,6 +20,20 @@ pub fn workers() -> usize {
         .unwrap_or(2)
 }
 
+/// A canopy runtime with `workers` workers, as every bench builds it.
+pub fn canopy_runtime(workers: usize) -> canopy::Runtime {
+    canopy::Runtime::builder().workers(workers).build().unwrap()
+}
+
+/// A tokio multi-thread runtime with `workers` workers and `enable_all`.
+pub fn tokio_runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// What a workload needs from a runtime.
 pub trait Contender: Sized {
     const NAME: &'static str;
@@ -66,7 +80,7 @@ impl Contender for Canopy {
     type Join<T: Send + 'static> = Unwrap<canopy::JoinHandle<T>>;
 
     fn start(workers: usize) -> Self {
-        Canopy(canopy::Runtime::builder().workers(workers).build().unwrap())
+        Canopy(canopy_runtime(workers))
     }
     fn spawner(&self) -> canopy::Handle {
         self.0.handle().clone()
@@ -97,13 +111,7 @@ impl Contender for Tokio {
     type Join<T: Send + 'static> = Unwrap<tokio::task::JoinHandle<T>>;
 
     fn start(workers: usize) -> Self {
-        Tokio(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(workers)
-                .enable_all()
-                .build()
-                .unwrap(),
-        )
+        Tokio(tokio_runtime(workers))
     }
     fn spawner(&self) -> tokio::runtime::Handle {
         self.0.handle().clone()
