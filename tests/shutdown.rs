@@ -242,3 +242,27 @@ fn a_future_in_block_on_sees_the_shutdown_too() {
     let out = waiter.join().unwrap();
     assert_eq!(out.unwrap_err().reason(), CancelReason::Shutdown);
 }
+
+#[test]
+fn a_scope_change_during_shutdown_does_not_hide_the_root_cancellation() {
+    let rt = runtime();
+    let (tx, rx) = mpsc::channel();
+    let (started_tx, started_rx) = mpsc::channel();
+    drop(rt.spawn(async move {
+        let waiting = sleep(HOUR);
+        started_tx.send(()).unwrap();
+        let _ = waiting.await;
+        // Cleanup code entering a fresh scope, and changing another one:
+        // the refresh of this poll's frames must keep the root cancelled.
+        let out = canopy::move_on_after(HOUR, async {
+            CancelScope::new().cancel();
+            canopy::checkpoint_if_cancelled().await
+        })
+        .await;
+        tx.send(out).unwrap();
+    }));
+    started_rx.recv_timeout(PATIENCE).unwrap();
+    assert!(rt.shutdown(PATIENCE));
+    let out = rx.recv_timeout(PATIENCE).unwrap();
+    assert_eq!(out.unwrap_err().reason(), CancelReason::Shutdown);
+}

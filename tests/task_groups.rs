@@ -394,3 +394,53 @@ fn a_child_returning_without_started_is_an_error_and_failures_after_it_are_the_g
         );
     });
 }
+
+#[test]
+fn a_start_future_dropped_unpolled_leaves_the_childs_failure_to_the_group() {
+    paused().block_on(async {
+        let error = task_group(|tg| async move {
+            drop(tg.start(|_status: canopy::TaskStatus<()>| async move {
+                sleep(SEC).await?;
+                Err::<(), BoxError>("failed before started".into())
+            }));
+            Ok::<(), BoxError>(())
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("failed before started"),
+            "{error}"
+        );
+    });
+}
+
+#[test]
+fn a_start_caller_cancelled_as_the_child_fails_loses_nothing() {
+    // One worker: the child cancels the caller's scope and fails in one poll.
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let seen = Arc::new(Mutex::new(None));
+    let record = seen.clone();
+    let group = rt.block_on(task_group(|tg| async move {
+        let caller = CancelScope::new();
+        let remote = caller.clone();
+        let started = caller
+            .run(async move {
+                let started = tg
+                    .start(move |_status: canopy::TaskStatus<()>| async move {
+                        remote.cancel();
+                        Err::<(), BoxError>("child failed".into())
+                    })
+                    .await;
+                Ok::<_, Cancelled>(started.map_err(|e| e.to_string()))
+            })
+            .await;
+        *record.lock().unwrap() = Some(format!("{started:?}"));
+        Ok::<(), BoxError>(())
+    }));
+    let caller_saw = seen.lock().unwrap().take().unwrap();
+    let group_saw = group.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        caller_saw.contains("child failed") || group_saw.contains("child failed"),
+        "the failure was lost: caller {caller_saw}, group {group_saw:?}"
+    );
+}

@@ -70,7 +70,11 @@ fn parse_options(args: TokenStream) -> Result<TokenStream, TokenStream> {
                     {
                         start_paused = v.to_string();
                     }
-                    ("workers", TokenTree::Literal(v)) => workers = format!("{v}usize"),
+                    ("workers", TokenTree::Literal(v))
+                        if v.to_string().bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        workers = format!("{v}usize");
+                    }
                     _ => {
                         return Err(error(
                             name.span(),

@@ -73,10 +73,13 @@ impl<E: fmt::Display> fmt::Display for StartError<E> {
 
 impl<E: fmt::Debug + fmt::Display> std::error::Error for StartError<E> {}
 
-impl<E> CancelError for StartError<E> {
+impl<E: CancelError> CancelError for StartError<E> {
+    /// The caller's cancellation, or the child's if it was cancelled before
+    /// it started (so a scope around `start` catches either).
     fn as_cancelled(&self) -> Option<&Cancelled> {
         match self {
             StartError::Cancelled(cancelled) => Some(cancelled),
+            StartError::Failed(Failure::Error(error)) => error.as_cancelled(),
             _ => None,
         }
     }
@@ -180,13 +183,13 @@ impl<E: CancelError + Send + 'static> TaskGroup<E> {
             slot: slot.clone(),
             error: PhantomData,
         });
-        async move {
-            if let Err(closed) = spawned {
-                panic!("{closed}");
-            }
-            let waiting = Waiting(slot);
-            poll_fn(|cx| poll_started(&waiting.0, cx, location)).await
+        if let Err(closed) = spawned {
+            panic!("{closed}");
         }
+        // Made now, not at the first poll: a `start` future dropped unpolled
+        // must still hand the child's outcome to the group.
+        let waiting = Waiting(slot);
+        async move { poll_fn(|cx| poll_started(&waiting.0, cx, location)).await }
     }
 }
 
@@ -204,18 +207,24 @@ fn poll_started<T, E: 'static>(
         State::Waiting => {
             state.0 = State::Waiting;
             drop(state);
-            if let Err(cancelled) = std::task::ready!(canopy_scope::poll_cancelled(cx, location)) {
-                slot.abandon();
-                return Poll::Ready(Err(StartError::Cancelled(cancelled)));
-            }
+            let cancelled = std::task::ready!(canopy_scope::poll_cancelled(cx, location));
             let mut state = slot.state.lock().unwrap_or_else(|e| e.into_inner());
-            if matches!(state.0, State::Waiting) {
-                state.1 = Some(cx.waker().clone());
-                Poll::Pending
-            } else {
-                drop(state);
-                cx.waker().wake_by_ref();
-                Poll::Pending
+            match std::mem::replace(&mut state.0, State::Taken) {
+                // Settled meanwhile: that outcome wins, so it is not lost.
+                State::Started(value) => Poll::Ready(Ok(value)),
+                State::Ended(outcome) => Poll::Ready(Err(*outcome
+                    .downcast::<StartError<E>>()
+                    .expect("a started task reports the group's error type"))),
+                State::Waiting => match cancelled {
+                    // Stop waiting; the child's outcome is now the group's.
+                    Err(cancelled) => Poll::Ready(Err(StartError::Cancelled(cancelled))),
+                    Ok(()) => {
+                        state.0 = State::Waiting;
+                        state.1 = Some(cx.waker().clone());
+                        Poll::Pending
+                    }
+                },
+                State::Taken => unreachable!("only this future takes the outcome"),
             }
         }
         State::Taken => panic!("TaskGroup::start's future polled after it completed"),

@@ -69,6 +69,8 @@ pub(crate) struct Shared {
     root: canopy_scope::CancelScope,
     /// `root` is cancelled: task polls enter it (one load per poll).
     root_cancelled: AtomicBool,
+    /// A SIGINT/SIGTERM arrived for this runtime (`handle_signals`).
+    signalled: AtomicBool,
     /// The first unobserved root-task panic, under `RootFailure::CancelRoot`,
     /// for `block_on` to resume.
     root_failure: Mutex<Option<Box<dyn Any + Send>>>,
@@ -107,6 +109,7 @@ impl Shared {
             unobserved_panics: AtomicU64::new(0),
             root: canopy_scope::CancelScope::new(),
             root_cancelled: AtomicBool::new(false),
+            signalled: AtomicBool::new(false),
             root_failure: Mutex::new(None),
             block_on_wakers: Mutex::new(slab::Slab::new()),
             running_workers: Mutex::new(workers),
@@ -236,9 +239,19 @@ impl Shared {
         self.root_cancelled.load(Relaxed).then_some(&self.root)
     }
 
-    /// Whether a signal cancelled the root scope (`handle_signals`).
+    /// Whether a signal arrived for this runtime (`handle_signals`).
     pub(crate) fn was_interrupted(&self) -> bool {
-        self.root.cancel_reason() == Some(canopy_scope::CancelReason::Signal)
+        self.signalled.load(SeqCst)
+    }
+
+    /// A signal arrived (`handle_signals`): `true` if it is the first one
+    /// for this runtime, which then begins its graceful shutdown.
+    pub(crate) fn interrupt(&self) -> bool {
+        if self.signalled.swap(true, SeqCst) {
+            return false;
+        }
+        self.cancel_root(canopy_scope::CancelReason::Signal);
+        true
     }
 
     /// Graceful shutdown, step 1: cancel the root scope and wake every

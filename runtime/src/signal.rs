@@ -10,7 +10,7 @@
 //! themselves (a runtime with `handle_signals` exits on the second one).
 
 use crate::shared::Shared;
-use canopy_scope::{CancelReason, Cancelled};
+use canopy_scope::Cancelled;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
@@ -86,35 +86,46 @@ fn start_listener() {}
 /// runtimes' policy — the first signal cancels each runtime's root scope
 /// (graceful shutdown), the second exits the process at once.
 fn deliver(signal: Signal) {
-    let (waiters, runtimes, count) = {
+    // Nothing here may kill this thread (a panicking waker, a closed
+    // stderr): later signals would then go unanswered.
+    let _ = std::panic::catch_unwind(|| deliver_inner(signal));
+}
+
+fn deliver_inner(signal: Signal) {
+    let (waiters, runtimes) = {
         let mut hub = lock();
         hub.received.push(signal);
         hub.runtimes.retain(|r| r.strong_count() > 0);
         let runtimes: Vec<_> = hub.runtimes.iter().filter_map(Weak::upgrade).collect();
-        (
-            std::mem::take(&mut hub.waiters),
-            runtimes,
-            hub.received.len(),
-        )
+        (std::mem::take(&mut hub.waiters), runtimes)
     };
     for waker in waiters {
-        waker.wake();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
     }
-    if runtimes.is_empty() {
-        return;
-    }
-    if count == 1 {
-        eprintln!(
-            "canopy: received {signal}; shutting down gracefully \
-             (send it again to exit at once)"
-        );
-        for shared in runtimes {
-            shared.cancel_root(CancelReason::Signal);
+    // The policy is per runtime: a signal is its first if its root was not
+    // interrupted yet (signals before it was built, or awaited through
+    // `ctrl_c`, do not count).
+    let mut again = false;
+    for shared in runtimes {
+        if shared.interrupt() {
+            say(&format!(
+                "canopy: received {signal}; shutting down gracefully \
+                 (send it again to exit at once)"
+            ));
+        } else {
+            again = true;
         }
-    } else {
-        eprintln!("canopy: received {signal} again; exiting at once");
+    }
+    if again {
+        say(&format!("canopy: received {signal} again; exiting at once"));
         std::process::exit(INTERRUPTED_EXIT_CODE);
     }
+}
+
+/// A line on stderr; a write error is ignored (never a panic).
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Makes `shared` follow the signal policy (`Builder::handle_signals`).

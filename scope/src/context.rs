@@ -74,7 +74,7 @@ fn refresh(frame: &Frame) -> *const Node {
     let origin = match unsafe { frame.parent.as_ref() } {
         // The top of the task: read the tree (it may hang under a scope of
         // another task).
-        None => node.map_or(ptr::null(), |n| n.effective_origin()),
+        None => node.map_or_else(current_root, |n| n.effective_origin()),
         Some(parent) => visible_origin(node, refresh(parent)),
     };
     frame.origin.set(origin);
