@@ -103,18 +103,21 @@ pub mod __private {
         let output = rt.block_on(main);
         let interrupted = rt.was_interrupted();
         let grace = rt.shutdown_grace();
-        rt.shutdown(grace);
+        rt.shutdown_reporting_overrun(grace);
         if interrupted {
             std::process::exit(crate::signal::INTERRUPTED_EXIT_CODE);
         }
         output
     }
 
-    /// `#[canopy::test]`: a fresh runtime per test.
+    /// `#[canopy::test]`: a fresh runtime per test. A detached task's
+    /// panic fails the test (`RootFailure::CancelRoot`), rather than being
+    /// printed and missed.
     pub fn run_test<F: Future>(start_paused: bool, workers: usize, test: F) -> F::Output {
         let rt = crate::Runtime::builder()
             .workers(workers)
             .start_paused(start_paused)
+            .root_failure(crate::RootFailure::CancelRoot)
             .build()
             .unwrap_or_else(|error| panic!("#[canopy::test] could not start a runtime: {error}"));
         rt.block_on(test)

@@ -26,3 +26,13 @@ async fn options_combine_and_results_propagate() -> Result<(), canopy::Cancelled
     canopy::time::sleep(Duration::from_secs(1)).await?;
     Ok(())
 }
+
+#[canopy::test]
+#[should_panic(expected = "detached task exploded")]
+async fn a_detached_tasks_panic_fails_the_test() {
+    drop(canopy::spawn(async {
+        panic!("detached task exploded");
+    }));
+    // Cancelled by the failure (the root group's CancelRoot policy).
+    let _ = canopy::time::sleep(Duration::from_secs(3600)).await;
+}

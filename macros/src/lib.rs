@@ -34,7 +34,8 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Runs an `async fn` test on a fresh canopy runtime (2 workers). Options:
 /// `start_paused = true` (a paused clock, as `Builder::start_paused`) and
-/// `workers = N`.
+/// `workers = N`. A task spawned by the test that panics with nobody holding
+/// its handle fails the test (`RootFailure::CancelRoot`).
 ///
 /// ```ignore
 /// #[canopy::test(start_paused = true)]

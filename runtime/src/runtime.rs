@@ -200,6 +200,22 @@ impl Runtime {
         self.handle.shared.was_interrupted()
     }
 
+    /// [`shutdown`](Self::shutdown), saying on stderr if tasks had to be
+    /// dropped because they outlived the grace period (for `run` and
+    /// `#[canopy::main]`, which have nobody to return that to).
+    #[doc(hidden)]
+    pub fn shutdown_reporting_overrun(self, grace: Duration) {
+        if !self.shutdown(grace) {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "canopy: some tasks were still running {grace:?} after the shutdown began \
+                 and were dropped; give them a longer Builder::shutdown_grace, or make \
+                 them return on Cancelled"
+            );
+        }
+    }
+
     /// The grace period set by [`Builder::shutdown_grace`].
     ///
     /// [`Builder::shutdown_grace`]: crate::Builder::shutdown_grace
@@ -266,7 +282,7 @@ impl Builder {
         let rt = self.build()?;
         let output = rt.block_on(main);
         let grace = rt.shutdown_grace();
-        rt.shutdown(grace);
+        rt.shutdown_reporting_overrun(grace);
         Ok(output)
     }
 }
