@@ -198,35 +198,24 @@ fn poll_started<T, E: 'static>(
     cx: &mut Context<'_>,
     location: &'static Location<'static>,
 ) -> Poll<Result<T, StartError<E>>> {
+    // A cancel point; an outcome settled by now still wins over it, so the
+    // child's value or failure is never lost.
+    let cancelled = std::task::ready!(canopy_scope::poll_cancelled(cx, location));
     let mut state = slot.state.lock().unwrap_or_else(|e| e.into_inner());
     match std::mem::replace(&mut state.0, State::Taken) {
         State::Started(value) => Poll::Ready(Ok(value)),
         State::Ended(outcome) => Poll::Ready(Err(*outcome
             .downcast::<StartError<E>>()
             .expect("a started task reports the group's error type"))),
-        State::Waiting => {
-            state.0 = State::Waiting;
-            drop(state);
-            let cancelled = std::task::ready!(canopy_scope::poll_cancelled(cx, location));
-            let mut state = slot.state.lock().unwrap_or_else(|e| e.into_inner());
-            match std::mem::replace(&mut state.0, State::Taken) {
-                // Settled meanwhile: that outcome wins, so it is not lost.
-                State::Started(value) => Poll::Ready(Ok(value)),
-                State::Ended(outcome) => Poll::Ready(Err(*outcome
-                    .downcast::<StartError<E>>()
-                    .expect("a started task reports the group's error type"))),
-                State::Waiting => match cancelled {
-                    // Stop waiting; the child's outcome is now the group's.
-                    Err(cancelled) => Poll::Ready(Err(StartError::Cancelled(cancelled))),
-                    Ok(()) => {
-                        state.0 = State::Waiting;
-                        state.1 = Some(cx.waker().clone());
-                        Poll::Pending
-                    }
-                },
-                State::Taken => unreachable!("only this future takes the outcome"),
+        State::Waiting => match cancelled {
+            // Stop waiting (`Taken` stays): the child's outcome is the group's.
+            Err(cancelled) => Poll::Ready(Err(StartError::Cancelled(cancelled))),
+            Ok(()) => {
+                state.0 = State::Waiting;
+                state.1 = Some(cx.waker().clone());
+                Poll::Pending
             }
-        }
+        },
         State::Taken => panic!("TaskGroup::start's future polled after it completed"),
     }
 }

@@ -230,17 +230,22 @@ pub(crate) fn current_frame() -> *const Frame {
 /// attributed to `location`.
 #[inline]
 pub(crate) fn check(location: &'static Location<'static>) -> Result<(), Cancelled> {
-    let frame = current_frame();
-    let origin = if frame.is_null() {
-        // In no scope: only the runtime's root (cancelled by a graceful
-        // shutdown) can apply; its runtime keeps it alive.
-        current_root()
-    } else {
-        // SAFETY: a non-null frame is on the stack of a poll in progress on
-        // this thread (its guard resets the pointer before the frame goes
-        // away), and its origin node is kept alive by that poll's scopes.
-        unsafe { (*frame).origin.get() }
-    };
+    // One thread-local access for both: the innermost frame's view, or, in
+    // no scope, the runtime's root (cancelled by a graceful shutdown).
+    let origin = CONTEXT
+        .try_with(|cx| {
+            let frame = cx.frame.get();
+            if frame.is_null() {
+                cx.root.get()
+            } else {
+                // SAFETY: a non-null frame is on the stack of a poll in
+                // progress on this thread (its guard resets the pointer
+                // before the frame goes away); its origin node is kept alive
+                // by that poll's scopes, the root by its runtime.
+                unsafe { (*frame).origin.get() }
+            }
+        })
+        .unwrap_or(ptr::null());
     // SAFETY: as above.
     match unsafe { origin.as_ref() } {
         None => Ok(()),
