@@ -902,7 +902,7 @@ fn a_deadline_on_a_task_root_scope_fires() {
         let parent = CancelScope::new();
         parent
             .run(async {
-                let root = canopy_scope::TaskScope::new(&parent);
+                let root = canopy_scope::rt::TaskScope::new(&parent);
                 root.scope()
                     .set_deadline(Some(time::now() + Duration::from_millis(20)));
                 let mut body = Box::pin(sleep(Duration::from_secs(30)));

@@ -121,11 +121,12 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let _registered = BlockOnEntry::new(shared, &waker);
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
+    // This call's scope context, as a task's (cancel word, budget, leaves).
+    let scope = canopy_scope::rt::TaskContext::default();
     loop {
         signal.begin_poll();
-        canopy_scope::reset_budget(shared.config.checkpoint_budget);
         let polled = {
-            let _root = shared.cancelled_root().map(canopy_scope::enter_root);
+            let _scope = scope.enter(&waker, shared.config.checkpoint_budget, Some(shared.root()));
             future.as_mut().poll(&mut cx)
         };
         if let Poll::Ready(output) = polled {

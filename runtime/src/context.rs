@@ -44,8 +44,6 @@ impl Drop for EnterGuard {
             cx.shared.set(self.shared);
             cx.worker.set(self.worker);
         });
-        // Outside a task's poll the budget is unlimited again.
-        canopy_scope::reset_budget(u32::MAX);
     }
 }
 

@@ -16,7 +16,8 @@
 
 use crate::handle;
 use crate::join::JoinError;
-use canopy_scope::{CancelError, CancelReason, CancelScope, Cancelled, ScopeId, TaskScope};
+use canopy_scope::rt::TaskScope;
+use canopy_scope::{CancelError, CancelReason, CancelScope, Cancelled, ScopeId};
 use std::any::Any;
 use std::fmt;
 use std::future::{Future, poll_fn};

@@ -239,6 +239,12 @@ impl Shared {
         self.root_cancelled.load(Relaxed).then_some(&self.root)
     }
 
+    /// The root scope, above every task.
+    #[inline]
+    pub(crate) fn root(&self) -> &canopy_scope::CancelScope {
+        &self.root
+    }
+
     /// Whether a signal arrived for this runtime (`handle_signals`).
     pub(crate) fn was_interrupted(&self) -> bool {
         self.signalled.load(SeqCst)

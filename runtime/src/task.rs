@@ -116,6 +116,8 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         meta: &'a TaskMeta,
+        // The task's scope context: its cancel word, budget pass, leaves.
+        scope: canopy_scope::rt::TaskContext,
         registered: bool,
         finished: bool,
     }
@@ -138,6 +140,7 @@ impl<'a, F> TaskFuture<'a, F> {
         TaskFuture {
             inner,
             meta,
+            scope: canopy_scope::rt::TaskContext::default(),
             registered: false,
             finished: false,
         }
@@ -150,11 +153,16 @@ impl<F: Future> Future for TaskFuture<'_, F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
-        // After a graceful shutdown began, the task runs inside the
-        // cancelled root scope (one load per poll until then).
-        let root = this.meta.shared.cancelled_root();
+        // The task runs under the runtime's root scope (cancelled by a
+        // graceful shutdown), with its checkpoint budget.
+        let shared = &this.meta.shared;
+        let root = shared.cancelled_root();
         let result = {
-            let _root = root.map(canopy_scope::enter_root);
+            let _scope = this.scope.enter(
+                cx.waker(),
+                shared.config.checkpoint_budget,
+                Some(shared.root()),
+            );
             catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
         };
         if matches!(result, Ok(Poll::Pending)) {

@@ -220,7 +220,6 @@ impl WorkerLocal {
             drop(task);
             return;
         }
-        canopy_scope::reset_budget(self.shared.config.checkpoint_budget);
         bump(&self.shared.remotes[self.index].counters.polls);
         task.run();
     }

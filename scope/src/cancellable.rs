@@ -1,7 +1,7 @@
 //! `cancellable`: makes any future — from any crate — a cancel point.
 
 use crate::cancelled::Cancelled;
-use crate::context;
+use crate::frame;
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
@@ -52,7 +52,7 @@ impl<F: Future> Future for Cancellable<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if let Err(cancelled) = std::task::ready!(context::poll_check(cx, this.location)) {
+        if let Err(cancelled) = std::task::ready!(frame::poll_check(cx, this.location)) {
             this.future.set(None);
             return Poll::Ready(Err(cancelled));
         }

@@ -3,7 +3,7 @@
 //! (schedule point), and `check_cancelled`, the cancel half primitives call.
 
 use crate::cancelled::Cancelled;
-use crate::context;
+use crate::frame;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 /// `Location::caller()` from a `#[track_caller]` constructor).
 #[inline]
 pub fn check_cancelled(location: &'static Location<'static>) -> Result<(), Cancelled> {
-    context::check(location)
+    frame::check(location)
 }
 
 /// [`check_cancelled`] for a primitive's `poll`: also a schedule point once
@@ -28,7 +28,7 @@ pub fn poll_cancelled(
     cx: &mut Context<'_>,
     location: &'static Location<'static>,
 ) -> Poll<Result<(), Cancelled>> {
-    context::poll_check(cx, location)
+    frame::poll_check(cx, location)
 }
 
 /// A full checkpoint: returns `Cancelled` if the enclosing scope is
@@ -77,7 +77,7 @@ impl Future for Checkpoint {
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // Checked at every poll: what decides is the state when polled.
-        std::task::ready!(context::poll_check(cx, self.location))?;
+        std::task::ready!(frame::poll_check(cx, self.location))?;
         if self.yielded {
             return Poll::Ready(Ok(()));
         }
@@ -118,7 +118,7 @@ impl Future for CheckpointIfCancelled {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        context::poll_check(cx, self.location)
+        frame::poll_check(cx, self.location)
     }
 }
 

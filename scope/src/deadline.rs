@@ -1,10 +1,11 @@
 //! `current_effective_deadline` (DESIGN §2.6) and deadline propagation across
 //! services as a gRPC-style `grpc-timeout` header value.
 
-use crate::context::{self, Frame};
 use crate::driver::{self, NO_DEADLINE};
+use crate::frame::Frame;
 use crate::node::{Node, SHIELD};
 use crate::scope::CancelScope;
+use crate::task_context;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -32,11 +33,12 @@ use std::time::{Duration, Instant};
 /// });
 /// ```
 pub fn current_effective_deadline() -> Option<Instant> {
-    let frame = context::current_frame();
+    task_context::refresh_if_changed();
+    let frame = task_context::current_frame();
     // SAFETY: a non-null frame belongs to the poll running on this thread.
     let Some(frame) = (unsafe { frame.as_ref() }) else {
         // In no scope: past if the runtime is shutting down, else none.
-        return (!context::current_root().is_null()).then(driver::past);
+        return (!task_context::cancelled_root().is_null()).then(driver::past);
     };
     if !frame.origin.get().is_null() {
         return Some(driver::past());
@@ -44,7 +46,7 @@ pub fn current_effective_deadline() -> Option<Instant> {
     let mut earliest = NO_DEADLINE;
     let mut frame: &Frame = frame;
     loop {
-        // SAFETY: frames and slots live for the poll (see `context`).
+        // SAFETY: frames and slots live for the poll (see `frame.rs`).
         let slot = unsafe { &*frame.slot };
         let node = slot.node.get();
         let (deadline, state) = match node {

@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 use std::task::Waker;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A clock and a timer service for scope deadlines. Implemented by the timer
 /// crate; runtimes install one per thread with [`enter_driver`].
@@ -82,13 +82,35 @@ pub(crate) fn now() -> Instant {
 }
 
 /// Deadlines are stored in one atomic word as nanoseconds since a process-wide
-/// base instant; `NO_DEADLINE` means none. Instants before the base (which no
-/// runtime clock produces) clamp to it: they are in the past either way.
+/// base instant; `NO_DEADLINE` means none. The base lies `BASE_AGE` before the
+/// first use, so that every instant a clock of this process can produce —
+/// a paused clock started before the first deadline was encoded, an
+/// `Instant` captured earlier — comes after it and keeps its order: a
+/// deadline in the past stays in the past, whatever ran first in the
+/// process. Instants before the base clamp to it (the past either way).
 pub(crate) const NO_DEADLINE: u64 = u64::MAX;
+
+/// How far before its first use the base lies: 100 years (u64 nanoseconds
+/// reach 584 years, so deadlines up to ~480 years ahead still encode).
+const BASE_AGE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 fn base() -> Instant {
     static BASE: OnceLock<Instant> = OnceLock::new();
-    *BASE.get_or_init(Instant::now)
+    *BASE.get_or_init(|| {
+        let now = Instant::now();
+        // A platform whose monotonic clock cannot go that far back: as far
+        // back as it goes, halving.
+        let mut age = BASE_AGE;
+        loop {
+            if let Some(base) = now.checked_sub(age) {
+                return base;
+            }
+            if age.is_zero() {
+                return now;
+            }
+            age /= 2;
+        }
+    })
 }
 
 pub(crate) fn encode(deadline: Option<Instant>) -> u64 {
@@ -116,7 +138,15 @@ pub(crate) fn past() -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    #[test]
+    fn instants_from_before_the_first_use_stay_ordered() {
+        let earlier = Instant::now();
+        let later = earlier + Duration::from_millis(1);
+        let _ = base();
+        assert!(encode(Some(earlier)) < encode(Some(later)));
+        assert_eq!(decode(encode(Some(earlier))), Some(earlier));
+    }
 
     #[test]
     fn deadlines_round_trip() {

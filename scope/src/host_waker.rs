@@ -4,24 +4,34 @@
 //! Unlike `AtomicWaker`, waking does not take the waker out: a scope is
 //! cancelled, its shield toggled, its deadline fired, possibly many times
 //! while the host stays blocked, and the host re-registers only when its
-//! waker actually changed (the `Run` future compares with `will_wake` on its
-//! own copy, no atomics), so the steady-state poll costs nothing here.
+//! waker actually changed (the `Scoped` future compares with `will_wake` on
+//! its own copy, no atomics), so the steady-state poll costs nothing here.
 //!
 //! Protocol (one `state` word):
-//! - `LOCKED`: someone (the host storing, or a waker reading) owns the slot.
+//! - `LOCKED`: someone (the host storing, or a waker cloning) owns the slot.
 //! - `NOTIFY`: a waker found the slot locked; whoever holds it wakes the
 //!   stored waker on release, so no wake-up is lost.
 //!
 //! Nobody ever waits for anybody: a contended `wake` leaves `NOTIFY` for the
 //! holder; a contended `register` (rare: only when the waker changed) wakes
 //! the new waker itself, so the host polls again and retries.
+//!
+//! The user's waker never runs under `LOCKED`: a waker clones the stored
+//! waker under it and wakes the clone after releasing, so a panicking waker
+//! leaves the slot free. Its panic is caught and handed back to the caller
+//! (a cancel walk finishes first, then resumes it).
 
 use crate::loom::atomic::{AtomicU8, Ordering::SeqCst};
+use std::any::Any;
 use std::cell::UnsafeCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::task::Waker;
 
 const LOCKED: u8 = 1;
 const NOTIFY: u8 = 2;
+
+/// A panic payload from a user's waker.
+pub(crate) type WakerPanic = Box<dyn Any + Send>;
 
 pub(crate) struct HostWaker {
     state: AtomicU8,
@@ -33,6 +43,20 @@ pub(crate) struct HostWaker {
 unsafe impl Send for HostWaker {}
 // SAFETY: as above.
 unsafe impl Sync for HostWaker {}
+
+/// Releases `LOCKED` when dropped, also if a waker's `clone` panics.
+struct Held<'a>(&'a HostWaker);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if self.0.state.swap(0, SeqCst) & NOTIFY != 0 {
+            // Someone found the slot locked: wake on its behalf. (If the slot
+            // is taken again already, that holder sees the NOTIFY handling
+            // through its own CAS failing, and wakes or leaves NOTIFY.)
+            let _ = self.0.wake();
+        }
+    }
+}
 
 impl HostWaker {
     pub(crate) fn new() -> Self {
@@ -54,38 +78,48 @@ impl HostWaker {
             waker.wake_by_ref();
             return false;
         }
-        // SAFETY: we hold LOCKED.
-        let previous = unsafe { (*self.waker.get()).replace(waker.clone()) };
-        self.release();
+        let previous = {
+            let _held = Held(self);
+            let new = waker.clone();
+            // SAFETY: we hold LOCKED.
+            unsafe { (*self.waker.get()).replace(new) }
+        };
         drop(previous);
         true
     }
 
-    /// Wakes the stored waker, if any, leaving it in place.
-    pub(crate) fn wake(&self) {
+    /// Wakes the stored waker, if any, leaving it in place. A panic of the
+    /// user's waker is caught and returned.
+    pub(crate) fn wake(&self) -> Result<(), WakerPanic> {
         let mut state = self.state.load(SeqCst);
         loop {
             if state & LOCKED == 0 {
                 match self.state.compare_exchange(state, LOCKED, SeqCst, SeqCst) {
-                    Ok(_) => {
-                        self.wake_stored();
-                        self.release();
-                        return;
-                    }
+                    Ok(_) => break,
                     Err(actual) => state = actual,
                 }
             } else if state & NOTIFY != 0 {
-                return; // The holder will wake it on release.
+                return Ok(()); // The holder will wake it on release.
             } else {
                 match self
                     .state
                     .compare_exchange(state, state | NOTIFY, SeqCst, SeqCst)
                 {
-                    Ok(_) => return,
+                    Ok(_) => return Ok(()),
                     Err(actual) => state = actual,
                 }
             }
         }
+        catch_unwind(AssertUnwindSafe(|| {
+            let stored = {
+                let _held = Held(self);
+                // SAFETY: we hold LOCKED.
+                unsafe { (*self.waker.get()).clone() }
+            };
+            if let Some(waker) = stored {
+                waker.wake();
+            }
+        }))
     }
 
     /// Removes the stored waker (the host is leaving the scope).
@@ -103,31 +137,11 @@ impl HostWaker {
                 drop(waker);
                 return;
             }
-            // A waker is reading the slot for a moment; it never blocks.
+            // A waker is cloning the stored waker for a moment; it never
+            // runs user code beyond that clone under the bit.
             std::hint::spin_loop();
             #[cfg(loom)]
             loom::thread::yield_now();
-        }
-    }
-
-    /// Unlocks; wakes on behalf of anyone who found the slot locked.
-    fn release(&self) {
-        if self.state.swap(0, SeqCst) & NOTIFY != 0 {
-            self.wake_again();
-        }
-    }
-
-    fn wake_again(&self) {
-        // Take the lock once more to wake on the notifier's behalf. If it is
-        // taken again already, that holder sees our NOTIFY handling through
-        // its own CAS failing and wakes (or leaves NOTIFY) itself.
-        self.wake();
-    }
-
-    fn wake_stored(&self) {
-        // SAFETY: callers hold LOCKED.
-        if let Some(waker) = unsafe { &*self.waker.get() } {
-            waker.wake_by_ref();
         }
     }
 }
@@ -150,13 +164,13 @@ mod tests {
     fn wake_leaves_the_waker_in_place() {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let host = HostWaker::new();
-        host.wake(); // nothing registered: no-op
+        host.wake().unwrap(); // nothing registered: no-op
         assert!(host.register(&Waker::from(count.clone())));
-        host.wake();
-        host.wake();
+        host.wake().unwrap();
+        host.wake().unwrap();
         assert_eq!(count.0.load(SeqCst), 2);
         host.clear();
-        host.wake();
+        host.wake().unwrap();
         assert_eq!(count.0.load(SeqCst), 2);
     }
 
@@ -170,7 +184,7 @@ mod tests {
                 let host = host.clone();
                 std::thread::spawn(move || {
                     for _ in 0..1000 {
-                        host.wake();
+                        host.wake().unwrap();
                     }
                 })
             })

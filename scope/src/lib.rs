@@ -61,17 +61,31 @@
 //! - `CancelScope::with_deadline`/`with_shield` are builder methods on a new
 //!   scope (`CancelScope::new().with_deadline(t).with_shield(true)`) rather
 //!   than constructors, so they compose.
-//! - Cancellation is observed per poll: a poll of a task reads the scope
-//!   states once, on entering each scope; a cancel made by another thread
-//!   during that poll is seen at the task's next poll (the canceller wakes
-//!   it). A cancel made by the polling code itself is seen at once.
+//! - Checks are live: a cancel made by another thread, or a deadline fired on
+//!   another worker, is seen by the very next check, even inside one long
+//!   poll that never yields. A check that finds the world changed since the
+//!   poll's scopes were read re-reads them first; so does a
+//!   `checkpoint_if_cancelled` right after the task's own `cancel()` (as in
+//!   Trio: it returns `Cancelled`).
+//! - `checkpoint_if_cancelled` is a cancel point only: it does not spend the
+//!   checkpoint budget unless it finds the scope cancelled. Every other
+//!   checkpoint that completes spends it; `checkpoint_budget(1)` makes each
+//!   of them yield once (Trio's strict mode).
+//! - Dropping a scope's future before its body finished cancels the scope
+//!   (if it ever waited), so tasks hung below it — a dropped task group's
+//!   children — are cancelled rather than left unsupervised.
+//! - A primitive polled by a combinator that gives each child its own waker
+//!   (`FuturesUnordered`, `select_all`) is woken on cancellation too: its
+//!   waker is left with its innermost scope, whose host wakes it.
 //!
 //! # How it stays cheap
 //!
-//! See `context.rs` (the thread-local frame: a cancel check is a TLS read)
-//! and `node.rs` (the lock-free tree: link, cancel walk, safe unlinking).
-//! A scope whose body finishes in its first poll never touches the tree, the
-//! timer wheel or the allocator.
+//! See `task_context.rs` (a cancel check is one thread-local read and one
+//! load of the task's cancel word), `frame.rs` (the scopes of a poll, on its
+//! stack) and `node.rs` with `tree.rs` (the lock-free tree: link, cancel
+//! walk, safe unlinking; its table says which operation takes which lock).
+//! A scope whose body finishes in its first poll without a check never
+//! touches the tree, the timer wheel or the allocator.
 
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
@@ -79,16 +93,21 @@
 mod cancellable;
 mod cancelled;
 mod checkpoint;
-mod context;
 mod deadline;
+mod deadline_slot;
 mod driver;
+mod frame;
 mod host_waker;
+mod leaves;
 mod loom;
 mod node;
-mod run;
+mod retire;
 mod scope;
-mod task;
+mod scoped;
+mod task_context;
+mod task_root;
 mod timeout;
+mod tree;
 
 #[cfg(all(test, loom))]
 mod loom_models;
@@ -99,12 +118,19 @@ pub use checkpoint::{
     CancelShieldedCheckpoint, Checkpoint, CheckpointIfCancelled, cancel_shielded_checkpoint,
     check_cancelled, checkpoint, checkpoint_if_cancelled, poll_cancelled,
 };
-pub use context::{RootGuard, enter_root, poll_budget, reset_budget};
 pub use deadline::{
     InvalidTimeout, current_effective_deadline, encode_grpc_timeout, grpc_timeout_header,
     parse_grpc_timeout,
 };
-pub use driver::{DeadlineDriver, DriverGuard, TimerHandle, enter_driver};
 pub use scope::{CancelScope, Run, RunOrFail};
-pub use task::TaskScope;
+pub use task_context::poll_budget;
 pub use timeout::{FailAt, fail_after, fail_at, move_on_after, move_on_at};
+
+/// For runtimes and timers, not applications: the plumbing by which an
+/// executor gives each task its scope context and a timer drives deadlines.
+#[doc(hidden)]
+pub mod rt {
+    pub use crate::driver::{DeadlineDriver, DriverGuard, TimerHandle, enter_driver};
+    pub use crate::task_context::{TaskContext, TaskGuard};
+    pub use crate::task_root::TaskScope;
+}

@@ -8,7 +8,8 @@
 use crate::cancelled::CancelReason;
 use crate::driver::{DeadlineDriver, NO_DEADLINE, TimerHandle};
 use crate::host_waker::HostWaker;
-use crate::node::{CANCEL_CALLED, Node};
+use crate::node::{CANCEL_CALLED, EXITED, Node};
+use crate::task_context::TaskWord;
 use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 use std::sync::{Arc, Mutex};
@@ -164,7 +165,7 @@ fn loom_waker_registration_racing_wake() {
             thread::spawn(move || host.wake())
         };
         host.register(&new_waker);
-        waker.join().unwrap();
+        waker.join().unwrap().unwrap();
         assert!(old.0.load(SeqCst) + new.0.load(SeqCst) > 0, "wake lost");
     });
 }
@@ -210,6 +211,7 @@ fn loom_deadline_moved_while_expiring() {
         });
         let node = entered();
         node.set_deadline(Some(base + Duration::from_secs(10)));
+        node.link_top(); // the scope waits: it is linked, its deadline armed
         node.activate(Some(driver.clone()));
         driver.now_secs.store(10, SeqCst); // the deadline is due
         let later = base + Duration::from_secs(20);
@@ -227,16 +229,19 @@ fn loom_deadline_moved_while_expiring() {
 }
 
 /// A task root whose waker changes while its parent is cancelled: the new
-/// waker is woken, or the poll sees the epoch moved (and re-reads the tree).
+/// waker is woken, or the poll sees the task's word moved (and re-reads the
+/// tree).
 #[test]
 fn loom_task_root_waker_change_racing_cancel() {
     loom::model(|| {
         let parent = entered();
         let root = entered();
+        let word = TaskWord::new();
+        root.record_word(&word);
         root.link(&parent);
         let (_old, old_waker) = counter();
         assert!(root.host.register(&old_waker));
-        let seen_epoch = root.epoch();
+        let seen_word = word.value();
         let canceller = {
             let parent = parent.clone();
             thread::spawn(move || parent.cancel(CancelReason::Explicit))
@@ -245,7 +250,7 @@ fn loom_task_root_waker_change_racing_cancel() {
         let (new, new_waker) = counter();
         let registered = root.host.register(&new_waker);
         loom::sync::atomic::fence(SeqCst);
-        let moved = root.epoch() != seen_epoch;
+        let moved = word.value() != seen_word;
         canceller.join().unwrap();
         assert!(
             moved || new.0.load(SeqCst) > 0 || !registered,
@@ -316,7 +321,6 @@ fn loom_task_root_exit_racing_parent_exit() {
         let task = thread::spawn(move || {
             // TaskScope::drop
             root.deactivate(false);
-            root.unlink_owned_if_orphaned();
         });
         parent.deactivate(false); // the parent scope exits
         task.join().unwrap();
@@ -324,5 +328,125 @@ fn loom_task_root_exit_racing_parent_exit() {
             weak_root.upgrade().is_none(),
             "task root leaked (and its parent chain with it)"
         );
+    });
+}
+
+/// The live check (DESIGN §2.2): a poll that took a snapshot of its task's
+/// word, then checks while another thread cancels a scope of the task. If
+/// the check sees the word unchanged, its frames may be trusted; if it sees
+/// it moved, the scope's state read after it shows the cancel. And once the
+/// canceller is done, the word has moved.
+#[test]
+fn loom_live_check_sees_a_cancel_from_another_thread() {
+    loom::model(|| {
+        let outer = entered();
+        let inner = entered();
+        let word = TaskWord::new();
+        inner.record_word(&word);
+        inner.link(&outer);
+        let seen = word.value();
+        let canceller = {
+            let outer = outer.clone();
+            thread::spawn(move || outer.cancel(CancelReason::Explicit))
+        };
+        if word.value() != seen {
+            assert!(
+                !inner.effective_origin().is_null(),
+                "the word moved but the refresh missed the cancel"
+            );
+        }
+        canceller.join().unwrap();
+        assert_ne!(word.value(), seen, "a cancel of an enclosing scope left the word");
+        inner.unlink();
+        inner.deactivate(false);
+    });
+}
+
+/// A task hung under a scope that is not linked yet (a group whose body is
+/// still in its first poll) while an outer scope is cancelled: linking the
+/// group (link, then re-read, then walk its children as `materialize` does)
+/// or the canceller's walk must wake the task.
+#[test]
+fn loom_children_of_a_scope_linked_while_a_cancel_walks_are_woken() {
+    loom::model(|| {
+        let outer = entered();
+        let group = entered();
+        let child = entered();
+        let (woken, waker) = counter();
+        assert!(child.host.register(&waker));
+        child.link_owned(&group);
+        let canceller = {
+            let outer = outer.clone();
+            thread::spawn(move || outer.cancel(CancelReason::Explicit))
+        };
+        group.link(&outer);
+        if !group.effective_origin().is_null() {
+            group.walk_children(true);
+        }
+        canceller.join().unwrap();
+        assert!(woken.0.load(SeqCst) > 0, "a child under a late-linked scope was never woken");
+        child.deactivate(false);
+        group.unlink();
+        group.deactivate(false);
+    });
+}
+
+/// Reaping finished task roots while a cancel walks the same list: the walk
+/// still wakes the live child, the finished one is freed exactly once, and
+/// nothing is freed under the walker.
+#[test]
+fn loom_reaping_racing_a_walker() {
+    loom::model(|| {
+        let parent = entered();
+        let done = entered();
+        let live = entered();
+        done.link_owned(&parent);
+        live.link_owned(&parent);
+        let (woken, waker) = counter();
+        assert!(live.host.register(&waker));
+        done.deactivate(false); // the finished task's root
+        let weak_done = Arc::downgrade(&done);
+        drop(done);
+        let walker = {
+            let parent = parent.clone();
+            thread::spawn(move || parent.cancel(CancelReason::Explicit))
+        };
+        parent.reap_exited();
+        walker.join().unwrap();
+        assert!(woken.0.load(SeqCst) > 0, "the live child was not woken");
+        assert!(weak_done.upgrade().is_none(), "a reaped root leaked");
+        assert_eq!(live.state() & EXITED, 0);
+        live.deactivate(false);
+        parent.deactivate(false);
+    });
+}
+
+/// The host waker replaced while a cancel wakes it and the host leaves: no
+/// deadlock, no wake-up lost while a waker is registered, and nothing left
+/// stored after `clear`.
+#[test]
+fn loom_host_waker_with_two_wakers_and_clear() {
+    loom::model(|| {
+        let host = Arc::new(HostWaker::new());
+        let (first, first_waker) = counter();
+        assert!(host.register(&first_waker));
+        let waker_thread = {
+            let host = host.clone();
+            thread::spawn(move || host.wake().unwrap())
+        };
+        let (second, second_waker) = counter();
+        let registered = host.register(&second_waker);
+        waker_thread.join().unwrap();
+        // The wake found the first or the second waker; a register that
+        // found the slot busy woke its own waker.
+        assert!(
+            first.0.load(SeqCst) + second.0.load(SeqCst) > 0,
+            "a wake-up was lost (registered: {registered})"
+        );
+        host.clear();
+        host.wake().unwrap();
+        let total = first.0.load(SeqCst) + second.0.load(SeqCst);
+        host.wake().unwrap();
+        assert_eq!(first.0.load(SeqCst) + second.0.load(SeqCst), total);
     });
 }

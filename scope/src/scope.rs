@@ -1,10 +1,10 @@
 //! `CancelScope`: the user's handle to a node of the scope tree.
 
 use crate::cancelled::{CancelError, CancelReason, ScopeId, TimedOut};
-use crate::context;
 use crate::driver::{self, NO_DEADLINE};
 use crate::node::{Node, SHIELD};
-use crate::run::{Outcome, Scoped, Start};
+use crate::scoped::{Outcome, Scoped, Start};
+use crate::task_context;
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
@@ -149,32 +149,31 @@ impl CancelScope {
     /// but set [`cancel_called`](Self::cancel_called).
     pub fn cancel(&self) {
         self.node.cancel(CancelReason::Explicit);
-        context::refresh_frames();
+        // Seen by this very poll's next checkpoint, as in Trio.
+        task_context::mark_stale();
     }
 
     /// Cancels the scope with a given reason, for code that cancels on
     /// behalf of something else (task groups, shutdown, signal handlers).
     pub fn cancel_with(&self, reason: CancelReason) {
         self.node.cancel(reason);
-        context::refresh_frames();
+        task_context::mark_stale();
     }
 
     /// Whether cancellation was requested of this scope: by `cancel()`, or
     /// by its deadline — true as soon as the deadline has passed on the
-    /// runtime's clock, even before its timer fired.
+    /// runtime's clock (before the scope exited), even before its timer
+    /// fired. Once true it stays true, even if the deadline is moved later
+    /// (as in Trio): the passed deadline is recorded as a cancellation, and a
+    /// scope entered after that runs its body cancelled. A deadline that
+    /// passes after the scope exited does not make it true. Takes no lock.
     pub fn cancel_called(&self) -> bool {
-        self.node.state() & crate::node::CANCEL_CALLED != 0 || self.node.deadline_passed()
+        self.node.cancel_called()
     }
 
     /// Why the scope was cancelled, if it was.
     pub fn cancel_reason(&self) -> Option<CancelReason> {
-        if self.node.state() & crate::node::CANCEL_CALLED != 0 {
-            Some(self.node.reason())
-        } else if self.node.deadline_passed() {
-            Some(CancelReason::Deadline)
-        } else {
-            None
-        }
+        self.node.cancel_called().then(|| self.node.reason())
     }
 
     /// Whether this scope caught a cancellation when its body returned.
@@ -197,7 +196,7 @@ impl CancelScope {
     /// moved in place.
     pub fn set_deadline(&self, deadline: Option<Instant>) {
         self.node.set_deadline(deadline);
-        context::refresh_frames();
+        task_context::mark_stale();
     }
 
     /// Whether the scope is shielded.
@@ -210,7 +209,7 @@ impl CancelScope {
     /// checkpoints return `Cancelled`.
     pub fn set_shield(&self, shield: bool) {
         self.node.set_shield(shield);
-        context::refresh_frames();
+        task_context::mark_stale();
     }
 
     /// This scope's id, as it appears in [`Cancelled::scope`](crate::Cancelled::scope).
@@ -226,10 +225,12 @@ impl CancelScope {
         &self.node
     }
 
-    /// Unlinks the tasks that finished under this scope from the scope tree
-    /// (their nodes stay listed until then, so cancelling never races a
-    /// task's exit). Task groups call this as children finish; it is O(tasks
-    /// listed) and safe from any thread. Exiting the scope reaps too.
+    /// For runtimes: unlinks the tasks that finished under this scope from
+    /// the scope tree (their nodes stay listed until then, so cancelling
+    /// never races a task's exit). Task groups call this as children finish;
+    /// it is O(tasks listed), safe from any thread, and does nothing if
+    /// another thread is reaping. Exiting the scope frees them too.
+    #[doc(hidden)]
     pub fn reap_finished_tasks(&self) {
         self.node.reap_exited();
     }

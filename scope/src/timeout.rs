@@ -11,8 +11,8 @@
 //! cost one clock read, like `tokio::time::timeout`.
 
 use crate::cancelled::{CancelError, TimedOut};
-use crate::run::{Outcome, Scoped, Start};
 use crate::scope::Run;
+use crate::scoped::{Outcome, Scoped, Start};
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;

@@ -15,7 +15,7 @@ thread_local! {
 #[derive(Debug)]
 pub struct TimerContextGuard {
     previous: Option<(Arc<TimerDriver>, usize)>,
-    _scope_deadlines: canopy_scope::DriverGuard,
+    _scope_deadlines: canopy_scope::rt::DriverGuard,
 }
 
 impl Drop for TimerContextGuard {
@@ -29,7 +29,7 @@ impl Drop for TimerContextGuard {
 /// until the guard is dropped; also installs it as the cancel scopes'
 /// deadline driver. For runtimes; applications never call this.
 pub fn enter(driver: Arc<TimerDriver>, shard: usize) -> TimerContextGuard {
-    let scope_deadlines = canopy_scope::enter_driver(Arc::new(ScopeDeadlines {
+    let scope_deadlines = canopy_scope::rt::enter_driver(Arc::new(ScopeDeadlines {
         driver: driver.clone(),
         shard,
     }));

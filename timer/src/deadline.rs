@@ -4,7 +4,7 @@
 //! Installed on every runtime thread by [`crate::enter`].
 
 use crate::driver::{Registration, TimerDriver};
-use canopy_scope::{DeadlineDriver, TimerHandle};
+use canopy_scope::rt::{DeadlineDriver, TimerHandle};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::Instant;

@@ -70,14 +70,14 @@ pub(crate) struct Registration {
 
 impl Registration {
     /// As the two words of a scope's `TimerHandle`.
-    pub(crate) fn to_handle(self) -> canopy_scope::TimerHandle {
-        canopy_scope::TimerHandle {
+    pub(crate) fn to_handle(self) -> canopy_scope::rt::TimerHandle {
+        canopy_scope::rt::TimerHandle {
             slot: (u64::from(self.shard) << 32) | u64::from(self.key.index()),
             id: self.id,
         }
     }
 
-    pub(crate) fn from_handle(handle: canopy_scope::TimerHandle) -> Self {
+    pub(crate) fn from_handle(handle: canopy_scope::rt::TimerHandle) -> Self {
         Registration {
             shard: (handle.slot >> 32) as u32,
             key: Key::from_index(handle.slot as u32),

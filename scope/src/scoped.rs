@@ -5,10 +5,11 @@
 //! `RunOrFail`, `FailAt`) only map its outcome.
 
 use crate::cancelled::{CancelError, CancelReason, ScopeId};
-use crate::context::{self, Frame, Slot};
 use crate::driver::{self, NO_DEADLINE};
+use crate::frame::{self, Frame, Slot};
 use crate::loom::atomic::{Ordering::SeqCst, fence};
 use crate::node::Node;
+use crate::task_context;
 use pin_project_lite::pin_project;
 use std::cell::Cell;
 use std::future::Future;
@@ -56,6 +57,15 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if *this.phase == Phase::Entered {
+                // Dropped mid-flight (a select went the other way, a task
+                // group was abandoned): whatever still runs under this scope
+                // — tasks hung below it — is cancelled, so nothing runs on
+                // unsupervised.
+                if let Some(node) = this.slot.node.get() {
+                    if this.slot.linked.get() {
+                        node.cancel(CancelReason::Explicit);
+                    }
+                }
                 leave(this.slot, false);
             }
         }
@@ -82,9 +92,13 @@ impl<F> Scoped<F> {
                      already running, or has exited). Create a new CancelScope for \
                      each run."
                 );
-                if node.deadline_passed() {
-                    node.cancel(CancelReason::Deadline);
+                // Anyone may cancel it through a handle, from any thread:
+                // such a cancel must reach this task's running poll.
+                if let Some(word) = task_context::current_word() {
+                    node.record_word(&word);
                 }
+                // A deadline already passed cancels it now (and for good).
+                node.cancel_called();
             }
             Start::After(duration) => {
                 // The clock starts when the scope is entered (first poll).
@@ -120,22 +134,26 @@ where
             Phase::Exited => panic!("a cancel scope's future was polled after it completed"),
         }
         let slot: &Slot = this.slot;
-        let parent = context::current_frame();
-        // SAFETY: a non-null frame belongs to the poll that is polling us.
-        let parent_origin = match unsafe { parent.as_ref() } {
-            Some(frame) => frame.origin.get(),
-            // The top of a task: the runtime's root scope, if cancelled.
-            None => context::current_root(),
-        };
+        let (parent, parent_origin) = task_context::enclosing();
         let node = slot.node.get();
         let frame = Frame {
             parent,
             slot,
             waker: cx.waker(),
-            origin: Cell::new(context::visible_origin(node, parent_origin)),
+            origin: Cell::new(frame::visible_origin(node, parent_origin)),
         };
+        if !slot.linked.get() && slot.deadline_bits() != NO_DEADLINE {
+            // Its timer is not armed yet: the first check inside links it,
+            // so the deadline fires even if this poll never returns.
+            task_context::mark_stale();
+        }
+        if !frame.origin.get().is_null() && !slot.leaves.is_empty() {
+            // Cancelled: wake the primitives waiting below with wakers of
+            // their own, so that they are polled and see it.
+            slot.leaves.flush();
+        }
         let polled = {
-            let _frame = context::push(&frame);
+            let _frame = task_context::push(&frame);
             this.body.poll(cx)
         };
         let Poll::Ready(result) = polled else {
@@ -150,7 +168,7 @@ where
                     }
                 }
             } else {
-                context::materialize(&frame);
+                frame::materialize(&frame);
             }
             return Poll::Pending;
         };

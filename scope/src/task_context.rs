@@ -1,0 +1,467 @@
+//! The per-task context: what a cancel check needs beyond the frames of the
+//! running poll — the task's cancel word, the runtime's root scope, the
+//! checkpoint budget — and the thread-local that holds it during a poll.
+//!
+//! # The cancel word (DESIGN §3: a check is one atomic load, and live)
+//!
+//! Each task (each `block_on` call, each thread outside a runtime) has a
+//! `TaskWord`, allocated the first time one of its scopes needs it. Every node
+//! the task hosts records the word; a walk that reaches a node bumps it
+//! (`Node::touch`), as do shield and deadline changes. The frames of a poll
+//! carry the cancellation they saw (`Frame::origin`), valid as long as the
+//! word (and the root scope's state) did not change since it was computed:
+//! the top frame takes a snapshot before reading any scope, and a check
+//! compares the word with it — one load of a cache line that only moves when
+//! something changed. If it moved, the check recomputes every frame of the
+//! poll (a *refresh*), so a cancel from another thread, or a deadline fired
+//! on another worker, is seen by the very next check even inside one long
+//! poll; so is the task's own `cancel()` (as in Trio).
+//!
+//! A node is hosted by the task that first polls it; a scope's future moved
+//! to another task keeps the first task's word (its new host is still woken
+//! and re-reads the tree at its next poll; only the mid-poll liveness is
+//! lost).
+
+use crate::frame::{self, Frame};
+use crate::leaves::Leaves;
+use crate::loom::atomic::{AtomicU32, Ordering::Acquire, Ordering::Release};
+use crate::node::{CANCEL_CALLED, Node};
+use std::cell::{Cell, OnceCell};
+use std::fmt;
+use std::ptr;
+use std::sync::Arc;
+use std::task::Waker;
+
+/// A task's cancel word: bumped whenever something that decides the
+/// cancellation of one of the task's scopes changed.
+pub(crate) struct TaskWord(AtomicU32);
+
+impl TaskWord {
+    #[cfg(all(test, loom))]
+    pub(crate) fn new() -> Arc<TaskWord> {
+        Arc::new(TaskWord(AtomicU32::new(0)))
+    }
+
+    #[cfg(all(test, loom))]
+    pub(crate) fn value(&self) -> u32 {
+        self.0.load(Acquire)
+    }
+
+    #[inline]
+    pub(crate) fn bump(&self) {
+        // Release: a check that loads the new value sees the state change
+        // made before the bump.
+        self.0.fetch_add(1, Release);
+    }
+}
+
+/// A snapshot value no word and root can have together: forces a refresh.
+const STALE: u64 = u64::MAX;
+
+/// The word of a task that has none yet: never bumped.
+#[cfg(not(loom))]
+static NO_WORD: AtomicU32 = AtomicU32::new(0);
+
+/// What a runtime keeps per task for the scope machinery: the task's cancel
+/// word, its checkpoint budget's pending free pass, and the wakers of
+/// primitives waiting below the task's top with wakers of their own. Enter it
+/// around every poll of the task with [`TaskContext::enter`].
+#[derive(Default)]
+pub struct TaskContext {
+    word: OnceCell<Arc<TaskWord>>,
+    /// The last poll ended by yielding for the budget: the first checkpoint
+    /// of the next poll completes without spending (so `budget = 1` makes
+    /// every checkpoint yield exactly once).
+    budget_pass: Cell<bool>,
+    /// Primitives outside any scope polled with another waker than the
+    /// task's: woken when the root scope is found cancelled.
+    leaves: Leaves,
+}
+
+// SAFETY: a runtime touches a task's context only from the thread polling
+// the task (one at a time); the cells are never shared between threads.
+unsafe impl Send for TaskContext {}
+
+impl fmt::Debug for TaskContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskContext").finish_non_exhaustive()
+    }
+}
+
+impl Default for Leaves {
+    fn default() -> Self {
+        Leaves::new()
+    }
+}
+
+struct ScopeContext {
+    /// The innermost frame of the running poll, or null.
+    frame: Cell<*const Frame>,
+    /// The running task's context, or null (then `FALLBACK`).
+    task: Cell<*const TaskContext>,
+    /// The running task's word (or `NO_WORD`).
+    watch: Cell<*const AtomicU32>,
+    /// The runtime's root scope (cancelled by a graceful shutdown), or null.
+    root: Cell<*const Node>,
+    /// `watch` and the root's cancel bit when the frames' origins were
+    /// computed, or `STALE`.
+    seen: Cell<u64>,
+    /// The waker the task was polled with (leaves outside any scope).
+    task_waker: Cell<*const Waker>,
+    budget: Cell<u32>,
+}
+
+thread_local! {
+    static CONTEXT: ScopeContext = const {
+        ScopeContext {
+            frame: Cell::new(ptr::null()),
+            task: Cell::new(ptr::null()),
+            watch: Cell::new(ptr::null()),
+            root: Cell::new(ptr::null()),
+            seen: Cell::new(STALE),
+            task_waker: Cell::new(ptr::null()),
+            budget: Cell::new(u32::MAX),
+        }
+    };
+    /// The context of code polled on this thread outside any runtime task.
+    static FALLBACK: TaskContext = TaskContext::default();
+}
+
+/// Everything `TaskContext::enter` replaced, put back when the guard drops.
+#[must_use = "the task's context is left when the guard is dropped"]
+pub struct TaskGuard {
+    frame: *const Frame,
+    task: *const TaskContext,
+    watch: *const AtomicU32,
+    root: *const Node,
+    seen: u64,
+    task_waker: *const Waker,
+    budget: u32,
+}
+
+impl fmt::Debug for TaskGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskGuard").finish_non_exhaustive()
+    }
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|cx| {
+            cx.frame.set(self.frame);
+            cx.task.set(self.task);
+            cx.watch.set(self.watch);
+            cx.root.set(self.root);
+            cx.seen.set(self.seen);
+            cx.task_waker.set(self.task_waker);
+            cx.budget.set(self.budget);
+        });
+    }
+}
+
+fn no_word() -> *const AtomicU32 {
+    #[cfg(not(loom))]
+    return &NO_WORD;
+    #[cfg(loom)]
+    return ptr::null();
+}
+
+impl TaskContext {
+    /// For runtimes: makes this the context of the code polled on this
+    /// thread until the guard drops — around each poll of the task. `waker`
+    /// is the waker the task is polled with (it must outlive the guard),
+    /// `budget` the checkpoint budget of the poll (DESIGN §2.8), `root` the
+    /// runtime's root scope (above every task; cancelled to shut down).
+    pub fn enter(
+        &self,
+        waker: &Waker,
+        budget: u32,
+        root: Option<&crate::CancelScope>,
+    ) -> TaskGuard {
+        let root = root.map_or(ptr::null(), |scope| Arc::as_ptr(scope.node()));
+        let watch = self
+            .word
+            .get()
+            .map_or_else(no_word, |word| &word.0 as *const AtomicU32);
+        // SAFETY: `root` is kept alive by the caller (its runtime) for the
+        // guard's life.
+        if !self.leaves.is_empty() && unsafe { root_cancelled(root) } {
+            self.leaves.flush();
+        }
+        CONTEXT.with(|cx| TaskGuard {
+            frame: cx.frame.replace(ptr::null()),
+            task: cx.task.replace(self),
+            watch: cx.watch.replace(watch),
+            root: cx.root.replace(root),
+            seen: cx.seen.replace(STALE),
+            task_waker: cx.task_waker.replace(waker),
+            budget: cx.budget.replace(budget),
+        })
+    }
+}
+
+/// # Safety
+///
+/// `root` is null or a live node.
+unsafe fn root_cancelled(root: *const Node) -> bool {
+    // SAFETY: as the caller promises.
+    unsafe { root.as_ref() }.is_some_and(|root| root.state() & CANCEL_CALLED != 0)
+}
+
+/// The runtime's root scope if it is cancelled (a graceful shutdown began),
+/// else null: the cancellation above every task's top scope.
+pub(crate) fn cancelled_root() -> *const Node {
+    CONTEXT
+        .try_with(|cx| {
+            let root = cx.root.get();
+            // SAFETY: the root is kept alive by the runtime whose poll (or
+            // `block_on`) entered it, which is running on this thread.
+            if unsafe { root_cancelled(root) } {
+                root
+            } else {
+                ptr::null()
+            }
+        })
+        .unwrap_or(ptr::null())
+}
+
+/// The running task's word and root bit, as one value to compare.
+#[inline]
+fn observe(cx: &ScopeContext) -> u64 {
+    let watch = cx.watch.get();
+    // SAFETY: `watch` is `NO_WORD` or the word of the task being polled,
+    // which its `TaskContext` (entered for this poll) keeps alive.
+    let word = unsafe { watch.as_ref() }.map_or(0, |w| w.load(Acquire));
+    // SAFETY: as in `cancelled_root`.
+    let root = unsafe { root_cancelled(cx.root.get()) };
+    u64::from(word) | (u64::from(root) << 32)
+}
+
+/// The innermost frame of the poll running on this thread, or null.
+#[inline]
+pub(crate) fn current_frame() -> *const Frame {
+    CONTEXT.try_with(|cx| cx.frame.get()).unwrap_or(ptr::null())
+}
+
+/// For a scope about to push its frame: the enclosing frame and the
+/// cancellation it sees. At the top of a poll (no enclosing frame) this is
+/// the root scope, and the snapshot the frames of this poll are valid for is
+/// taken first.
+#[inline]
+pub(crate) fn enclosing() -> (*const Frame, *const Node) {
+    CONTEXT
+        .try_with(|cx| {
+            let frame = cx.frame.get();
+            // SAFETY: a non-null frame belongs to the poll that is running
+            // on this thread (its guard resets the pointer before it goes).
+            match unsafe { frame.as_ref() } {
+                Some(parent) => (frame, parent.origin.get()),
+                None => {
+                    cx.seen.set(observe(cx));
+                    // SAFETY: as in `cancelled_root`.
+                    let root = cx.root.get();
+                    let origin = if unsafe { root_cancelled(root) } {
+                        root
+                    } else {
+                        ptr::null()
+                    };
+                    (frame, origin)
+                }
+            }
+        })
+        .unwrap_or((ptr::null(), ptr::null()))
+}
+
+/// At the top of a task's poll, before reading any scope: the snapshot the
+/// frames of this poll are valid for.
+pub(crate) fn snapshot_top() -> u64 {
+    CONTEXT
+        .try_with(|cx| {
+            let now = observe(cx);
+            cx.seen.set(now);
+            now
+        })
+        .unwrap_or(STALE)
+}
+
+/// Makes the next cancel check refresh the frames (this thread changed a
+/// scope, or a frame needs linking before it can be trusted).
+#[inline]
+pub(crate) fn mark_stale() {
+    let _ = CONTEXT.try_with(|cx| cx.seen.set(STALE));
+}
+
+/// Points the context at a frame until dropped (also on unwind).
+pub(crate) struct FrameGuard {
+    previous: *const Frame,
+}
+
+impl Drop for FrameGuard {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|cx| cx.frame.set(self.previous));
+    }
+}
+
+/// Makes `frame` the innermost scope of this thread. The frame must outlive
+/// the guard (it lives on the caller's stack, beside the guard).
+#[inline]
+pub(crate) fn push(frame: &Frame) -> FrameGuard {
+    let previous = CONTEXT
+        .try_with(|cx| cx.frame.replace(frame))
+        .unwrap_or(ptr::null());
+    FrameGuard { previous }
+}
+
+/// The cancellation visible to code polled right now (the outermost
+/// cancelled scope that catches it), or null. Live: a change made since the
+/// frames were computed — by any thread — is seen (module docs). A waker
+/// given is left with the innermost scope to be woken on cancellation when
+/// it is not that scope's host waker (`leaves.rs`).
+#[inline]
+pub(crate) fn visible_cancellation(waker: Option<&Waker>) -> *const Node {
+    CONTEXT
+        .try_with(|cx| {
+            let frame = cx.frame.get();
+            // SAFETY: as in `enclosing`.
+            let Some(innermost) = (unsafe { frame.as_ref() }) else {
+                // SAFETY: as in `cancelled_root`.
+                let root = cx.root.get();
+                if unsafe { root_cancelled(root) } {
+                    return root;
+                }
+                if let Some(waker) = waker {
+                    leave_outside_scopes(cx, waker);
+                }
+                return ptr::null();
+            };
+            if observe(cx) != cx.seen.get() {
+                refresh(cx, innermost);
+            }
+            let origin = innermost.origin.get();
+            if let Some(waker) = waker {
+                if origin.is_null() {
+                    innermost.leave_if_foreign(waker);
+                }
+            }
+            origin
+        })
+        .unwrap_or(ptr::null())
+}
+
+#[cold]
+fn leave_outside_scopes(cx: &ScopeContext, waker: &Waker) {
+    let task_waker = cx.task_waker.get();
+    // SAFETY: the task's waker and context outlive the task's poll, which
+    // is running (`TaskContext::enter`).
+    let (Some(task_waker), Some(task)) = (unsafe { task_waker.as_ref() }, unsafe {
+        cx.task.get().as_ref()
+    }) else {
+        return;
+    };
+    if !waker.will_wake(task_waker) {
+        task.leaves.register(waker);
+    }
+}
+
+/// The world changed since the frames were computed: take a new snapshot,
+/// link any frame whose deadline is not armed yet (so its timer can fire
+/// during this very poll), and recompute every frame.
+#[cold]
+#[inline(never)]
+fn refresh(cx: &ScopeContext, innermost: &Frame) {
+    cx.seen.set(observe(cx));
+    frame::arm_pending_deadlines(innermost);
+    frame::refresh(innermost);
+}
+
+/// Recomputes the frames if something changed since they were computed.
+pub(crate) fn refresh_if_changed() {
+    let _ = CONTEXT.try_with(|cx| {
+        // SAFETY: as in `enclosing`.
+        if let Some(innermost) = unsafe { cx.frame.get().as_ref() } {
+            if observe(cx) != cx.seen.get() {
+                refresh(cx, innermost);
+            }
+        }
+    });
+}
+
+/// The running task's word, allocated on first use, for a node it hosts.
+/// Outside any task, the thread's.
+pub(crate) fn current_word() -> Option<Arc<TaskWord>> {
+    CONTEXT
+        .try_with(|cx| {
+            let task = cx.task.get();
+            let make = |task: &TaskContext| {
+                let fresh = task.word.get().is_none();
+                let word = task
+                    .word
+                    .get_or_init(|| Arc::new(TaskWord(AtomicU32::new(0))))
+                    .clone();
+                if fresh && ptr::eq(task, task_or_fallback(cx)) {
+                    // Watch it from now on; it is new, so nothing can have
+                    // bumped it before the frames were computed (`seen`'s
+                    // word half is 0 for NO_WORD, as for a new word).
+                    cx.watch.set(&word.0);
+                }
+                word
+            };
+            // SAFETY: the task's context outlives its poll, which is running.
+            match unsafe { task.as_ref() } {
+                Some(task) => Some(make(task)),
+                None => FALLBACK.try_with(|f| make(f)).ok(),
+            }
+        })
+        .ok()
+        .flatten()
+}
+
+fn task_or_fallback(cx: &ScopeContext) -> *const TaskContext {
+    let task = cx.task.get();
+    if task.is_null() {
+        FALLBACK
+            .try_with(|f| f as *const TaskContext)
+            .unwrap_or(ptr::null())
+    } else {
+        task
+    }
+}
+
+/// Spends one unit of the running task's checkpoint budget (DESIGN §2.8).
+/// When the budget is spent, schedules the task to run again and returns
+/// `Pending`; the first checkpoint of the next poll then completes without
+/// spending. So at most `budget` checkpoints complete in one poll, and a
+/// budget of 1 makes every checkpoint a schedule point (Trio's strict mode).
+/// Outside a runtime the budget is unlimited.
+///
+/// For primitives: call it when an operation is about to complete without
+/// waiting.
+#[inline]
+pub fn poll_budget(cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    let spent = CONTEXT
+        .try_with(|c| {
+            // SAFETY: the task's context outlives its poll, which is running.
+            if let Some(task) = unsafe { c.task.get().as_ref() } {
+                if task.budget_pass.replace(false) {
+                    return true;
+                }
+                let left = c.budget.get();
+                if left > 1 {
+                    c.budget.set(left - 1);
+                    return true;
+                }
+                c.budget.set(0);
+                task.budget_pass.set(true);
+                return false;
+            }
+            true
+        })
+        .unwrap_or(true);
+    if spent {
+        std::task::Poll::Ready(())
+    } else {
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
