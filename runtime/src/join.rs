@@ -114,7 +114,9 @@ impl Drop for JoinState {
 ///
 /// Dropping the handle does **not** cancel the task: it keeps running, and if
 /// it then panics the panic is reported (see [`RuntimeMetrics::unobserved_panics`]).
-/// To stop a task, cancel a scope it runs in.
+/// Its output is lost, though, an `Err` included: for a task nobody awaits,
+/// use [`spawn_detached`](crate::spawn_detached), which reports its error
+/// like an unobserved panic. To stop a task, cancel a scope it runs in.
 ///
 /// [`RuntimeMetrics::unobserved_panics`]: crate::RuntimeMetrics::unobserved_panics
 ///
@@ -126,7 +128,8 @@ impl Drop for JoinState {
 /// });
 /// assert_eq!(answer.unwrap(), 42);
 /// ```
-#[must_use = "dropping a JoinHandle detaches the task; await it to get its output"]
+#[must_use = "dropping a JoinHandle detaches the task and loses its output, an Err \
+              included; await it, or spawn with `spawn_detached` to have its errors reported"]
 pub struct JoinHandle<T> {
     task: Option<FallibleTask<Result<T, ()>, TaskMeta>>,
     /// The task's metadata, which `FallibleTask` does not expose. Valid while
