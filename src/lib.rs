@@ -32,9 +32,50 @@
 //! # Ok::<(), canopy::BuildError>(())
 //! ```
 //!
+//! # Tasks nobody awaits
+//!
+//! [`spawn`] hands back a [`JoinHandle`]; await it to get the task's output,
+//! its panic, or its error. A task you will not await is spawned with
+//! [`spawn_detached`] instead: it returns `()` or a `Result`, and an `Err` is
+//! never dropped unseen (DESIGN §2.10) — it is counted in
+//! [`RuntimeMetrics::unobserved_errors`], reported to
+//! [`Builder::on_unobserved_error`] (or stderr), and under
+//! [`RootFailure::CancelRoot`] it cancels every task and surfaces from
+//! `block_on`:
+//!
+//! ```
+//! use canopy::{RootFailure, Runtime, spawn_detached, time::sleep};
+//! use std::time::Duration;
+//!
+//! let rt = Runtime::builder()
+//!     .workers(2)
+//!     .start_paused(true)
+//!     .root_failure(RootFailure::CancelRoot)
+//!     .on_unobserved_error(|error| eprintln!("{error}"))
+//!     .build()?;
+//! let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+//!     rt.block_on(async {
+//!         spawn_detached(async {
+//!             sleep(Duration::from_secs(1)).await?;
+//!             Err::<(), std::io::Error>(std::io::Error::other("the backup target is full"))
+//!         });
+//!         // The failure cancels the root group, this future included.
+//!         let cancelled = sleep(Duration::from_secs(3600)).await.unwrap_err();
+//!         assert_eq!(cancelled.reason(), canopy::CancelReason::GroupFailed);
+//!     })
+//! }));
+//! // ...and block_on then panics with the error's report.
+//! let payload = outcome.unwrap_err();
+//! let message = payload.downcast_ref::<String>().unwrap();
+//! assert!(message.contains("returned an error: the backup target is full"));
+//! assert_eq!(rt.metrics().unobserved_errors, 1);
+//! # Ok::<(), canopy::BuildError>(())
+//! ```
+//!
 //! # What is here today
 //!
-//! The scheduler: [`Runtime`] and its [`Builder`], [`spawn`], [`JoinHandle`],
+//! The scheduler: [`Runtime`] and its [`Builder`], [`spawn`],
+//! [`spawn_detached`], [`JoinHandle`],
 //! [`Handle`] for other threads, [`yield_now`], and [`RuntimeMetrics`].
 //! Timers in [`time`]. Cancel scopes: [`CancelScope`], [`move_on_after`],
 //! [`fail_after`], [`checkpoint`], [`current_effective_deadline`],
@@ -72,9 +113,10 @@ pub mod time {
 }
 
 pub use canopy_runtime::{
-    BuildError, Builder, ChildOutput, Failure, GroupClosed, GroupError, Handle, JoinError,
-    JoinHandle, OutsideRuntime, RootFailure, Runtime, RuntimeMetrics, StartError, TaskGroup,
-    TaskStatus, WorkerMetrics, YieldNow, run, spawn, task_group, yield_now,
+    BuildError, Builder, ChildOutput, DetachedOutput, DetachedTaskError, Failure, GroupClosed,
+    GroupError, Handle, JoinError, JoinHandle, OutsideRuntime, RootFailure, Runtime,
+    RuntimeMetrics, StartError, TaskGroup, TaskStatus, WorkerMetrics, YieldNow, run, spawn,
+    spawn_detached, task_group, yield_now,
 };
 
 pub use canopy_scope::{
@@ -111,8 +153,8 @@ pub mod __private {
     }
 
     /// `#[canopy::test]`: a fresh runtime per test. A detached task's
-    /// panic fails the test (`RootFailure::CancelRoot`), rather than being
-    /// printed and missed.
+    /// panic, or a `spawn_detached` task's error, fails the test
+    /// (`RootFailure::CancelRoot`), rather than being printed and missed.
     pub fn run_test<F: Future>(start_paused: bool, workers: usize, test: F) -> F::Output {
         let rt = crate::Runtime::builder()
             .workers(workers)

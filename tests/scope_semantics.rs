@@ -56,7 +56,14 @@ fn rule1_cancelled_composes_with_io_errors() {
 #[test]
 fn rule2_level_triggered_every_checkpoint_returns_cancelled() {
     paused().block_on(async {
-        let mut other = canopy::spawn(async { 5 });
+        // Unfinished while the scope runs, so joining it has to wait (a
+        // finished task's output would be returned: DESIGN §2.13).
+        let gate = Gate::default();
+        let passed = gate.passed();
+        let mut other = canopy::spawn(async move {
+            passed.await;
+            5
+        });
         let scope = CancelScope::new();
         let out = scope
             .run(async {
@@ -78,6 +85,7 @@ fn rule2_level_triggered_every_checkpoint_returns_cancelled() {
         assert_eq!(out, Ok(None));
         // Out of the scope, checkpoints work again.
         sleep(SEC).await.unwrap();
+        gate.open();
         assert_eq!(other.await.unwrap(), 5);
     });
 }

@@ -35,7 +35,8 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Runs an `async fn` test on a fresh canopy runtime (2 workers). Options:
 /// `start_paused = true` (a paused clock, as `Builder::start_paused`) and
 /// `workers = N`. A task spawned by the test that panics with nobody holding
-/// its handle fails the test (`RootFailure::CancelRoot`).
+/// its handle, or a task spawned with `canopy::spawn_detached` that returns
+/// an error, fails the test (`RootFailure::CancelRoot`).
 ///
 /// ```ignore
 /// #[canopy::test(start_paused = true)]

@@ -8,7 +8,7 @@
 
 use crate::context;
 use crate::park::Parker;
-use crate::shared::Shared;
+use crate::shared::{RootFailed, Shared};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -106,6 +106,7 @@ impl Drop for Leave<'_> {
     }
 }
 
+#[track_caller]
 pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
     let _context = context::enter_block_on(shared);
     let signal = Arc::new(BlockOnWaker {
@@ -131,9 +132,13 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
         };
         if let Poll::Ready(output) = polled {
             // A root task failed under `RootFailure::CancelRoot`: surface it
-            // here, where the program waits.
-            if let Some(payload) = shared.take_root_failure() {
-                std::panic::resume_unwind(payload);
+            // here, where the program waits. A panic is resumed as it was
+            // (the panic hook printed it where it happened); an error becomes
+            // a panic with its message, attributed to the `block_on` call.
+            match shared.take_root_failure() {
+                None => {}
+                Some(RootFailed::Panic(payload)) => std::panic::resume_unwind(payload),
+                Some(RootFailed::Error(message)) => panic!("{message}"),
             }
             return output;
         }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 type Hook = Arc<dyn Fn() + Send + Sync + 'static>;
 type PanicHook = Arc<dyn Fn(&(dyn std::any::Any + Send)) + Send + Sync + 'static>;
+type ErrorHook = Arc<dyn Fn(&crate::DetachedTaskError) + Send + Sync + 'static>;
 type NameFn = Arc<dyn Fn(usize) -> String + Send + Sync + 'static>;
 
 /// The settings a running runtime reads.
@@ -28,6 +29,8 @@ pub(crate) struct Config {
     pub(crate) on_thread_stop: Option<Hook>,
     /// `None`: report to stderr.
     pub(crate) on_unobserved_panic: Option<PanicHook>,
+    /// `None`: report to stderr.
+    pub(crate) on_unobserved_error: Option<ErrorHook>,
     /// How long a graceful shutdown waits for cancelled tasks.
     pub(crate) shutdown_grace: std::time::Duration,
     /// SIGINT/SIGTERM cancel the root scope (`Builder::handle_signals`).
@@ -36,19 +39,25 @@ pub(crate) struct Config {
     pub(crate) root_failure: RootFailure,
 }
 
-/// What happens when a task spawned with `canopy::spawn` (into the root
-/// group) panics and nobody holds its `JoinHandle` (DESIGN §2.10). A held
-/// handle always receives the panic instead.
+/// What happens when a task in the runtime's root group fails with nobody to
+/// receive the failure (DESIGN §2.10): a task spawned with `canopy::spawn`
+/// panics after its `JoinHandle` was dropped, or a task spawned with
+/// [`spawn_detached`](crate::spawn_detached) panics or returns an error. A
+/// held handle always receives its task's outcome instead.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RootFailure {
-    /// Report it (the `on_unobserved_panic` hook, or stderr) and go on:
-    /// tokio's habit. The default.
+    /// Report it (the `on_unobserved_panic` / `on_unobserved_error` hook, or
+    /// stderr) and go on: tokio's habit. The default.
     #[default]
     Report,
     /// Trio's strictness: report it, cancel the root group (every task sees
     /// `Cancelled` with reason `GroupFailed`, including the future given to
-    /// `block_on`), and when that `block_on` returns, resume the panic there.
+    /// `block_on`), and when that `block_on` returns, surface the first
+    /// failure there: a panic is resumed as it was; an error becomes a panic
+    /// whose message is the error's report ("a detached task (spawned at
+    /// ...) returned an error: ..."), so `#[should_panic(expected = ..)]` and
+    /// `#[canopy::test]` see it. Later failures are only reported.
     CancelRoot,
 }
 
@@ -107,6 +116,7 @@ impl Builder {
                 on_thread_start: None,
                 on_thread_stop: None,
                 on_unobserved_panic: None,
+                on_unobserved_error: None,
                 shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
                 handle_signals: false,
                 root_failure: RootFailure::Report,
@@ -200,7 +210,51 @@ impl Builder {
         self
     }
 
-    /// What a root task's unobserved panic does; see [`RootFailure`].
+    /// Runs `f` with every error returned by a task spawned with
+    /// [`spawn_detached`](crate::spawn_detached) (which no `JoinHandle`
+    /// receives), instead of the default report on stderr: the error-side
+    /// twin of [`on_unobserved_panic`](Self::on_unobserved_panic). A
+    /// returned cancellation of the root itself (shutdown) is no error and
+    /// is not reported. Runs on the worker that polled the task; it must not
+    /// block. Such errors are counted in
+    /// [`RuntimeMetrics::unobserved_errors`](crate::RuntimeMetrics) either
+    /// way, and under [`RootFailure::CancelRoot`] they fail the root group.
+    ///
+    /// A separate hook rather than the panic hook's payload, so that each
+    /// hook gets a type it can use as it is: a panic payload to downcast, or
+    /// a [`DetachedTaskError`](crate::DetachedTaskError) to display (it
+    /// names where the task was spawned) or downcast to the task's error.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let log = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = log.clone();
+    /// let rt = canopy_runtime::Runtime::builder()
+    ///     .workers(1)
+    ///     .on_unobserved_error(move |error| {
+    ///         let io = error.downcast_ref::<std::io::Error>().expect("the task's own error type");
+    ///         sink.lock().unwrap().push(io.kind());
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// rt.spawn_detached(async {
+    ///     Err::<(), _>(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+    /// });
+    /// while log.lock().unwrap().is_empty() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(log.lock().unwrap()[..], [std::io::ErrorKind::ConnectionReset]);
+    /// ```
+    pub fn on_unobserved_error(
+        mut self,
+        f: impl Fn(&crate::DetachedTaskError) + Send + Sync + 'static,
+    ) -> Self {
+        self.config.on_unobserved_error = Some(Arc::new(f));
+        self
+    }
+
+    /// What a root task's unobserved failure does; see [`RootFailure`].
     pub fn root_failure(mut self, policy: RootFailure) -> Self {
         self.config.root_failure = policy;
         self

@@ -2,6 +2,7 @@
 
 use crate::block_on::block_on;
 use crate::context;
+use crate::detached::{self, DetachedOutput};
 use crate::join::JoinHandle;
 use crate::metrics::RuntimeMetrics;
 use crate::shared::Shared;
@@ -60,17 +61,28 @@ impl Handle {
     /// Spawns `future` onto this runtime and returns a handle to its output.
     /// From one of this runtime's workers the task is queued locally; from
     /// anywhere else it goes through the global queue and wakes a worker.
+    ///
+    /// Dropping the returned handle loses the task's output, an `Err`
+    /// included; for a task nobody awaits use
+    /// [`spawn_detached`](Self::spawn_detached).
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let location = Location::caller();
-        context::with_worker(|worker| {
-            let local = worker.filter(|w| Arc::ptr_eq(&w.shared, &self.shared));
-            task::spawn(&self.shared, future, local, location)
-        })
+        spawn_on(&self.shared, future, Location::caller())
+    }
+
+    /// Spawns `future` onto this runtime with no `JoinHandle`, reporting the
+    /// error it returns; see [`spawn_detached`](crate::spawn_detached).
+    #[track_caller]
+    pub fn spawn_detached<F>(&self, future: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: DetachedOutput,
+    {
+        detached::spawn_detached_on(&self.shared, future, Location::caller());
     }
 
     /// Runs `future` to completion on the calling thread; see
@@ -100,6 +112,14 @@ impl fmt::Debug for Handle {
 /// next, unless stolen first); from a `block_on` thread it goes to the global
 /// queue.
 ///
+/// Dropping the returned [`JoinHandle`] detaches the task: it runs on, but
+/// its output is lost, and so is an `Err` it returns (only a panic is still
+/// reported). For a task nobody awaits, use
+/// [`spawn_detached`](crate::spawn_detached), which reports
+/// its error like an unobserved panic and, under
+/// [`RootFailure::CancelRoot`](crate::RootFailure), fails the root group
+/// (DESIGN §2.10).
+///
 /// # Panics
 ///
 /// Outside a runtime. Use [`Handle::spawn`] to spawn from a thread of your own.
@@ -123,6 +143,29 @@ where
     F::Output: Send + 'static,
 {
     spawn_at(future, Location::caller())
+}
+
+/// Spawns onto `shared` from any thread: into this thread's worker queue
+/// if it is one of `shared`'s workers, else through the global queue.
+pub(crate) fn spawn_on<F>(
+    shared: &Arc<Shared>,
+    future: F,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    context::with_worker(|worker| {
+        let local = worker.filter(|w| Arc::ptr_eq(&w.shared, shared));
+        task::spawn(shared, future, local, location)
+    })
+}
+
+/// The runtime this thread serves; panics outside one, naming `what`.
+#[track_caller]
+pub(crate) fn current_shared_or_panic(what: &str) -> Arc<Shared> {
+    context::current_shared().unwrap_or_else(|| panic!("{what}: {}", OutsideRuntime(())))
 }
 
 /// [`spawn`], reporting `location` as the spawn site.

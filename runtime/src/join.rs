@@ -96,17 +96,27 @@ impl Drop for JoinState {
 /// Awaiting it gives `Ok(output)`, or a [`JoinError`] if the task panicked or
 /// was dropped unfinished at shutdown.
 ///
-/// Awaiting it is a checkpoint (DESIGN §2.8): if the *awaiting* code's scope
-/// is cancelled, the await returns a `JoinError` for which
-/// [`JoinError::cancelled`] is `Some` — told apart from the task's own
-/// outcome, which stays in the task (a task that was itself cancelled returns
-/// its `Cancelled` through its output, as `Ok(Err(cancelled))`). The handle
-/// may then be awaited again (`(&mut handle).await`) from outside the
-/// cancelled scope. It also spends the checkpoint budget like any other wait.
+/// Awaiting it is a checkpoint (DESIGN §2.8):
+///
+/// - If the task has **finished**, the await returns its outcome (output or
+///   panic) even when the awaiting code's scope is cancelled: an outcome
+///   already decided stands (DESIGN §2.13), and the next checkpoint reports
+///   the cancellation. Such a ready await spends one unit of the checkpoint
+///   budget; when the budget is spent it yields once first, keeping the
+///   output in the task.
+/// - If the await **has to wait**, it is a cancel point: once the awaiting
+///   code's scope is cancelled it returns a `JoinError` for which
+///   [`JoinError::cancelled`] is `Some` — told apart from the task's own
+///   outcome, which stays in the task (a task that was itself cancelled
+///   returns its `Cancelled` through its output, as `Ok(Err(cancelled))`).
+///   The handle may then be awaited again (`(&mut handle).await`) from
+///   outside the cancelled scope.
 ///
 /// Dropping the handle does **not** cancel the task: it keeps running, and if
 /// it then panics the panic is reported (see [`RuntimeMetrics::unobserved_panics`]).
-/// To stop a task, cancel a scope it runs in.
+/// Its output is lost, though, an `Err` included: for a task nobody awaits,
+/// use [`spawn_detached`](crate::spawn_detached), which reports its error
+/// like an unobserved panic. To stop a task, cancel a scope it runs in.
 ///
 /// [`RuntimeMetrics::unobserved_panics`]: crate::RuntimeMetrics::unobserved_panics
 ///
@@ -118,7 +128,8 @@ impl Drop for JoinState {
 /// });
 /// assert_eq!(answer.unwrap(), 42);
 /// ```
-#[must_use = "dropping a JoinHandle detaches the task; await it to get its output"]
+#[must_use = "dropping a JoinHandle detaches the task and loses its output, an Err \
+              included; await it, or spawn with `spawn_detached` to have its errors reported"]
 pub struct JoinHandle<T> {
     task: Option<FallibleTask<Result<T, ()>, TaskMeta>>,
     /// The task's metadata, which `FallibleTask` does not expose. Valid while
@@ -168,14 +179,30 @@ impl<T> Future for JoinHandle<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let location = self.location;
-        if let Err(cancelled) = std::task::ready!(canopy_scope::poll_cancelled(cx, location)) {
-            return Poll::Ready(Err(JoinError::awaiter_cancelled(cancelled)));
-        }
-        std::task::ready!(canopy_scope::poll_budget(cx));
         let task = self
             .task
             .as_mut()
             .expect("JoinHandle polled after it returned its output");
+        if task.is_finished() {
+            // Decided: the outcome stands even if the awaiting scope is
+            // cancelled (DESIGN §2.13); the next checkpoint reports that. A
+            // ready join is still a schedule point once per budget, and it
+            // yields *before* taking the output, which stays in the task.
+            std::task::ready!(canopy_scope::poll_budget(cx));
+        } else if let Err(cancelled) = std::task::ready!(canopy_scope::poll_cancelled(cx, location))
+        {
+            // It would have to wait, so it is a cancel point (DESIGN §2.8),
+            // unless the task finished since we looked: then the outcome
+            // is decided after all and goes to the awaiter. (The check has
+            // spent the budget unit either way.)
+            if !task.is_finished() {
+                return Poll::Ready(Err(JoinError::awaiter_cancelled(cancelled)));
+            }
+        }
+        // Unfinished at the first look and not cancelled: this poll registers
+        // the waker. (If the task finished in between the two looks, this
+        // takes its output without spending budget: a rare race, and one
+        // unspent unit cannot keep a task from yielding for long.)
         let result = match Pin::new(task).poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Some(Ok(output))) => Ok(output),

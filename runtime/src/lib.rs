@@ -43,6 +43,7 @@
 mod block_on;
 mod builder;
 mod context;
+mod detached;
 mod group;
 mod group_start;
 mod handle;
@@ -63,6 +64,7 @@ mod yield_now;
 mod loom_models;
 
 pub use builder::{BuildError, Builder, RootFailure};
+pub use detached::{DetachedOutput, DetachedTaskError, spawn_detached};
 pub use group::{ChildOutput, Failure, GroupClosed, GroupError, TaskGroup, task_group};
 pub use group_start::{StartError, TaskStatus};
 pub use handle::{Handle, OutsideRuntime, spawn};

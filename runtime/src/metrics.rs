@@ -43,6 +43,11 @@ pub struct RuntimeMetrics {
     pub panicked_tasks: u64,
     /// Panics that no `JoinHandle` received because it had been dropped.
     pub unobserved_panics: u64,
+    /// Errors returned by tasks spawned with
+    /// [`spawn_detached`](crate::spawn_detached), which no `JoinHandle`
+    /// receives (a returned root cancellation is not counted: it is no
+    /// failure).
+    pub unobserved_errors: u64,
     /// Tasks spawned and not yet finished or dropped.
     pub alive_tasks: u64,
     /// Tasks waiting in the global (injector) queue.

@@ -122,6 +122,17 @@ impl Runtime {
         self.handle.spawn(future)
     }
 
+    /// Spawns `future` onto this runtime with no `JoinHandle`, reporting the
+    /// error it returns; see [`spawn_detached`](crate::spawn_detached).
+    #[track_caller]
+    pub fn spawn_detached<F>(&self, future: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: crate::DetachedOutput,
+    {
+        self.handle.spawn_detached(future)
+    }
+
     /// A cloneable handle to spawn and `block_on` from other threads.
     pub fn handle(&self) -> &Handle {
         &self.handle

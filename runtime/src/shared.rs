@@ -37,6 +37,24 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, O
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+/// The end of the message `block_on` panics with when a detached task's
+/// error failed the root: what happened and what to do instead.
+const CANCEL_ROOT_ERROR: &str = "under RootFailure::CancelRoot that fails the root group, \
+    which was cancelled. Handle the error inside the task, or spawn it with canopy::spawn \
+    and await its JoinHandle if a failure should not stop everything";
+
+/// How a root task failed with nobody to receive it, kept under
+/// `RootFailure::CancelRoot` for `block_on` to surface.
+#[derive(Debug)]
+pub(crate) enum RootFailed {
+    /// A panic, whose payload `block_on` resumes (the panic hook already
+    /// printed it where it happened).
+    Panic(Box<dyn Any + Send>),
+    /// An error a `spawn_detached` task returned, as the message `block_on`
+    /// panics with (the error itself went to the hook or stderr).
+    Error(String),
+}
+
 /// What other threads may touch of one worker.
 #[derive(Debug)]
 pub(crate) struct Remote {
@@ -65,15 +83,16 @@ pub(crate) struct Shared {
     /// tasks dropped at shutdown), updated with `fetch_add`.
     outside_counters: CachePadded<WorkerCounters>,
     unobserved_panics: AtomicU64,
+    unobserved_errors: AtomicU64,
     /// The root scope, above every task: cancelled by a graceful shutdown.
     root: canopy_scope::CancelScope,
     /// `root` is cancelled: task polls enter it (one load per poll).
     root_cancelled: AtomicBool,
     /// A SIGINT/SIGTERM arrived for this runtime (`handle_signals`).
     signalled: AtomicBool,
-    /// The first unobserved root-task panic, under `RootFailure::CancelRoot`,
-    /// for `block_on` to resume.
-    root_failure: Mutex<Option<Box<dyn Any + Send>>>,
+    /// The first unobserved root-task failure, under `RootFailure::CancelRoot`,
+    /// for `block_on` to surface.
+    root_failure: Mutex<Option<RootFailed>>,
     /// The wakers of the futures in `block_on` calls, which are no tasks and
     /// so not in `registry`: a root cancel must wake them too.
     block_on_wakers: Mutex<slab::Slab<std::task::Waker>>,
@@ -107,6 +126,7 @@ impl Shared {
             closed: AtomicBool::new(false),
             outside_counters: CachePadded::new(WorkerCounters::default()),
             unobserved_panics: AtomicU64::new(0),
+            unobserved_errors: AtomicU64::new(0),
             root: canopy_scope::CancelScope::new(),
             root_cancelled: AtomicBool::new(false),
             signalled: AtomicBool::new(false),
@@ -396,21 +416,75 @@ impl Shared {
                 "canopy: the on_unobserved_panic hook panicked; the panic was contained"
             );
         }
-        if self.config.root_failure == crate::builder::RootFailure::CancelRoot {
-            let mut failure = self.root_failure.lock().unwrap_or_else(|e| e.into_inner());
-            if failure.is_none() {
-                *failure = Some(payload);
-                drop(failure);
-                self.cancel_root(canopy_scope::CancelReason::GroupFailed);
-                return;
-            }
+        if let Some(RootFailed::Panic(payload)) = self.fail_root(RootFailed::Panic(payload)) {
+            // Dropping the payload runs user code too.
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
         }
-        // Dropping the payload runs user code too.
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
     }
 
-    /// The root failure `block_on` resumes (`RootFailure::CancelRoot`).
-    pub(crate) fn take_root_failure(&self) -> Option<Box<dyn Any + Send>> {
+    /// Reports an error a `spawn_detached` task returned (not the root's own
+    /// cancellation): counts it, gives it to the `on_unobserved_error` hook
+    /// or stderr, and applies the root failure policy. Runs on the thread
+    /// that polled the task; the hook and the error's `Display` and `Drop`
+    /// are user code, contained as in `report_unobserved_panic`.
+    pub(crate) fn report_unobserved_error(&self, error: crate::DetachedTaskError) {
+        self.unobserved_errors.fetch_add(1, Relaxed);
+        let report = AssertUnwindSafe(|| match &self.config.on_unobserved_error {
+            Some(hook) => hook(&error),
+            None => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "canopy: {error}; nobody awaits the task, so this is its only report \
+                     (set Builder::on_unobserved_error to report such errors your way)"
+                );
+            }
+        });
+        if catch_unwind(report).is_err() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "canopy: reporting a detached task's error panicked (in the \
+                 on_unobserved_error hook, or the error's Display); the panic was contained"
+            );
+        }
+        if self.config.root_failure == crate::builder::RootFailure::CancelRoot {
+            let report =
+                catch_unwind(AssertUnwindSafe(|| error.to_string())).unwrap_or_else(|_| {
+                    format!(
+                        "a detached task (spawned at {}) returned an error whose Display panicked",
+                        error.location()
+                    )
+                });
+            let message = format!("{report}; {CANCEL_ROOT_ERROR}");
+            drop(self.fail_root(RootFailed::Error(message)));
+        }
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(error)));
+    }
+
+    /// Under `RootFailure::CancelRoot`, keeps the first root failure for
+    /// `block_on` and cancels the root group (reason `GroupFailed`). Gives
+    /// `failure` back if it was not kept (another policy, or not the first).
+    fn fail_root(&self, failure: RootFailed) -> Option<RootFailed> {
+        if self.config.root_failure != crate::builder::RootFailure::CancelRoot {
+            return Some(failure);
+        }
+        let mut first = self.root_failure.lock().unwrap_or_else(|e| e.into_inner());
+        if first.is_some() {
+            return Some(failure);
+        }
+        *first = Some(failure);
+        drop(first);
+        self.cancel_root(canopy_scope::CancelReason::GroupFailed);
+        None
+    }
+
+    /// The id of the root scope: a task's error holding a `Cancelled` of
+    /// this scope is the root's own cancellation, not a failure.
+    pub(crate) fn root_scope_id(&self) -> canopy_scope::ScopeId {
+        self.root.id()
+    }
+
+    /// The root failure `block_on` surfaces (`RootFailure::CancelRoot`).
+    pub(crate) fn take_root_failure(&self) -> Option<RootFailed> {
         self.root_failure
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -446,6 +520,7 @@ impl Shared {
             completed_tasks: completed,
             panicked_tasks: panicked,
             unobserved_panics: self.unobserved_panics.load(Relaxed),
+            unobserved_errors: self.unobserved_errors.load(Relaxed),
             alive_tasks: spawned.saturating_sub(completed + panicked + dropped),
             global_queue_depth: self.injector.len(),
             armed_timers: self.timers.armed(),
