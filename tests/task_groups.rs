@@ -2,10 +2,13 @@
 //! scope, the group waits for all of them, the first failure cancels the
 //! rest, and every failure is returned.
 
+mod common;
+
 use canopy::time::sleep;
 use canopy::{
     CancelReason, CancelScope, Cancelled, Failure, Runtime, checkpoint, move_on_after, task_group,
 };
+use common::Gate;
 use std::collections::HashSet;
 use std::future::{Future, poll_fn};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -442,5 +445,185 @@ fn a_start_caller_cancelled_as_the_child_fails_loses_nothing() {
     assert!(
         caller_saw.contains("child failed") || group_saw.contains("child failed"),
         "the failure was lost: caller {caller_saw}, group {group_saw:?}"
+    );
+}
+
+/// Opens a group in a task of its own (so `start()` can be called from
+/// outside it, as Trio's `await nursery.start(fn)` from a parent) and hands
+/// back its handle; the group's body waits until `release` is sent.
+type GroupTask = canopy::JoinHandle<Result<(), canopy::GroupError<Cancelled>>>;
+
+fn open_group_elsewhere(rt: &Runtime) -> (canopy::TaskGroup<Cancelled>, Gate, GroupTask) {
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+    let release = Gate::default();
+    let passed = release.passed();
+    let group = rt.spawn(task_group(move |tg| async move {
+        handle_tx.send(tg.clone()).unwrap();
+        // Wait (not a canopy checkpoint, so not cancelled) for the release.
+        passed.await;
+        Ok::<(), Cancelled>(())
+    }));
+    (handle_rx.recv().unwrap(), release, group)
+}
+
+#[test]
+fn a_starting_child_runs_under_its_callers_scope_until_it_has_started() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let (tg, release, group) = open_group_elsewhere(&rt);
+    let caller = CancelScope::new();
+    let canceller = caller.clone();
+    let child_saw = Arc::new(Mutex::new(None));
+    let saw = child_saw.clone();
+    let out = rt.block_on(caller.run(async {
+        let start = tg.start(move |status: canopy::TaskStatus<()>| async move {
+            // Not ready before its caller gives up.
+            let waited = sleep(HOUR).await;
+            *saw.lock().unwrap() = Some(waited);
+            waited?;
+            status.started(());
+            Ok(())
+        });
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            canceller.cancel(); // from another OS thread
+        });
+        start.await?;
+        Ok::<(), canopy::StartError<Cancelled>>(())
+    }));
+    // The caller's scope caught its own cancellation (the start() error
+    // carried it)...
+    assert!(matches!(out, Ok(None)), "{out:?}");
+    // ... which reached the starting child too (Trio: it runs in the
+    // caller's scope until it has started).
+    let until = Instant::now() + Duration::from_secs(30);
+    let seen = loop {
+        if let Some(seen) = *child_saw.lock().unwrap() {
+            break seen;
+        }
+        assert!(
+            Instant::now() < until,
+            "the starting child was never cancelled"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let cancelled = seen.unwrap_err();
+    assert_eq!(cancelled.scope(), caller.id());
+    // The group is no party to it: no failure, no cancellation passed on.
+    release.open();
+    let result = rt.block_on(group).unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    assert!(!tg.cancel_scope().cancel_called());
+}
+
+#[test]
+fn the_groups_cancellation_reaches_a_started_child_only_after_it_started() {
+    let rt = Runtime::builder()
+        .workers(2)
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let (tg, release, group) = open_group_elsewhere(&rt);
+    tg.cancel_scope().cancel();
+    let after_started = Arc::new(Mutex::new(None));
+    let after = after_started.clone();
+    let start = async {
+        tg.start(move |status: canopy::TaskStatus<u32>| async move {
+            // The target group is cancelled, but the child is not in it yet.
+            sleep(SEC).await?;
+            checkpoint().await?;
+            status.started(7);
+            // Now it is: its next checkpoint sees the group's cancellation.
+            let out = sleep(HOUR).await;
+            *after.lock().unwrap() = Some(out);
+            out
+        })
+        .await
+    };
+    let value = rt.block_on(start);
+    // The group's cancellation never came back to the caller.
+    assert_eq!(value.unwrap(), 7);
+    release.open();
+    let result = rt.block_on(group).unwrap();
+    assert!(
+        result.is_ok(),
+        "the group caught its own cancellation: {result:?}"
+    );
+    let after = after_started.lock().unwrap().unwrap();
+    assert_eq!(after.unwrap_err().scope(), tg.cancel_scope().id());
+    assert!(tg.cancel_scope().cancelled_caught());
+}
+
+#[test]
+fn try_start_on_a_closed_group_is_an_error_value() {
+    paused().block_on(async {
+        let mut kept = None;
+        task_group(|tg| {
+            kept = Some(tg.clone());
+            async { Ok::<(), Cancelled>(()) }
+        })
+        .await
+        .unwrap();
+        let tg = kept.unwrap();
+        assert!(tg.is_closed());
+        let refused = tg.try_start(|status: canopy::TaskStatus<()>| async move {
+            status.started(());
+        });
+        let error = refused
+            .err()
+            .expect("a closed group refuses to start a child");
+        assert!(error.to_string().contains("closed"), "{error}");
+    });
+}
+
+/// Dropping a group future whose children are all blocked: every child is
+/// cancelled and its tree node released in O(children) in total, without
+/// any thread waiting for another (measured: 20k, 40k, 80k children).
+#[test]
+fn dropping_a_group_with_many_blocked_children_takes_linear_time() {
+    fn drop_with(children: usize) -> Duration {
+        let rt = Runtime::builder().workers(2).build().unwrap();
+        let done = Arc::new(AtomicUsize::new(0));
+        let finished = done.clone();
+        let elapsed = rt.block_on(async move {
+            let started = Arc::new(AtomicUsize::new(0));
+            let counter = started.clone();
+            let mut group = Box::pin(task_group(move |tg| async move {
+                for _ in 0..children {
+                    let counter = counter.clone();
+                    let finished = finished.clone();
+                    tg.spawn(async move {
+                        counter.fetch_add(1, SeqCst);
+                        let out = sleep(HOUR).await;
+                        finished.fetch_add(1, SeqCst);
+                        out
+                    });
+                }
+                Ok::<(), Cancelled>(())
+            }));
+            poll_fn(|cx| {
+                let _ = group.as_mut().poll(cx);
+                Poll::Ready(())
+            })
+            .await;
+            while started.load(SeqCst) < children {
+                canopy::yield_now().await.unwrap();
+            }
+            let begin = Instant::now();
+            drop(group);
+            while done.load(SeqCst) < children {
+                canopy::yield_now().await.unwrap();
+            }
+            begin.elapsed()
+        });
+        drop(rt);
+        elapsed
+    }
+    let small = drop_with(20_000);
+    let large = drop_with(80_000);
+    // Linear: 4x the children take about 4x the time; quadratic would be
+    // 16x. Generous for a noisy 2-core machine.
+    assert!(
+        large < small * 10 + Duration::from_millis(200),
+        "20k children: {small:?}, 80k: {large:?}"
     );
 }

@@ -23,7 +23,7 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -103,10 +103,20 @@ where
             }
             shared.leave();
             poll_fn(|cx| shared.poll_all_done(cx)).await;
-            Ok::<(), Cancelled>(())
+            // The group's own cancellation (its `cancel()`, a failing
+            // member, its deadline) ends here: the group's scope catches it
+            // and reports `cancelled_caught()`, as a Trio nursery's does.
+            // An outer one goes on to the scope that owns it.
+            match canopy_scope::check_cancelled(Location::caller()) {
+                Err(cancelled) if cancelled.scope() == shared.scope.id() => Err(cancelled),
+                _ => Ok(()),
+            }
         })
         .await;
-    debug_assert!(matches!(ran, Ok(Some(()))), "the group's body never fails");
+    debug_assert!(
+        matches!(ran, Ok(Some(()) | None)),
+        "the group's body fails only with its own cancellation"
+    );
     // Leaving the group is a schedule point.
     canopy_scope::cancel_shielded_checkpoint().await;
     let outcome = std::mem::take(&mut *shared.outcome.lock().unwrap_or_else(|e| e.into_inner()));
@@ -175,7 +185,22 @@ impl<E: CancelError + Send + 'static> TaskGroup<E> {
         F: Future + Send + 'static,
         F::Output: ChildOutput<E>,
     {
-        let location = Location::caller();
+        self.spawn_member(child, None, Location::caller())
+    }
+
+    /// Spawns a member: under the group's scope, or (`starting`) under the
+    /// caller's innermost scope until the child has started, then under the
+    /// group's (Trio's `nursery.start`).
+    pub(crate) fn spawn_member<F>(
+        &self,
+        child: F,
+        starting: Option<Arc<AtomicBool>>,
+        location: &'static Location<'static>,
+    ) -> Result<(), GroupClosed>
+    where
+        F: Future + Send + 'static,
+        F::Output: ChildOutput<E>,
+    {
         let mut count = self.shared.count.load(SeqCst);
         loop {
             if count & CLOSED != 0 {
@@ -190,13 +215,28 @@ impl<E: CancelError + Send + 'static> TaskGroup<E> {
                 Err(actual) => count = actual,
             }
         }
+        // A body that spawns in a loop and never waits for the group (an
+        // accept loop) must not pile up finished children: reap them here
+        // once they are as many as the live ones (amortized O(1) each).
+        self.shared.reap_if_piled_up(count + 1);
+        let scope = match starting {
+            Some(_) => TaskScope::under_current(),
+            None => TaskScope::new(&self.shared.scope),
+        };
         let member = Member {
-            scope: TaskScope::new(&self.shared.scope),
+            scope,
+            starting,
             future: child,
             group: MemberGuard(self.shared.clone()),
         };
         drop(handle::spawn_at(member, location));
         Ok(())
+    }
+
+    /// Whether the group has closed (its body and every child finished):
+    /// spawning into it is refused from then on.
+    pub fn is_closed(&self) -> bool {
+        self.shared.count.load(SeqCst) & CLOSED != 0
     }
 
     /// The group's cancel scope: cancel it to stop every child (the group
@@ -233,9 +273,16 @@ impl<E> ChildOutput<E> for Result<(), E> {
     }
 }
 
-/// The error of [`TaskGroup::try_spawn`] on a closed group.
+/// The error of [`TaskGroup::try_spawn`] and [`TaskGroup::try_start`] on a
+/// closed group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GroupClosed(());
+
+impl GroupClosed {
+    pub(crate) fn new() -> Self {
+        GroupClosed(())
+    }
+}
 
 impl fmt::Display for GroupClosed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -409,12 +456,22 @@ impl<E> GroupShared<E> {
                 Err(actual) => count = actual,
             }
         }
+        self.reap_if_piled_up(count);
+        Poll::Pending
+    }
+
+    /// Reaps the finished children from the scope tree if they pile up
+    /// (`count` is a recent value of `self.count`): one pass over the list
+    /// once the unreaped are at least as many as the live (and a batch), so
+    /// the list holds at most about twice the live children and each
+    /// child's reaping costs O(1) amortized. Any thread; a reap already
+    /// under way elsewhere makes this one a no-op.
+    fn reap_if_piled_up(&self, count: u64) {
         let unreaped = (count & UNREAPED) >> 32;
         if unreaped >= (REAP_BATCH as u64).max(count & LIVE) {
             self.count.fetch_sub(unreaped << 32, SeqCst);
             self.scope.reap_finished_tasks();
         }
-        Poll::Pending
     }
 }
 
@@ -433,6 +490,9 @@ pin_project_lite::pin_project! {
     /// and its outcome reported to the group.
     struct Member<F, E> {
         scope: TaskScope,
+        // Set while the child is being started: it runs under its caller's
+        // scope until the flag says it has called `started`.
+        starting: Option<Arc<AtomicBool>>,
         #[pin]
         future: F,
         group: MemberGuard<E>,
@@ -452,7 +512,17 @@ where
         let polled = catch_unwind(AssertUnwindSafe(|| this.scope.poll(this.future, cx)));
         let group = &this.group.0;
         match polled {
-            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Pending) => {
+                if this.starting.as_ref().is_some_and(|s| s.load(SeqCst)) {
+                    // Started: from now on it is the group's (its root under
+                    // the caller's scope exits, a new one joins the group).
+                    *this.starting = None;
+                    *this.scope = TaskScope::new(&group.scope);
+                    // Polled again at once, so it sees the group's state.
+                    cx.waker().wake_by_ref();
+                }
+                Poll::Pending
+            }
             Ok(Poll::Ready(output)) => {
                 let root = this.scope.id();
                 group.finish_member(output.into_result(), Some(root));

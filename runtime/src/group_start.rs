@@ -1,13 +1,15 @@
 //! `TaskGroup::start`: spawn a child and wait until it says it is ready
 //! (Trio's `nursery.start`), e.g. a server that has bound its socket.
 //!
-//! The child runs in the group from the start. Until it calls
-//! [`TaskStatus::started`], its outcome belongs to the `start()` caller: an
-//! error or panic before that fails `start()` and is not a group failure
-//! (as in Trio, where the child runs under the caller until it has started).
-//! After `started`, it is an ordinary member.
+//! As in Trio, until the child calls [`TaskStatus::started`] it runs under
+//! the *caller's* scope: cancelling the caller cancels the starting child,
+//! the group's cancellation does not reach it yet, and its outcome belongs
+//! to the `start()` caller (an error or panic before that fails `start()`
+//! and is not a group failure; a `Cancelled` it returns is owned by one of
+//! the caller's scopes). After `started`, it moves into the group's scope
+//! and is an ordinary member. The group waits for a starting child too.
 
-use crate::group::{ChildOutput, Failure, TaskGroup};
+use crate::group::{ChildOutput, Failure, GroupClosed, TaskGroup};
 use crate::join::JoinError;
 use canopy_scope::{CancelError, Cancelled};
 use std::fmt;
@@ -15,6 +17,7 @@ use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -22,14 +25,20 @@ use std::task::{Context, Poll, Waker};
 /// [`started`](Self::started) once ready.
 pub struct TaskStatus<T> {
     slot: Arc<StartSlot<T>>,
+    /// Tells the child's task to move from the caller's scope into the
+    /// group's once its current poll ends.
+    moved: Arc<AtomicBool>,
 }
 
 impl<T> TaskStatus<T> {
-    /// Reports the child ready, handing `value` to the `start()` caller.
+    /// Reports the child ready, handing `value` to the `start()` caller; the
+    /// child leaves its caller's scope for the group's (it sees the group's
+    /// cancellation from its next poll on, and no longer the caller's).
     /// Later calls (there can be none: `self` is consumed) and calls after
-    /// the caller stopped waiting are ignored.
+    /// the caller stopped waiting hand nothing over.
     pub fn started(self, value: T) {
         self.slot.settle(State::Started(value));
+        self.moved.store(true, SeqCst);
     }
 }
 
@@ -165,31 +174,96 @@ impl<E: CancelError + Send + 'static> TaskGroup<E> {
     /// Waiting is a checkpoint: if the caller's scope is cancelled meanwhile,
     /// `start` returns [`StartError::Cancelled`] and the child stays in the
     /// group.
+    ///
+    /// # Panics
+    ///
+    /// If the group has closed; see [`try_start`](Self::try_start).
     #[track_caller]
-    pub fn start<T, F, Fut>(&self, child: F) -> impl Future<Output = Result<T, StartError<E>>>
+    pub fn start<T, F, Fut>(
+        &self,
+        child: F,
+    ) -> impl Future<Output = Result<T, StartError<E>>> + use<T, F, Fut, E>
     where
         T: Send + 'static,
         F: FnOnce(TaskStatus<T>) -> Fut,
         Fut: Future + Send + 'static,
         Fut::Output: ChildOutput<E>,
     {
-        let location = Location::caller();
+        match self.start_at(child, Location::caller()) {
+            Ok(started) => started,
+            Err(closed) => panic!("{closed}"),
+        }
+    }
+
+    /// Like [`start`](Self::start), but a closed group is an error value
+    /// instead of a panic (the child is then not run).
+    ///
+    /// ```
+    /// use canopy_runtime::{task_group, TaskGroup, TaskStatus};
+    /// use canopy_scope::Cancelled;
+    ///
+    /// let rt = canopy_runtime::Runtime::builder().workers(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let mut kept: Option<TaskGroup<Cancelled>> = None;
+    ///     task_group(|tg| {
+    ///         kept = Some(tg.clone());
+    ///         async { Ok::<(), Cancelled>(()) }
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    ///     let closed = kept.unwrap().try_start(|status: TaskStatus<()>| async move {
+    ///         status.started(());
+    ///     });
+    ///     assert!(closed.is_err());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn try_start<T, F, Fut>(
+        &self,
+        child: F,
+    ) -> Result<impl Future<Output = Result<T, StartError<E>>> + use<T, F, Fut, E>, GroupClosed>
+    where
+        T: Send + 'static,
+        F: FnOnce(TaskStatus<T>) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: ChildOutput<E>,
+    {
+        self.start_at(child, Location::caller())
+    }
+
+    fn start_at<T, F, Fut>(
+        &self,
+        child: F,
+        location: &'static Location<'static>,
+    ) -> Result<impl Future<Output = Result<T, StartError<E>>> + use<T, F, Fut, E>, GroupClosed>
+    where
+        T: Send + 'static,
+        F: FnOnce(TaskStatus<T>) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: ChildOutput<E>,
+    {
+        if self.is_closed() {
+            return Err(GroupClosed::new());
+        }
         let slot = Arc::new(StartSlot {
             state: Mutex::new((State::Waiting, None)),
         });
-        let future = child(TaskStatus { slot: slot.clone() });
-        let spawned = self.try_spawn(Starting {
+        let moved = Arc::new(AtomicBool::new(false));
+        let future = child(TaskStatus {
+            slot: slot.clone(),
+            moved: moved.clone(),
+        });
+        let starting = Starting {
             future,
             slot: slot.clone(),
+            moved: moved.clone(),
             error: PhantomData,
-        });
-        if let Err(closed) = spawned {
-            panic!("{closed}");
-        }
+        };
+        self.spawn_member(starting, Some(moved), location)?;
         // Made now, not at the first poll: a `start` future dropped unpolled
         // must still hand the child's outcome to the group.
         let waiting = Waiting(slot);
-        async move { poll_fn(|cx| poll_started(&waiting.0, cx, location)).await }
+        Ok(async move { poll_fn(|cx| poll_started(&waiting.0, cx, location)).await })
     }
 }
 
@@ -227,6 +301,7 @@ pin_project_lite::pin_project! {
         #[pin]
         future: F,
         slot: Arc<StartSlot<T>>,
+        moved: Arc<AtomicBool>,
         error: PhantomData<fn() -> E>,
     }
 }
@@ -236,7 +311,7 @@ where
     F: Future,
     F::Output: ChildOutput<E>,
     T: Send + 'static,
-    E: Send + 'static,
+    E: CancelError + Send + 'static,
 {
     type Output = Result<(), E>;
 
@@ -272,6 +347,12 @@ where
             return Poll::Ready(Ok(()));
         }
         let output = output.expect("not taken");
+        if !this.moved.load(SeqCst) && output.as_ref().is_err_and(|e| e.as_cancelled().is_some()) {
+            // Cancelled before it started, after its caller stopped waiting:
+            // a cancellation of the caller's scope (it ran there), which
+            // that scope has caught; never the group's business.
+            return Poll::Ready(Ok(()));
+        }
         Poll::Ready(output)
     }
 }

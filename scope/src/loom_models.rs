@@ -356,7 +356,11 @@ fn loom_live_check_sees_a_cancel_from_another_thread() {
             );
         }
         canceller.join().unwrap();
-        assert_ne!(word.value(), seen, "a cancel of an enclosing scope left the word");
+        assert_ne!(
+            word.value(),
+            seen,
+            "a cancel of an enclosing scope left the word"
+        );
         inner.unlink();
         inner.deactivate(false);
     });
@@ -384,7 +388,10 @@ fn loom_children_of_a_scope_linked_while_a_cancel_walks_are_woken() {
             group.walk_children(true);
         }
         canceller.join().unwrap();
-        assert!(woken.0.load(SeqCst) > 0, "a child under a late-linked scope was never woken");
+        assert!(
+            woken.0.load(SeqCst) > 0,
+            "a child under a late-linked scope was never woken"
+        );
         child.deactivate(false);
         group.unlink();
         group.deactivate(false);

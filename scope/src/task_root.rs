@@ -125,6 +125,10 @@ impl TaskScope {
 impl Drop for TaskScope {
     fn drop(&mut self) {
         self.slot.node().deactivate(false);
+        // A task moving to another root (a started child joining its group)
+        // keeps waiting below: its waiters must learn of the new root's
+        // state, so they are woken (a spurious wake-up when the task ends).
+        self.slot.leaves.flush();
     }
 }
 
