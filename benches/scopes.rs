@@ -5,7 +5,8 @@
 //!   tasks x 1,000 `yield_now`) with every task inside 0, 1, 8 or 32 nested
 //!   cancel scopes. Every `yield_now` is a checkpoint, so each poll passes
 //!   through every scope and checks for cancellation. (`tokio` is the same
-//!   workload on tokio, for scale.)
+//!   workload on tokio, for scale; `tokio_8` runs it inside 8 nested
+//!   `tokio::time::timeout`s, tokio's closest equivalent of 8 scopes.)
 //! - `cancel_check/canopy_8`: the cost of one `checkpoint_if_cancelled()`
 //!   inside 8 nested scopes (the cancel check a primitive does), per check.
 //! - `cancel_storm`: 100,000 tasks blocked in an hour-long sleep under one
@@ -88,14 +89,30 @@ where
     }
 }
 
-fn yield_many_tokio(rt: &tokio::runtime::Runtime) {
+async fn yield_loop_tokio() {
+    for _ in 0..NUM_YIELD {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// `body` inside one nested `tokio::time::timeout` (an hour) per token.
+macro_rules! nest_tokio {
+    ($body:expr ;) => { async { $body.await; } };
+    ($body:expr ; $level:tt $($rest:tt)*) => {
+        async { let _ = tokio::time::timeout(HOUR, nest_tokio!($body ; $($rest)*)).await; }
+    };
+}
+
+/// `yield_many` on tokio, each task running `task()`.
+fn yield_many_tokio<F>(rt: &tokio::runtime::Runtime, task: fn() -> F)
+where
+    F: Future + Send + 'static,
+{
     let (tx, rx) = mpsc::sync_channel(YIELD_TASKS);
     for _ in 0..YIELD_TASKS {
         let tx = tx.clone();
         rt.spawn(async move {
-            for _ in 0..NUM_YIELD {
-                tokio::task::yield_now().await;
-            }
+            task().await;
             tx.send(()).unwrap();
         });
     }
@@ -125,7 +142,12 @@ fn poll_check_overhead(c: &mut Criterion) {
         })
     });
     let tokio = tokio_rt();
-    group.bench_function("tokio", |b| b.iter(|| yield_many_tokio(&tokio)));
+    group.bench_function("tokio", |b| {
+        b.iter(|| yield_many_tokio(&tokio, yield_loop_tokio))
+    });
+    group.bench_function("tokio_8", |b| {
+        b.iter(|| yield_many_tokio(&tokio, || nest_tokio!(yield_loop_tokio(); x x x x x x x x)))
+    });
     group.finish();
 
     c.benchmark_group("cancel_check")
