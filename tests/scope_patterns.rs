@@ -1237,3 +1237,56 @@ fn cancelling_again_after_a_host_waker_panicked_returns() {
         assert!(outer.cancelled_caught() && inner.has_exited());
     });
 }
+
+// ---- item: the cancel walk is iterative
+
+type Nested = Pin<Box<dyn Future<Output = Result<(), Cancelled>> + Send>>;
+
+/// A chain of task groups `depth` deep, each with one child that opens the
+/// next; the last child sleeps. `reached` counts the levels entered.
+fn chain_of_groups(depth: usize, reached: Arc<AtomicUsize>) -> Nested {
+    Box::pin(async move {
+        reached.fetch_add(1, SeqCst);
+        if depth == 0 {
+            return sleep(HOUR).await;
+        }
+        task_group(|tg| async move {
+            tg.spawn(chain_of_groups(depth - 1, reached));
+            Ok::<(), Cancelled>(())
+        })
+        .await
+        .map_err(|error| {
+            *error
+                .cancelled()
+                .expect("only a cancellation ends the chain")
+        })
+    })
+}
+
+/// Trio walks its cancel-status tree recursively; canopy's walk must not:
+/// a cancel from a thread with a small stack reaches the bottom of a
+/// 5,000-level chain of groups (10,000 nodes deep) and everything returns.
+#[test]
+fn cancelling_a_deep_tree_does_not_overflow_the_cancelling_threads_stack() {
+    const DEPTH: usize = 5_000;
+    let rt = real_clock();
+    let scope = CancelScope::new();
+    let reached = Arc::new(AtomicUsize::new(0));
+    let watching = reached.clone();
+    let remote = scope.clone();
+    let canceller = thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let until = Instant::now() + LIMIT;
+            while watching.load(SeqCst) <= DEPTH {
+                assert!(Instant::now() < until, "the chain was never built");
+                thread::sleep(MS);
+            }
+            thread::sleep(10 * MS); // let the bottom sleep block
+            remote.cancel();
+        })
+        .unwrap();
+    let out = rt.block_on(scope.run(chain_of_groups(DEPTH, reached)));
+    canceller.join().expect("the cancelling thread survived");
+    assert_eq!(out, Ok(None), "the scope caught its own cancellation");
+}

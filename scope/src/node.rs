@@ -270,13 +270,27 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Takes the node's reference to its parent.
+    fn take_parent(&self) -> Option<Arc<Node>> {
+        let parent = self.parent.swap(ptr::null_mut(), SeqCst);
+        // SAFETY: set from `Arc::into_raw` in `link`, taken only here.
+        (!parent.is_null()).then(|| unsafe { Arc::from_raw(parent) })
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         self.drain_retired();
-        let parent = self.parent.swap(ptr::null_mut(), SeqCst);
-        if !parent.is_null() {
-            // SAFETY: set from `Arc::into_raw` in `link`, released only here.
-            drop(unsafe { Arc::from_raw(parent) });
+        // Release the parent chain iteratively: a node that was its parent's
+        // last holder would otherwise drop it from inside this drop, and a
+        // deep chain would overflow the stack.
+        let mut parent = self.take_parent();
+        while let Some(node) = parent {
+            parent = match Arc::try_unwrap(node) {
+                Ok(last) => last.take_parent(), // `last` drops here, parentless
+                Err(_) => None,                 // still held: just a decrement
+            };
         }
         let word = self.word.swap(ptr::null_mut(), SeqCst);
         if !word.is_null() {
@@ -288,5 +302,31 @@ impl Drop for Node {
             // SAFETY: set from `Box::into_raw` in `set_driver`.
             drop(unsafe { Box::from_raw(driver) });
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropping_the_bottom_of_a_deep_chain_does_not_recurse() {
+        // Run on a small stack: a recursive release would overflow it.
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(|| {
+                let mut bottom = Node::new(driver::NO_DEADLINE, false);
+                for _ in 0..100_000 {
+                    let child = Node::new(driver::NO_DEADLINE, false);
+                    // Each node held only by its child (as a chain of
+                    // scopes whose handles are gone).
+                    child.parent.store(Arc::into_raw(bottom).cast_mut(), SeqCst);
+                    bottom = child;
+                }
+                drop(bottom);
+            })
+            .unwrap()
+            .join()
+            .expect("the chain was freed without overflowing the stack");
     }
 }
