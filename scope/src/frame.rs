@@ -41,14 +41,20 @@ pub(crate) struct Frame {
 impl Frame {
     /// Leaves `waker` with this scope to be woken on cancellation, if it is
     /// not the scope's host waker (a combinator below gave it its own).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn leave_if_foreign(&self, waker: &Waker) {
         // SAFETY: the frame's waker is the poll's `cx.waker()`, alive while
         // the frame is pushed.
         if !waker.will_wake(unsafe { &*self.waker }) {
-            // SAFETY: frames and slots outlive the poll they are pushed in.
-            unsafe { &*self.slot }.leaves.register(waker);
+            self.leave(waker);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn leave(&self, waker: &Waker) {
+        // SAFETY: frames and slots outlive the poll they are pushed in.
+        unsafe { &*self.slot }.leaves.register(waker);
     }
 }
 
@@ -262,20 +268,21 @@ pub(crate) fn current_node() -> Option<Arc<Node>> {
 /// attributed to `location`.
 #[inline]
 pub(crate) fn check(location: &'static Location<'static>) -> Result<(), Cancelled> {
-    cancelled_at(task_context::visible_cancellation(None), location)
+    let origin = task_context::visible_cancellation(None);
+    if origin.is_null() {
+        return Ok(());
+    }
+    Err(cancelled_at(origin, location))
 }
 
-#[inline]
-fn cancelled_at(
-    origin: *const Node,
-    location: &'static Location<'static>,
-) -> Result<(), Cancelled> {
+/// The `Cancelled` for a visible `origin` (not null).
+#[cold]
+#[inline(never)]
+fn cancelled_at(origin: *const Node, location: &'static Location<'static>) -> Cancelled {
     // SAFETY: a visible origin is kept alive by the poll's scopes (their
     // nodes hold their parents), or is the runtime's root.
-    match unsafe { origin.as_ref() } {
-        None => Ok(()),
-        Some(node) => Err(Cancelled::new(node.reason(), node.id(), location)),
-    }
+    let node = unsafe { &*origin };
+    Cancelled::new(node.reason(), node.id(), location)
 }
 
 /// The cancel check of a waiting primitive: `Ready(Err)` if cancelled,
@@ -285,14 +292,25 @@ fn cancelled_at(
 /// budget, and once it is spent yields (`Pending`, woken at once) instead: a
 /// loop of checkpoints that keep failing at once still returns to the
 /// scheduler now and then.
-#[inline]
+#[inline(always)]
 pub(crate) fn poll_check(
     cx: &mut Context<'_>,
     location: &'static Location<'static>,
 ) -> Poll<Result<(), Cancelled>> {
     let origin = task_context::visible_cancellation(Some(cx.waker()));
-    match cancelled_at(origin, location) {
-        Ok(()) => Poll::Ready(Ok(())),
-        Err(cancelled) => task_context::poll_budget(cx).map(|()| Err(cancelled)),
+    if origin.is_null() {
+        return Poll::Ready(Ok(()));
     }
+    poll_cancelled_check(origin, cx, location)
+}
+
+#[cold]
+#[inline(never)]
+fn poll_cancelled_check(
+    origin: *const Node,
+    cx: &mut Context<'_>,
+    location: &'static Location<'static>,
+) -> Poll<Result<(), Cancelled>> {
+    let cancelled = cancelled_at(origin, location);
+    task_context::poll_budget(cx).map(|()| Err(cancelled))
 }

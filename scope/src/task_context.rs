@@ -203,6 +203,7 @@ impl TaskContext {
 /// # Safety
 ///
 /// `root` is null or a live node.
+#[inline(always)]
 unsafe fn root_cancelled(root: *const Node) -> bool {
     // SAFETY: as the caller promises.
     unsafe { root.as_ref() }.is_some_and(|root| root.state() & CANCEL_CALLED != 0)
@@ -226,7 +227,7 @@ pub(crate) fn cancelled_root() -> *const Node {
 }
 
 /// The running task's word and root bit, as one value to compare.
-#[inline]
+#[inline(always)]
 fn observe(cx: &ScopeContext) -> u64 {
     let watch = cx.watch.get();
     // SAFETY: `watch` is `NO_WORD` or the word of the task being polled,
@@ -318,22 +319,18 @@ pub(crate) fn push(frame: &Frame) -> FrameGuard {
 /// frames were computed — by any thread — is seen (module docs). A waker
 /// given is left with the innermost scope to be woken on cancellation when
 /// it is not that scope's host waker (`leaves.rs`).
-#[inline]
+///
+/// The fast path (frames valid, not cancelled, the primitive polled with
+/// its scope's waker) is a thread-local read, the task word's load, the
+/// root's state load and two pointer compares, inlined into the primitive.
+#[inline(always)]
 pub(crate) fn visible_cancellation(waker: Option<&Waker>) -> *const Node {
     CONTEXT
         .try_with(|cx| {
             let frame = cx.frame.get();
             // SAFETY: as in `enclosing`.
             let Some(innermost) = (unsafe { frame.as_ref() }) else {
-                // SAFETY: as in `cancelled_root`.
-                let root = cx.root.get();
-                if unsafe { root_cancelled(root) } {
-                    return root;
-                }
-                if let Some(waker) = waker {
-                    leave_outside_scopes(cx, waker);
-                }
-                return ptr::null();
+                return outside_scopes(cx, waker);
             };
             if observe(cx) != cx.seen.get() {
                 refresh(cx, innermost);
@@ -347,6 +344,21 @@ pub(crate) fn visible_cancellation(waker: Option<&Waker>) -> *const Node {
             origin
         })
         .unwrap_or(ptr::null())
+}
+
+/// `visible_cancellation` in no scope: the runtime's root, if cancelled.
+#[cold]
+#[inline(never)]
+fn outside_scopes(cx: &ScopeContext, waker: Option<&Waker>) -> *const Node {
+    let root = cx.root.get();
+    // SAFETY: as in `cancelled_root`.
+    if unsafe { root_cancelled(root) } {
+        return root;
+    }
+    if let Some(waker) = waker {
+        leave_outside_scopes(cx, waker);
+    }
+    ptr::null()
 }
 
 #[cold]
