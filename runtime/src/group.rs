@@ -194,7 +194,7 @@ impl<E: CancelError + Send + 'static> TaskGroup<E> {
     pub(crate) fn spawn_member<F>(
         &self,
         child: F,
-        starting: Option<Arc<AtomicBool>>,
+        starting: Option<Arc<StartMove>>,
         location: &'static Location<'static>,
     ) -> Result<(), GroupClosed>
     where
@@ -220,7 +220,7 @@ impl<E: CancelError + Send + 'static> TaskGroup<E> {
         // once they are as many as the live ones (amortized O(1) each).
         self.shared.reap_if_piled_up(count + 1);
         let scope = match starting {
-            Some(_) => TaskScope::under_current(),
+            Some(_) => TaskScope::starting(&self.shared.scope),
             None => TaskScope::new(&self.shared.scope),
         };
         let member = Member {
@@ -475,6 +475,39 @@ impl<E> GroupShared<E> {
     }
 }
 
+/// The hand-over of a child being started: set when it called `started`,
+/// or when its caller stopped waiting without being cancelled; the child's
+/// task then moves into the group at its next poll (woken for it).
+#[derive(Default)]
+pub(crate) struct StartMove {
+    pub(crate) moved: AtomicBool,
+    child: Mutex<Option<Waker>>,
+}
+
+impl StartMove {
+    /// Moves the child into the group (wakes its task to do so).
+    pub(crate) fn move_now(&self) {
+        self.moved.store(true, SeqCst);
+        let waker = self.child.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// The child's task, to be woken by `move_now`.
+    fn remember(&self, waker: &Waker) {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        if !child.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *child = Some(waker.clone());
+        }
+        drop(child);
+        // A move that came in before we stored the waker: act on it now.
+        if self.moved.load(SeqCst) {
+            waker.wake_by_ref();
+        }
+    }
+}
+
 /// Counts a child out of its group when it is dropped: after it finished,
 /// or unfinished at a hard shutdown.
 struct MemberGuard<E>(Arc<GroupShared<E>>);
@@ -491,8 +524,9 @@ pin_project_lite::pin_project! {
     struct Member<F, E> {
         scope: TaskScope,
         // Set while the child is being started: it runs under its caller's
-        // scope until the flag says it has called `started`.
-        starting: Option<Arc<AtomicBool>>,
+        // scope until it has called `started` (or its caller stopped
+        // waiting).
+        starting: Option<Arc<StartMove>>,
         #[pin]
         future: F,
         group: MemberGuard<E>,
@@ -513,13 +547,16 @@ where
         let group = &this.group.0;
         match polled {
             Ok(Poll::Pending) => {
-                if this.starting.as_ref().is_some_and(|s| s.load(SeqCst)) {
-                    // Started: from now on it is the group's (its root under
-                    // the caller's scope exits, a new one joins the group).
-                    *this.starting = None;
-                    *this.scope = TaskScope::new(&group.scope);
-                    // Polled again at once, so it sees the group's state.
-                    cx.waker().wake_by_ref();
+                if let Some(starting) = this.starting.as_ref() {
+                    if starting.moved.load(SeqCst) {
+                        // Started: from now on it is the group's.
+                        this.scope.finish_starting();
+                        *this.starting = None;
+                        // Polled again at once, so it sees the group's state.
+                        cx.waker().wake_by_ref();
+                    } else {
+                        starting.remember(cx.waker());
+                    }
                 }
                 Poll::Pending
             }

@@ -9,7 +9,7 @@
 //! the caller's scopes). After `started`, it moves into the group's scope
 //! and is an ordinary member. The group waits for a starting child too.
 
-use crate::group::{ChildOutput, Failure, GroupClosed, TaskGroup};
+use crate::group::{ChildOutput, Failure, GroupClosed, StartMove, TaskGroup};
 use crate::join::JoinError;
 use canopy_scope::{CancelError, Cancelled};
 use std::fmt;
@@ -17,7 +17,7 @@ use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -27,7 +27,7 @@ pub struct TaskStatus<T> {
     slot: Arc<StartSlot<T>>,
     /// Tells the child's task to move from the caller's scope into the
     /// group's once its current poll ends.
-    moved: Arc<AtomicBool>,
+    moved: Arc<StartMove>,
 }
 
 impl<T> TaskStatus<T> {
@@ -38,7 +38,7 @@ impl<T> TaskStatus<T> {
     /// the caller stopped waiting hand nothing over.
     pub fn started(self, value: T) {
         self.slot.settle(State::Started(value));
-        self.moved.store(true, SeqCst);
+        self.moved.move_now();
     }
 }
 
@@ -96,6 +96,9 @@ impl<E: CancelError> CancelError for StartError<E> {
 
 enum State<T> {
     Waiting,
+    /// The caller stopped waiting because its scope was cancelled: the
+    /// child, in that scope, is cancelled too and stays there.
+    CallerCancelled,
     Started(T),
     /// The outcome before `started`, type-erased so the slot needs no `E`.
     Ended(Box<dyn std::any::Any + Send>),
@@ -131,20 +134,29 @@ impl<T> StartSlot<T> {
 
     /// The caller stopped waiting: from now on the child's outcome is the
     /// group's.
-    fn abandon(&self) {
+    /// Returns whether the caller left while the child was still starting
+    /// (not because it was cancelled): the child then joins the group.
+    fn abandon(&self) -> bool {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if matches!(state.0, State::Waiting) {
             state.0 = State::Taken;
+            return true;
         }
+        false
     }
 }
 
 /// Abandons the slot if the `start()` future is dropped before it finished.
-struct Waiting<T>(Arc<StartSlot<T>>);
+struct Waiting<T>(Arc<StartSlot<T>>, Arc<StartMove>);
 
 impl<T> Drop for Waiting<T> {
     fn drop(&mut self) {
-        self.0.abandon();
+        if self.0.abandon() {
+            // Dropped (a select went the other way): nobody will pass the
+            // child's readiness on, and its caller's scope may end at any
+            // time; it goes on as a member of the group, under its scope.
+            self.1.move_now();
+        }
     }
 }
 
@@ -248,7 +260,7 @@ impl<E: CancelError + Send + 'static> TaskGroup<E> {
         let slot = Arc::new(StartSlot {
             state: Mutex::new((State::Waiting, None)),
         });
-        let moved = Arc::new(AtomicBool::new(false));
+        let moved = Arc::new(StartMove::default());
         let future = child(TaskStatus {
             slot: slot.clone(),
             moved: moved.clone(),
@@ -259,10 +271,10 @@ impl<E: CancelError + Send + 'static> TaskGroup<E> {
             moved: moved.clone(),
             error: PhantomData,
         };
-        self.spawn_member(starting, Some(moved), location)?;
+        self.spawn_member(starting, Some(moved.clone()), location)?;
         // Made now, not at the first poll: a `start` future dropped unpolled
         // must still hand the child's outcome to the group.
-        let waiting = Waiting(slot);
+        let waiting = Waiting(slot, moved);
         Ok(async move { poll_fn(|cx| poll_started(&waiting.0, cx, location)).await })
     }
 }
@@ -282,15 +294,21 @@ fn poll_started<T, E: 'static>(
             .downcast::<StartError<E>>()
             .expect("a started task reports the group's error type"))),
         State::Waiting => match cancelled {
-            // Stop waiting (`Taken` stays): the child's outcome is the group's.
-            Err(cancelled) => Poll::Ready(Err(StartError::Cancelled(cancelled))),
+            // Stop waiting: the child, in the cancelled scope, is cancelled
+            // too; what it returns then is the caller's scope's business.
+            Err(cancelled) => {
+                state.0 = State::CallerCancelled;
+                Poll::Ready(Err(StartError::Cancelled(cancelled)))
+            }
             Ok(()) => {
                 state.0 = State::Waiting;
                 state.1 = Some(cx.waker().clone());
                 Poll::Pending
             }
         },
-        State::Taken => panic!("TaskGroup::start's future polled after it completed"),
+        State::Taken | State::CallerCancelled => {
+            panic!("TaskGroup::start's future polled after it completed")
+        }
     }
 }
 
@@ -301,7 +319,7 @@ pin_project_lite::pin_project! {
         #[pin]
         future: F,
         slot: Arc<StartSlot<T>>,
-        moved: Arc<AtomicBool>,
+        moved: Arc<StartMove>,
         error: PhantomData<fn() -> E>,
     }
 }
@@ -347,7 +365,7 @@ where
             return Poll::Ready(Ok(()));
         }
         let output = output.expect("not taken");
-        if !this.moved.load(SeqCst) && output.as_ref().is_err_and(|e| e.as_cancelled().is_some()) {
+        if !this.moved.moved.load(SeqCst) && output.as_ref().is_err_and(|e| e.as_cancelled().is_some()) {
             // Cancelled before it started, after its caller stopped waiting:
             // a cancellation of the caller's scope (it ran there), which
             // that scope has caught; never the group's business.

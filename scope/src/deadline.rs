@@ -63,7 +63,7 @@ pub fn current_effective_deadline() -> Option<Instant> {
             None => {
                 // The top of this task: go on through the node chain (a task
                 // spawned into a group hangs under the group's scope).
-                let above = node.and_then(|n| n.parent());
+                let above = node.and_then(|n| n.above(n.state()));
                 return driver::decode(earliest.min(chain_deadline(above)));
             }
         }
@@ -74,10 +74,11 @@ fn chain_deadline(mut node: Option<&Node>) -> u64 {
     let mut earliest = NO_DEADLINE;
     while let Some(n) = node {
         earliest = earliest.min(n.deadline_bits());
-        if n.state() & SHIELD != 0 {
+        let state = n.state();
+        if state & SHIELD != 0 {
             break;
         }
-        node = n.parent();
+        node = n.above(state);
     }
     earliest
 }

@@ -144,7 +144,9 @@ impl Node {
             }
         };
         if expired {
-            self.cancel(CancelReason::Deadline);
+            // On the timer's thread: a waker's panic must not stop the
+            // timer pass (or kill a worker).
+            self.cancel_quietly(CancelReason::Deadline);
         }
     }
 
@@ -162,8 +164,13 @@ impl Node {
         }
         match self.deadline() {
             Some(deadline) if self.now() >= deadline => {
-                self.cancel(CancelReason::Deadline);
-                true
+                // Recorded only while the scope has not exited (a deadline
+                // passing after the exit does not count, as in Trio).
+                if self.mark_cancelled_unless_exited(CancelReason::Deadline) {
+                    fence(SeqCst);
+                    self.walk_quietly();
+                }
+                self.state() & CANCEL_CALLED != 0
             }
             _ => false,
         }

@@ -220,7 +220,10 @@ pub(crate) fn materialize(frame: &Frame) -> &Arc<Node> {
     }
     match parent {
         Some(parent) => node.link(parent),
-        None => node.link_top(),
+        None => {
+            node.link_top();
+            task_context::record_top(node);
+        }
     }
     slot.linked.set(true);
     node.activate(driver::current_driver());

@@ -33,6 +33,26 @@ const NOTIFY: u8 = 2;
 /// A panic payload from a user's waker.
 pub(crate) type WakerPanic = Box<dyn Any + Send>;
 
+/// Reports the panic of a user's waker woken on the runtime's behalf (a
+/// deadline firing, a scope dropped, a task moving): nobody called anything
+/// that could receive it, so it is written to stderr and dropped (its drop
+/// contained too) — the waking thread, maybe a worker, goes on.
+#[cold]
+pub(crate) fn report_waker_panic(payload: WakerPanic, while_doing: &str) {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("<non-string payload>");
+    let _ = std::io::Write::write_fmt(
+        &mut std::io::stderr(),
+        format_args!(
+            "canopy: a waker panicked while {while_doing}; the panic was contained: {message}\n"
+        ),
+    );
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+}
+
 pub(crate) struct HostWaker {
     state: AtomicU8,
     waker: UnsafeCell<Option<Waker>>,

@@ -27,7 +27,9 @@
 //! and the list never holds more than `MIN_CAPACITY << RESET_AFTER` wakers
 //! unless that many are waiting at once.
 
+use crate::host_waker::WakerPanic;
 use std::cell::{Cell, UnsafeCell};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::task::Waker;
 
 /// The capacity a list starts with and never goes below.
@@ -86,8 +88,9 @@ impl Leaves {
         } else {
             self.capacity.get() * 2
         });
-        for waker in std::mem::take(wakers) {
-            waker.wake();
+        if let Some(payload) = wake_all(std::mem::take(wakers)) {
+            // In the registering primitive's poll: its task receives it.
+            std::panic::resume_unwind(payload);
         }
     }
 
@@ -97,15 +100,27 @@ impl Leaves {
         unsafe { (*self.wakers.get()).is_empty() }
     }
 
-    /// The scope is cancelled: wake every waiting primitive below it.
-    pub(crate) fn flush(&self) {
+    /// The scope is cancelled: wake every waiting primitive below it. Each
+    /// waker is woken even if one panics; the first panic is returned, for
+    /// the caller to resume (inside a task's poll) or report.
+    #[must_use = "a waker's panic is returned, to be resumed or reported"]
+    pub(crate) fn flush(&self) -> Option<WakerPanic> {
         // SAFETY: as in `register`; the list is taken out before any waker
         // runs, so a waker that re-enters finds it empty.
         let wakers = unsafe { std::mem::take(&mut *self.wakers.get()) };
-        for waker in wakers {
-            waker.wake();
+        wake_all(wakers)
+    }
+}
+
+/// Wakes every waker, even if one panics; returns the first panic.
+fn wake_all(wakers: Vec<Waker>) -> Option<WakerPanic> {
+    let mut first = None;
+    for waker in wakers {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+            first.get_or_insert(payload);
         }
     }
+    first
 }
 
 #[cfg(all(test, not(loom)))]
@@ -133,7 +148,7 @@ mod tests {
                 leaves.register(&Waker::from(count.clone()));
             }
         }
-        leaves.flush();
+        assert!(leaves.flush().is_none());
         for count in &counts {
             assert_eq!(count.0.load(SeqCst), 1);
         }
@@ -185,7 +200,7 @@ mod tests {
             assert!(wakes < 10 * waiters.len(), "woken over and over");
             leaves.register(&waiters[index]);
         }
-        leaves.flush();
+        assert!(leaves.flush().is_none());
         assert_eq!(woken.lock().unwrap().len(), waiters.len());
     }
 }

@@ -65,6 +65,10 @@ pub(crate) const TOP: u32 = 1 << 7;
 /// second of the two to get here (parent detaching, child exiting) releases
 /// the list's reference.
 pub(crate) const ORPHANED: u32 = 1 << 8;
+/// A task root being started (Trio's `nursery.start`): until its task calls
+/// `started`, the node sees the cancellation of its `proxy`'s chain (the
+/// caller's scope), not its parent's (the group's).
+pub(crate) const STARTING: u32 = 1 << 9;
 const REASON_SHIFT: u32 = 12;
 const REASON_MASK: u32 = 0b111 << REASON_SHIFT;
 
@@ -91,6 +95,10 @@ pub(crate) struct Node {
     /// that task's running poll sees the change with one load.
     pub(crate) word: AtomicPtr<TaskWord>,
     pub(crate) host: HostWaker,
+    /// While `STARTING`: a node linked under the caller's scope in this
+    /// node's place, carrying its task's word and waker (`Arc::into_raw`,
+    /// owned; set at creation, taken by the host when the task started).
+    pub(crate) proxy: AtomicPtr<Node>,
     /// The runtime's deadline driver (`Box::into_raw`, set once).
     pub(crate) driver: AtomicPtr<Arc<dyn DeadlineDriver>>,
     pub(crate) timer: Mutex<TimerSlot>,
@@ -145,6 +153,7 @@ impl Node {
             retired: AtomicPtr::new(ptr::null_mut()),
             retired_next: AtomicPtr::new(ptr::null_mut()),
             word: AtomicPtr::new(ptr::null_mut()),
+            proxy: AtomicPtr::new(ptr::null_mut()),
             host: HostWaker::new(),
             driver: AtomicPtr::new(ptr::null_mut()),
             timer: Mutex::new(TimerSlot::default()),
@@ -179,6 +188,28 @@ impl Node {
         unsafe { parent.as_ref() }
     }
 
+    /// The node whose cancellation this one sees above itself (`state` is
+    /// its state): the proxy while starting, else the parent. Host only
+    /// while starting (the host takes the proxy).
+    pub(crate) fn above(&self, state: u32) -> Option<&Node> {
+        if state & STARTING != 0 {
+            // SAFETY: the proxy is owned by this node and taken (then freed)
+            // only by the host, which is the thread calling this.
+            if let Some(proxy) = unsafe { self.proxy.load(Acquire).as_ref() } {
+                return Some(proxy);
+            }
+        }
+        self.parent()
+    }
+
+    /// Takes the proxy (the task has started). Host only.
+    pub(crate) fn take_proxy(&self) -> Option<Arc<Node>> {
+        let proxy = self.proxy.swap(ptr::null_mut(), SeqCst);
+        // SAFETY: set from `Arc::into_raw` by `TaskScope`, taken only here
+        // and in `drop`.
+        (!proxy.is_null()).then(|| unsafe { Arc::from_raw(proxy) })
+    }
+
     /// Marks the scope entered; `false` if it was entered before.
     pub(crate) fn try_enter(&self) -> bool {
         self.state.fetch_or(ENTERED, SeqCst) & ENTERED == 0
@@ -194,10 +225,19 @@ impl Node {
 
     /// Sets `CANCEL_CALLED` with `reason`; `true` if it was not set before.
     pub(crate) fn mark_cancelled(&self, reason: CancelReason) -> bool {
+        self.mark_cancelled_if(reason, 0)
+    }
+
+    /// `mark_cancelled`, refused (`false`) once the scope has exited.
+    pub(crate) fn mark_cancelled_unless_exited(&self, reason: CancelReason) -> bool {
+        self.mark_cancelled_if(reason, EXITED)
+    }
+
+    fn mark_cancelled_if(&self, reason: CancelReason, refuse: u32) -> bool {
         let bits = CANCEL_CALLED | (reason.to_bits() << REASON_SHIFT);
         let mut state = self.state.load(Acquire);
         loop {
-            if state & CANCEL_CALLED != 0 {
+            if state & (CANCEL_CALLED | refuse) != 0 {
                 return false;
             }
             match self
@@ -292,6 +332,7 @@ impl Drop for Node {
                 Err(_) => None,                 // still held: just a decrement
             };
         }
+        drop(self.take_proxy());
         let word = self.word.swap(ptr::null_mut(), SeqCst);
         if !word.is_null() {
             // SAFETY: set from `Arc::into_raw` in `record_word`.

@@ -61,9 +61,11 @@ pin_project! {
                 // group was abandoned): whatever still runs under this scope
                 // — tasks hung below it — is cancelled, so nothing runs on
                 // unsupervised.
+                // (A waker's panic on the way is contained: the scope must
+                // still leave the tree.)
                 if let Some(node) = this.slot.node.get() {
                     if this.slot.linked.get() {
-                        node.cancel(CancelReason::Explicit);
+                        node.cancel_quietly(CancelReason::Explicit);
                     }
                 }
                 leave(this.slot, false);
@@ -97,6 +99,10 @@ impl<F> Scoped<F> {
                 if let Some(word) = task_context::current_word() {
                     node.record_word(&word);
                 }
+                // Dekker with a canceller on another thread (its bit, then
+                // its read of the word): it bumps our word, or the frame's
+                // origin computed next sees its bit.
+                fence(SeqCst);
                 // A deadline already passed cancels it now (and for good).
                 node.cancel_called();
             }
@@ -149,8 +155,11 @@ where
         }
         if !frame.origin.get().is_null() && !slot.leaves.is_empty() {
             // Cancelled: wake the primitives waiting below with wakers of
-            // their own, so that they are polled and see it.
-            slot.leaves.flush();
+            // their own, so that they are polled and see it. (A waker's
+            // panic goes to this task, after all were woken.)
+            if let Some(payload) = slot.leaves.flush() {
+                std::panic::resume_unwind(payload);
+            }
         }
         let polled = {
             let _frame = task_context::push(&frame);
@@ -198,6 +207,9 @@ where
 fn leave(slot: &Slot, caught: bool) {
     if let Some(node) = slot.node.get() {
         if slot.linked.get() {
+            if node.parent().is_none() {
+                task_context::forget_top(node);
+            }
             node.unlink();
         }
         node.deactivate(caught);

@@ -26,7 +26,7 @@ use crate::frame::{self, Frame};
 use crate::leaves::Leaves;
 use crate::loom::atomic::{AtomicU32, Ordering::Acquire, Ordering::Release};
 use crate::node::{CANCEL_CALLED, Node};
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, UnsafeCell};
 use std::fmt;
 use std::ptr;
 use std::sync::Arc;
@@ -76,6 +76,13 @@ pub struct TaskContext {
     /// Primitives outside any scope polled with another waker than the
     /// task's: woken when the root scope is found cancelled.
     leaves: Leaves,
+    /// The task's top scopes (linked with no parent: the runtime's root is
+    /// above them). The root is not in the tree, so when the task first
+    /// finds it cancelled it walks them itself, waking what waits below
+    /// under wakers of its own (a `FuturesUnordered` of scopes).
+    tops: UnsafeCell<Vec<Arc<Node>>>,
+    /// The tops were walked for the root's cancellation.
+    root_walked: Cell<bool>,
 }
 
 // SAFETY: a runtime touches a task's context only from the thread polling
@@ -185,8 +192,8 @@ impl TaskContext {
             .map_or_else(no_word, |word| &word.0 as *const AtomicU32);
         // SAFETY: `root` is kept alive by the caller (its runtime) for the
         // guard's life.
-        if !self.leaves.is_empty() && unsafe { root_cancelled(root) } {
-            self.leaves.flush();
+        if !self.root_walked.get() && unsafe { root_cancelled(root) } {
+            self.root_cancelled();
         }
         CONTEXT.with(|cx| TaskGuard {
             frame: cx.frame.replace(ptr::null()),
@@ -198,6 +205,68 @@ impl TaskContext {
             budget: cx.budget.replace(budget),
         })
     }
+}
+
+impl TaskContext {
+    /// The task finds the runtime's root cancelled for the first time: wake
+    /// everything of the task that waits under a waker of its own.
+    /// Outside the task's poll (and its panic catching): a waker's panic is
+    /// contained.
+    #[cold]
+    fn root_cancelled(&self) {
+        self.root_walked.set(true);
+        // SAFETY: only the polling thread touches `tops`, and no reference
+        // into it is held across this call.
+        let tops = unsafe { std::mem::take(&mut *self.tops.get()) };
+        for top in &tops {
+            if top.state() & (crate::node::SHIELD | crate::node::EXITED) == 0 {
+                top.walk_quietly();
+            }
+        }
+        if let Some(payload) = self.leaves.flush() {
+            crate::host_waker::report_waker_panic(payload, "the runtime shut down");
+        }
+    }
+
+    fn add_top(&self, node: &Arc<Node>) {
+        // SAFETY: as in `root_cancelled`.
+        let tops = unsafe { &mut *self.tops.get() };
+        if tops.len() == tops.capacity() && tops.len() >= 16 {
+            // Forget the tops that exited (amortized O(1) per top).
+            tops.retain(|top| top.state() & crate::node::EXITED == 0);
+        }
+        tops.push(node.clone());
+    }
+
+    fn forget_top(&self, node: &Arc<Node>) {
+        // SAFETY: as in `root_cancelled`.
+        let tops = unsafe { &mut *self.tops.get() };
+        if tops.last().is_some_and(|top| Arc::ptr_eq(top, node)) {
+            tops.pop();
+        }
+    }
+}
+
+/// Records a top scope of the running task (see `TaskContext::tops`); if
+/// the root is already cancelled and walked, walks it at once.
+pub(crate) fn record_top(node: &Arc<Node>) {
+    let _ = CONTEXT.try_with(|cx| {
+        // SAFETY: the task's context outlives its poll, which is running.
+        if let Some(task) = unsafe { cx.task.get().as_ref() } {
+            task.add_top(node);
+        }
+    });
+}
+
+/// A top scope of the running task exits (the common, LIFO case is O(1);
+/// others are forgotten lazily).
+pub(crate) fn forget_top(node: &Arc<Node>) {
+    let _ = CONTEXT.try_with(|cx| {
+        // SAFETY: as in `record_top`.
+        if let Some(task) = unsafe { cx.task.get().as_ref() } {
+            task.forget_top(node);
+        }
+    });
 }
 
 /// # Safety

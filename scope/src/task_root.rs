@@ -12,7 +12,7 @@
 
 use crate::frame::{self, Frame, Slot};
 use crate::loom::atomic::{Ordering::SeqCst, fence};
-use crate::node::Node;
+use crate::node::{Node, STARTING};
 use crate::scope::CancelScope;
 use crate::task_context;
 use std::cell::Cell;
@@ -49,17 +49,35 @@ impl TaskScope {
         Self::under(Some(parent.node()))
     }
 
-    /// A task root under the innermost scope of the code polled right now
-    /// (linking it if needed), or at the top (under the runtime's root) when
-    /// that code is in no scope: for a task that runs under its caller's
-    /// scope until it has started (Trio's `nursery.start`).
-    pub fn under_current() -> TaskScope {
-        Self::under(frame::current_node().as_ref())
+    /// A task root under `group` for a task being started (Trio's
+    /// `nursery.start`): until [`finish_starting`](Self::finish_starting),
+    /// the task sees the cancellation of the innermost scope of the code
+    /// polled right now (its caller's), not `group`'s, and a cancel of the
+    /// caller's scope wakes it. Its scopes stay under this one root
+    /// throughout, so a cancel of the group reaches them once it started.
+    pub fn starting(group: &CancelScope) -> TaskScope {
+        frame::materialize_if_current(group.node());
+        let caller = frame::current_node();
+        let proxy = Node::new(crate::driver::NO_DEADLINE, false);
+        proxy.try_enter();
+        match &caller {
+            Some(caller) => proxy.link_owned(caller),
+            None => proxy.link_top(),
+        }
+        Self::under_with(Some(group.node()), Some(proxy))
     }
 
     fn under(parent: Option<&Arc<Node>>) -> TaskScope {
+        Self::under_with(parent, None)
+    }
+
+    fn under_with(parent: Option<&Arc<Node>>, proxy: Option<Arc<Node>>) -> TaskScope {
         let node = Node::new(crate::driver::NO_DEADLINE, false);
         node.try_enter();
+        if let Some(proxy) = proxy {
+            node.state.fetch_or(STARTING, SeqCst);
+            node.proxy.store(Arc::into_raw(proxy).cast_mut(), SeqCst);
+        }
         match parent {
             Some(parent) => node.link_owned(parent),
             None => node.link_top(),
@@ -86,17 +104,38 @@ impl TaskScope {
             // First poll: this task hosts the node from now on.
             if let Some(word) = task_context::current_word() {
                 node.record_word(&word);
+                if let Some(proxy) = self.proxy() {
+                    proxy.record_word(&word);
+                }
             }
+            if node.parent().is_none() {
+                // At the top of its task (started outside any scope).
+                task_context::record_top(node);
+            }
+            // Dekker with a canceller (as at a scope's entry): it bumps the
+            // word, or the origin computed below sees its bit.
+            fence(SeqCst);
         }
         // Register before taking the snapshot: a cancel that found no
         // waker bumped the word before we read it.
         if self.slot.refresh_waker(cx.waker()) {
+            if let Some(proxy) = self.proxy() {
+                // A cancel of the caller's scope wakes the task through it.
+                proxy.host.register(cx.waker());
+            }
             fence(SeqCst);
         }
         let now = task_context::snapshot_top();
         if self.seen.get() != Some(now) {
-            self.origin.set(node.effective_origin());
+            let before = self.origin.get();
+            let origin = node.effective_origin();
+            self.origin.set(origin);
             self.seen.set(Some(now));
+            if before.is_null() && !origin.is_null() && node.state() & STARTING != 0 {
+                // Cancelled through the proxy, whose walk did not pass this
+                // node: wake what waits below under wakers of its own.
+                node.walk_children(true);
+            }
         }
         let frame = Frame {
             parent: ptr::null(),
@@ -105,10 +144,45 @@ impl TaskScope {
             origin: Cell::new(self.origin.get()),
         };
         if !frame.origin.get().is_null() && !self.slot.leaves.is_empty() {
-            self.slot.leaves.flush();
+            if let Some(payload) = self.slot.leaves.flush() {
+                std::panic::resume_unwind(payload);
+            }
         }
         let _frame = task_context::push(&frame);
         future.poll(cx)
+    }
+
+    /// The task being started has called `started` (or its caller stopped
+    /// waiting): from now on it sees the group's cancellation, not its
+    /// caller's. Call from the task's own poll (its host). Idempotent.
+    pub fn finish_starting(&self) {
+        let node = self.slot.node();
+        let Some(proxy) = node.take_proxy() else {
+            return;
+        };
+        node.state.fetch_and(!STARTING, SeqCst);
+        // Dekker with a cancel of the group (its bit, then its walk): it
+        // walked us after we stopped starting, or we see its bit below.
+        fence(SeqCst);
+        self.seen.set(None);
+        if !node.effective_origin().is_null() {
+            node.walk_children(true);
+            node.host.wake().ok();
+        }
+        // The proxy leaves the caller's scope.
+        proxy.deactivate(false);
+    }
+
+    /// Whether the task is still being started.
+    pub fn is_starting(&self) -> bool {
+        self.slot.node().state() & STARTING != 0
+    }
+
+    fn proxy(&self) -> Option<&Node> {
+        let node = self.slot.node();
+        // SAFETY: the proxy is owned by the node and taken only by the host
+        // (`finish_starting`), which is the thread polling the task.
+        unsafe { node.proxy.load(std::sync::atomic::Ordering::Acquire).as_ref() }
     }
 
     /// The id of the task's root scope.
@@ -124,11 +198,16 @@ impl TaskScope {
 
 impl Drop for TaskScope {
     fn drop(&mut self) {
+        if let Some(proxy) = self.slot.node().take_proxy() {
+            proxy.deactivate(false);
+        }
         self.slot.node().deactivate(false);
         // A task moving to another root (a started child joining its group)
         // keeps waiting below: its waiters must learn of the new root's
         // state, so they are woken (a spurious wake-up when the task ends).
-        self.slot.leaves.flush();
+        if let Some(payload) = self.slot.leaves.flush() {
+            crate::host_waker::report_waker_panic(payload, "a task left its scope");
+        }
     }
 }
 

@@ -52,13 +52,32 @@ type WakePanic = Option<Box<dyn Any + Send>>;
 
 impl Node {
     /// Cancels this scope (first reason wins) and wakes everything below it
-    /// that is not behind a shield. Cancelling twice does nothing more.
+    /// that is not behind a shield. Cancelling twice does nothing more. The
+    /// panic of a waker woken on the way is resumed here, after the walk
+    /// (the caller asked for the cancel: it gets the panic, as with any
+    /// wake-up it triggers).
     pub(crate) fn cancel(&self, reason: CancelReason) {
-        if self.mark_cancelled(reason) {
-            // Dekker with `link`: our bit before our read of the lists.
-            fence(SeqCst);
-            self.walk(true);
+        if let Some(payload) = self.cancel_containing(reason) {
+            std::panic::resume_unwind(payload);
         }
+    }
+
+    /// `cancel` on the runtime's behalf (a deadline firing, a scope being
+    /// dropped): a waker's panic is reported and contained, so the timer
+    /// or the dropping code goes on.
+    pub(crate) fn cancel_quietly(&self, reason: CancelReason) {
+        if let Some(payload) = self.cancel_containing(reason) {
+            crate::host_waker::report_waker_panic(payload, "a scope was cancelled");
+        }
+    }
+
+    fn cancel_containing(&self, reason: CancelReason) -> WakePanic {
+        if !self.mark_cancelled(reason) {
+            return None;
+        }
+        // Dekker with `link`: our bit before our read of the lists.
+        fence(SeqCst);
+        self.walk_containing(true)
     }
 
     /// Raises or lowers the shield. Lowering it wakes the hosts below, which
@@ -79,20 +98,33 @@ impl Node {
     /// descendant not cut off by a shield, iteratively. A panicking waker
     /// does not stop the walk; the first such panic is resumed at the end.
     pub(crate) fn walk(&self, wake: bool) {
-        let mut panic: WakePanic = None;
-        self.visit(wake, &mut panic);
-        self.walk_children_into(wake, &mut panic);
-        if let Some(payload) = panic {
+        if let Some(payload) = self.walk_containing(wake) {
             std::panic::resume_unwind(payload);
         }
     }
 
-    /// `walk` for the children only (the node itself was handled).
+    /// `walk(true)` on the runtime's behalf: a waker's panic is reported and
+    /// contained.
+    pub(crate) fn walk_quietly(&self) {
+        if let Some(payload) = self.walk_containing(true) {
+            crate::host_waker::report_waker_panic(payload, "a scope was cancelled");
+        }
+    }
+
+    fn walk_containing(&self, wake: bool) -> WakePanic {
+        let mut panic: WakePanic = None;
+        self.visit(wake, &mut panic);
+        self.walk_children_into(wake, &mut panic);
+        panic
+    }
+
+    /// `walk` for the children only (the node itself was handled), on the
+    /// runtime's behalf: a waker's panic is reported and contained.
     pub(crate) fn walk_children(&self, wake: bool) {
         let mut panic: WakePanic = None;
         self.walk_children_into(wake, &mut panic);
         if let Some(payload) = panic {
-            std::panic::resume_unwind(payload);
+            crate::host_waker::report_waker_panic(payload, "a scope was linked");
         }
     }
 
@@ -183,6 +215,13 @@ impl Node {
         // ground truth. (The SeqCst accesses would do on x86; the fences make
         // the argument hold in the C++ model, and let loom prove it.)
         fence(SeqCst);
+        // Dekker with `orphan_children` (the parent's EXITED, then its
+        // swap): a parent that exited meanwhile may have detached its list
+        // before our push, and will never look at it again; detach it
+        // ourselves (orphaning us too, so nothing is left holding it).
+        if parent.state.load(SeqCst) & EXITED != 0 {
+            parent.orphan_children();
+        }
     }
 
     /// Links `self` under `parent` with the list owning one reference: for
@@ -206,7 +245,11 @@ impl Node {
     pub(crate) fn unlink(self: &Arc<Self>) {
         let Some(parent) = self.parent() else { return };
         if self.state.load(SeqCst) & ORPHANED != 0 {
-            return; // the parent exited first and detached its whole list
+            // The parent exited first and detached its whole list; a walker
+            // that entered the list before may still stand on us, so our
+            // going goes through the parent's retirement as well.
+            parent.release_child(Arc::into_raw(self.clone()));
+            return;
         }
         match parent.try_lock_removal() {
             Some(_removing) => {
@@ -372,8 +415,8 @@ impl Node {
             if state & SHIELD != 0 {
                 return origin;
             }
-            match node.parent() {
-                Some(parent) => node = parent,
+            match node.above(state) {
+                Some(above) => node = above,
                 None if state & TOP != 0 => {
                     let root = crate::task_context::cancelled_root();
                     return if root.is_null() { origin } else { root };
