@@ -1290,3 +1290,87 @@ fn cancelling_a_deep_tree_does_not_overflow_the_cancelling_threads_stack() {
     canceller.join().expect("the cancelling thread survived");
     assert_eq!(out, Ok(None), "the scope caught its own cancellation");
 }
+
+// ---- graceful shutdown reaches scopes polled under combinators
+
+/// The root scope (shutdown) is above every task but not in the tree: a
+/// task that finds it cancelled walks its own top scopes, so scopes polled
+/// by a `FuturesUnordered` (their hosts are the combinator's wakers) see the
+/// shutdown too.
+#[test]
+fn a_shutdown_reaches_scopes_polled_under_futures_unordered() {
+    let rt = real_clock();
+    let (tx, rx) = mpsc::channel();
+    let saw = Arc::new(Mutex::new(None));
+    let seen = saw.clone();
+    drop(rt.spawn(async move {
+        let mut children = FuturesUnordered::new();
+        for _ in 0..2 {
+            children.push(CancelScope::new().run(sleep(HOUR)));
+        }
+        let mut tx = Some(tx);
+        let first = poll_fn(|cx| {
+            let polled = children.poll_next_unpin(cx);
+            if let Some(tx) = tx.take() {
+                tx.send(()).unwrap();
+            }
+            polled
+        })
+        .await;
+        *seen.lock().unwrap() =
+            Some(matches!(first, Some(Err(c)) if c.reason() == CancelReason::Shutdown));
+    }));
+    rx.recv_timeout(LIMIT).unwrap();
+    thread::sleep(100 * MS);
+    assert!(
+        rt.shutdown(5 * SEC),
+        "the task waiting under FuturesUnordered never saw the shutdown"
+    );
+    assert_eq!(*saw.lock().unwrap(), Some(true));
+}
+
+// ---- a waker's panic never kills a worker
+
+struct PanicsWhenWoken;
+
+impl Wake for PanicsWhenWoken {
+    fn wake(self: Arc<Self>) {
+        panic!("this waker panics when woken");
+    }
+}
+
+/// A scope hosted by a waker that panics, whose deadline fires on the
+/// runtime's timer: the panic is contained (reported on stderr), and the
+/// worker that ran the timer goes on running tasks.
+#[test]
+fn a_waker_panicking_as_its_scopes_deadline_fires_kills_no_worker() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let held = Arc::new(Mutex::new(None));
+    let keep = held.clone();
+    drop(rt.spawn(async move {
+        let mut scoped = Box::pin(move_on_after(
+            20 * MS,
+            std::future::pending::<Result<(), Cancelled>>(),
+        ));
+        let waker = Waker::from(Arc::new(PanicsWhenWoken));
+        assert!(
+            scoped
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        // Keep the scope (its timer armed) alive beyond this task.
+        *keep.lock().unwrap() = Some(scoped);
+        tx.send(()).unwrap();
+    }));
+    rx.recv_timeout(LIMIT).unwrap();
+    thread::sleep(300 * MS); // the deadline fires on the only worker
+    let (ran_tx, ran_rx) = mpsc::channel();
+    drop(rt.spawn(async move { ran_tx.send(()).unwrap() }));
+    assert!(
+        ran_rx.recv_timeout(LIMIT).is_ok(),
+        "the worker no longer runs tasks after a waker panicked at a deadline"
+    );
+    drop(held.lock().unwrap().take());
+}

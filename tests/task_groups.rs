@@ -627,3 +627,67 @@ fn dropping_a_group_with_many_blocked_children_takes_linear_time() {
         "20k children: {small:?}, 80k: {large:?}"
     );
 }
+
+/// A scope the starting child linked before `started` (polled under a
+/// `FuturesUnordered`, so its host is the combinator's waker) stays under
+/// the child's one root: once the child has joined the group, the group's
+/// cancellation reaches it.
+#[test]
+fn a_group_cancel_reaches_a_scope_its_child_linked_before_it_started() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let saw = Arc::new(Mutex::new(None));
+    let seen = saw.clone();
+    let out = rt.block_on(task_group(|tg| async move {
+        CancelScope::new()
+            .run(async {
+                tg.start(|status: canopy::TaskStatus<()>| async move {
+                    let mut children = futures::stream::FuturesUnordered::new();
+                    children.push(CancelScope::new().run(sleep(HOUR)));
+                    // Polled once: the scope links, under the starting root.
+                    let _ = futures::poll!(futures::StreamExt::next(&mut children));
+                    status.started(());
+                    let out = futures::StreamExt::next(&mut children).await;
+                    *seen.lock().unwrap() = Some(matches!(out, Some(Err(_))));
+                    Ok::<(), Cancelled>(())
+                })
+                .await
+                .unwrap();
+                Ok::<(), Cancelled>(())
+            })
+            .await?;
+        sleep(Duration::from_millis(50)).await?; // the child has moved
+        tg.cancel_scope().cancel();
+        Ok::<(), Cancelled>(())
+    }));
+    assert!(out.is_ok(), "{out:?}");
+    assert_eq!(*saw.lock().unwrap(), Some(true));
+}
+
+/// A child whose `start()` future was dropped (a select went the other
+/// way) joins the group, so the group's cancellation still reaches it after
+/// its caller's scope ended normally (else the group would wait forever).
+#[test]
+fn a_child_whose_start_was_dropped_joins_the_group() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let out = rt.block_on(task_group(|tg| async move {
+        CancelScope::new()
+            .run(async {
+                canopy::yield_now().await?; // linked: the child hangs below
+                let starting = tg.start(|status: canopy::TaskStatus<()>| async move {
+                    sleep(HOUR).await?;
+                    status.started(());
+                    Ok::<(), Cancelled>(())
+                });
+                drop(starting);
+                Ok::<(), Cancelled>(())
+            })
+            .await?;
+        sleep(Duration::from_millis(50)).await?;
+        tg.cancel_scope().cancel();
+        Ok::<(), Cancelled>(())
+    }));
+    assert!(
+        out.is_ok(),
+        "the group caught its own cancellation: {out:?}"
+    );
+}

@@ -85,6 +85,7 @@ where
         count: AtomicU64::new(1), // the body
         waiter: Mutex::new(None),
         outcome: Mutex::new(Outcome::default()),
+        abandoned: AtomicBool::new(false),
     });
     let group = TaskGroup {
         shared: shared.clone(),
@@ -92,7 +93,7 @@ where
     // Dropped before it finished (a select that went the other way, a
     // cancelled `cancellable`, a hard shutdown): the children must not run
     // on unsupervised, so they are cancelled.
-    let _abandon = AbandonGuard(&shared.scope, &shared.count);
+    let _abandon = AbandonGuard(&shared.scope, &shared.count, &shared.abandoned);
     let scope = shared.scope.clone();
     let ran = scope
         .run(async {
@@ -132,11 +133,14 @@ where
 
 /// Cancels the group's scope if the group future is dropped before the
 /// group closed.
-struct AbandonGuard<'a>(&'a CancelScope, &'a AtomicU64);
+struct AbandonGuard<'a>(&'a CancelScope, &'a AtomicU64, &'a AtomicBool);
 
 impl Drop for AbandonGuard<'_> {
     fn drop(&mut self) {
-        if self.1.load(SeqCst) & CLOSED == 0 {
+        // Closed from now on: a handle kept elsewhere can spawn no more
+        // children into a group nobody waits for.
+        if self.1.fetch_or(CLOSED, SeqCst) & CLOSED == 0 {
+            self.2.store(true, SeqCst);
             self.0.cancel_with(CancelReason::Explicit);
         }
     }
@@ -389,6 +393,9 @@ struct GroupShared<E> {
     count: AtomicU64,
     waiter: Mutex<Option<Waker>>,
     outcome: Mutex<Outcome<E>>,
+    /// The group's future was dropped before it finished: nobody will read
+    /// `outcome`, so a member's panic is reported as unobserved instead.
+    abandoned: AtomicBool,
 }
 
 struct Outcome<E> {
@@ -566,7 +573,15 @@ where
                 Poll::Ready(())
             }
             Err(payload) => {
-                group.fail(Failure::Panic(JoinError::panicked(payload)));
+                if group.abandoned.load(SeqCst) {
+                    // Nobody waits for the group: report it, never drop it.
+                    match crate::context::current_shared() {
+                        Some(shared) => shared.report_unobserved_panic(payload),
+                        None => drop(payload),
+                    }
+                } else {
+                    group.fail(Failure::Panic(JoinError::panicked(payload)));
+                }
                 Poll::Ready(())
             }
         }

@@ -365,7 +365,9 @@ where
             return Poll::Ready(Ok(()));
         }
         let output = output.expect("not taken");
-        if !this.moved.moved.load(SeqCst) && output.as_ref().is_err_and(|e| e.as_cancelled().is_some()) {
+        if !this.moved.moved.load(SeqCst)
+            && output.as_ref().is_err_and(|e| e.as_cancelled().is_some())
+        {
             // Cancelled before it started, after its caller stopped waiting:
             // a cancellation of the caller's scope (it ran there), which
             // that scope has caught; never the group's business.

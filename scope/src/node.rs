@@ -20,13 +20,15 @@
 //! | materializing a scope without a deadline | none (the driver is a set-once pointer) | |
 //! | materializing / moving / firing an armed deadline | the node's `timer` mutex | keeps "armed" and the wheel's entry in step; held for a wheel insert, never while waking |
 //! | `cancel`, `set_shield`, the cancel walk | none | walkers count themselves in `readers`; nodes are retired, never freed, under a walker |
-//! | `cancel_called()`, `deadline()`, `shield()` | none | atomic loads (and a clock read when a deadline is set) |
+//! | `cancel_called()`, `deadline()`, `shield()` | none | atomic loads, and a clock read when a deadline is set; a deadline found passed is recorded as a cancel (one CAS, refused once exited) and walked |
 //! | waking a host | the `HostWaker` slot's `LOCKED` bit, for one `Waker::clone` | the user's waker runs after the bit is released |
 //! | unlinking an exiting scope | the parent's `removing` flag, *tried*: when another remover holds it, the exiting node hands the list a reference and leaves itself to be reaped | interior `next` pointers have one writer |
 //! | reaping finished children | the `removing` flag, tried; a busy flag means someone else is reaping | |
-//! | a parent exiting | none: it detaches its whole list with one swap; each child still listed is then released by whichever of the two (parent, child) comes second | O(children) in total, whatever the order |
+//! | a parent exiting | none: it detaches its whole list with one swap; each task root still listed is then released by whichever of the two (parent, child) comes second; an in-task child releases itself through the parent's retirement; a child linking as the parent exits detaches the list itself | O(children) in total, whatever the order |
 //!
-//! No operation waits for another thread: the only spin left is a `clear`
+//! Deadline operations serialize on the node's `timer` mutex (held across
+//! one timer-wheel insert or removal, never while waking). Apart from them
+//! no operation waits for another thread: the only spin left is a `clear`
 //! of a host waker racing a waker's one `Waker::clone`.
 
 use crate::cancelled::{CancelReason, ScopeId};
@@ -82,6 +84,9 @@ pub(crate) struct Node {
     pub(crate) children: AtomicPtr<Node>,
     /// Next sibling in the parent's list.
     pub(crate) next: AtomicPtr<Node>,
+    /// Finished proxies of started tasks still listed here, not yet reaped
+    /// (a scope that calls `start()` in a loop must not pile them up).
+    pub(crate) exited_proxies: AtomicU32,
     /// Walkers currently traversing `children` (see `retire.rs`).
     pub(crate) readers: AtomicUsize,
     /// Held while removing from `children`; only ever *tried*.
@@ -148,6 +153,7 @@ impl Node {
             parent: AtomicPtr::new(ptr::null_mut()),
             children: AtomicPtr::new(ptr::null_mut()),
             next: AtomicPtr::new(ptr::null_mut()),
+            exited_proxies: AtomicU32::new(0),
             readers: AtomicUsize::new(0),
             removing: AtomicBool::new(false),
             retired: AtomicPtr::new(ptr::null_mut()),

@@ -23,6 +23,9 @@ use std::ptr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+/// Reap a caller's finished proxies once this many piled up.
+const PROXY_REAP_BATCH: u32 = 64;
+
 /// The root scope of a task spawned under a [`CancelScope`]. Runtimes wrap
 /// the task's polls in [`TaskScope::poll`]; applications use task groups.
 pub struct TaskScope {
@@ -61,7 +64,15 @@ impl TaskScope {
         let proxy = Node::new(crate::driver::NO_DEADLINE, false);
         proxy.try_enter();
         match &caller {
-            Some(caller) => proxy.link_owned(caller),
+            Some(caller) => {
+                // Proxies of children that started are reaped in batches
+                // (amortized O(1) each), so the caller's list stays short.
+                if caller.exited_proxies.load(SeqCst) >= PROXY_REAP_BATCH {
+                    caller.exited_proxies.store(0, SeqCst);
+                    caller.reap_exited();
+                }
+                proxy.link_owned(caller);
+            }
             None => proxy.link_top(),
         }
         Self::under_with(Some(group.node()), Some(proxy))
@@ -170,7 +181,14 @@ impl TaskScope {
             node.host.wake().ok();
         }
         // The proxy leaves the caller's scope.
+        Self::retire_proxy(&proxy);
+    }
+
+    fn retire_proxy(proxy: &Node) {
         proxy.deactivate(false);
+        if let Some(caller) = proxy.parent() {
+            caller.exited_proxies.fetch_add(1, SeqCst);
+        }
     }
 
     /// Whether the task is still being started.
@@ -182,7 +200,11 @@ impl TaskScope {
         let node = self.slot.node();
         // SAFETY: the proxy is owned by the node and taken only by the host
         // (`finish_starting`), which is the thread polling the task.
-        unsafe { node.proxy.load(std::sync::atomic::Ordering::Acquire).as_ref() }
+        unsafe {
+            node.proxy
+                .load(std::sync::atomic::Ordering::Acquire)
+                .as_ref()
+        }
     }
 
     /// The id of the task's root scope.
@@ -199,7 +221,7 @@ impl TaskScope {
 impl Drop for TaskScope {
     fn drop(&mut self) {
         if let Some(proxy) = self.slot.node().take_proxy() {
-            proxy.deactivate(false);
+            Self::retire_proxy(&proxy);
         }
         self.slot.node().deactivate(false);
         // A task moving to another root (a started child joining its group)
