@@ -284,10 +284,13 @@ fn work() {
     std::hint::black_box(x);
 }
 
+/// What a round is doing, for the watchdog's report.
+type Describe = Box<dyn Fn() -> String + Send>;
+
 /// What a test is at, for its report if it hangs: a description each round
 /// sets, and when the last round began.
 #[derive(Clone)]
-struct Progress(Arc<Mutex<(Instant, Box<dyn Fn() -> String + Send>)>>);
+struct Progress(Arc<Mutex<(Instant, Describe)>>);
 
 impl Progress {
     /// A round begins: `describe` tells what it is doing (called only if

@@ -118,6 +118,46 @@ pub(crate) fn arm_pending_deadlines(innermost: &Frame) {
     }
 }
 
+/// Cancels every scope of the chain whose deadline has passed (its timer not
+/// fired yet); `true` if any was. Reads the clock only if a scope up to the
+/// nearest shield has a deadline.
+pub(crate) fn cancel_passed_deadlines(innermost: &Frame) -> bool {
+    let mut earliest = NO_DEADLINE;
+    let mut frame = innermost;
+    loop {
+        // SAFETY: frames and slots outlive their poll, which is running.
+        let slot = unsafe { &*frame.slot };
+        earliest = earliest.min(slot.deadline_bits());
+        // SAFETY: as above.
+        match unsafe { frame.parent.as_ref() } {
+            Some(parent) => frame = parent,
+            None => break,
+        }
+    }
+    let Some(earliest) = driver::decode(earliest) else {
+        return false;
+    };
+    if driver::now() < earliest {
+        return false;
+    }
+    let mut cancelled = false;
+    let mut frame = innermost;
+    loop {
+        // SAFETY: as above.
+        let slot = unsafe { &*frame.slot };
+        if slot.deadline_bits() != NO_DEADLINE {
+            // A passed deadline is recorded as a cancel (and walked).
+            cancelled |= slot.node().cancel_called();
+        }
+        // SAFETY: as above.
+        match unsafe { frame.parent.as_ref() } {
+            Some(parent) => frame = parent,
+            None => break,
+        }
+    }
+    cancelled
+}
+
 /// A scope's place in the tree, owned by the future that entered it. Only
 /// that future's poll (and frames below it in the same poll) touch it.
 pub(crate) struct Slot {

@@ -179,6 +179,15 @@ where
             } else {
                 frame::materialize(&frame);
             }
+            if !slot.leaves.is_empty() && !frame::refresh(&frame).is_null() {
+                // Cancelled during this poll after primitives below went to
+                // sleep with wakers of their own (the walk may have come
+                // before we were linked, or a later check saw it first): wake
+                // them now, or nobody would.
+                if let Some(payload) = slot.leaves.flush() {
+                    std::panic::resume_unwind(payload);
+                }
+            }
             return Poll::Pending;
         };
         *this.phase = Phase::Exited;

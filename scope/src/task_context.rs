@@ -58,6 +58,14 @@ impl TaskWord {
 /// A snapshot value no word and root can have together: forces a refresh.
 const STALE: u64 = u64::MAX;
 
+/// One cancel check in this many also compares the deadlines of the poll's
+/// scopes with the clock. A deadline's timer fires on whichever thread
+/// drives the timers; when every worker is stuck in a long poll (CPU loops
+/// calling `checkpoint_if_cancelled`), nobody would, so the loops notice
+/// their own deadlines this way: within 256 checks of it passing, for one
+/// clock read per 256 checks.
+const CLOCK_EVERY: u32 = 256;
+
 /// The word of a task that has none yet: never bumped.
 #[cfg(not(loom))]
 static NO_WORD: AtomicU32 = AtomicU32::new(0);
@@ -116,6 +124,9 @@ struct ScopeContext {
     /// The waker the task was polled with (leaves outside any scope).
     task_waker: Cell<*const Waker>,
     budget: Cell<u32>,
+    /// Checks left until one also reads the clock for the deadlines of the
+    /// poll's scopes (see `visible_cancellation`).
+    clock_countdown: Cell<u32>,
 }
 
 thread_local! {
@@ -128,6 +139,7 @@ thread_local! {
             seen: Cell::new(STALE),
             task_waker: Cell::new(ptr::null()),
             budget: Cell::new(u32::MAX),
+            clock_countdown: Cell::new(CLOCK_EVERY),
         }
     };
     /// The context of code polled on this thread outside any runtime task.
@@ -404,6 +416,12 @@ pub(crate) fn visible_cancellation(waker: Option<&Waker>) -> *const Node {
             if observe(cx) != cx.seen.get() {
                 refresh(cx, innermost);
             }
+            let countdown = cx.clock_countdown.get();
+            if countdown == 0 {
+                read_the_clock(cx, innermost);
+            } else {
+                cx.clock_countdown.set(countdown - 1);
+            }
             let origin = innermost.origin.get();
             if let Some(waker) = waker {
                 if origin.is_null() {
@@ -428,6 +446,17 @@ fn outside_scopes(cx: &ScopeContext, waker: Option<&Waker>) -> *const Node {
         leave_outside_scopes(cx, waker);
     }
     ptr::null()
+}
+
+/// Every `CLOCK_EVERY` checks: a deadline of the poll's scopes that passed
+/// without its timer firing (every worker busy) cancels its scope now.
+#[cold]
+#[inline(never)]
+fn read_the_clock(cx: &ScopeContext, innermost: &Frame) {
+    cx.clock_countdown.set(CLOCK_EVERY);
+    if frame::cancel_passed_deadlines(innermost) {
+        refresh(cx, innermost);
+    }
 }
 
 #[cold]

@@ -159,8 +159,19 @@ impl TaskScope {
                 std::panic::resume_unwind(payload);
             }
         }
-        let _frame = task_context::push(&frame);
-        future.poll(cx)
+        let polled = {
+            let _frame = task_context::push(&frame);
+            future.poll(cx)
+        };
+        if polled.is_pending() && !self.slot.leaves.is_empty() && !frame::refresh(&frame).is_null()
+        {
+            // As in `Scoped`: cancelled during this poll after primitives
+            // below went to sleep with wakers of their own.
+            if let Some(payload) = self.slot.leaves.flush() {
+                std::panic::resume_unwind(payload);
+            }
+        }
+        polled
     }
 
     /// The task being started has called `started` (or its caller stopped
