@@ -21,6 +21,13 @@
 //! if the new deadline is earlier. Both sides use `SeqCst`, a Dekker pair:
 //! either the sentinel's re-read sees the new deadline, or the armer sees the
 //! sentinel's published tick and wakes it. No deadline is slept through.
+//!
+//! # Firing
+//!
+//! [`TimerDriver::process`] takes every due entry out of every shard, then
+//! wakes them outside the locks in deadline order (a slot above level 0
+//! spans many ticks, and shards are visited in turn, so the order the wheels
+//! hand them out in is not it).
 
 use crate::clock::Clock;
 use crate::loom::atomic::{AtomicU64, Ordering::SeqCst, fence};
@@ -244,7 +251,8 @@ impl TimerDriver {
         fired
     }
 
-    /// Fires every timer due by now and wakes its task. Returns how many fired.
+    /// Fires every timer due by now and wakes its task, in deadline order.
+    /// Returns how many fired.
     pub fn process(&self) -> usize {
         let now = self.clock.now_tick();
         let mut fired = Vec::new();
@@ -253,11 +261,15 @@ impl TimerDriver {
                 continue;
             }
             let mut state = self.lock(shard);
-            state.wheel.advance(now, |entry| fired.push(entry.waker));
+            state
+                .wheel
+                .advance(now, |when, entry| fired.push((when, entry.waker)));
             self.publish_next(shard, &state);
         }
+        // Stable: entries due at the same tick keep their shard order.
+        fired.sort_by_key(|&(when, _)| when);
         let count = fired.len();
-        for waker in fired {
+        for (_, waker) in fired {
             waker.wake();
         }
         count
@@ -425,5 +437,53 @@ mod loom_models {
             driver.process();
             assert_eq!(driver.armed(), 0);
         });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::TimerDriver;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Wake, Waker};
+    use std::time::Duration;
+
+    /// Records its label in a shared log when woken.
+    struct Recorder {
+        label: u64,
+        log: Arc<Mutex<Vec<u64>>>,
+    }
+
+    impl Wake for Recorder {
+        fn wake(self: Arc<Self>) {
+            self.log.lock().unwrap().push(self.label);
+        }
+    }
+
+    fn recorder(label: u64, log: &Arc<Mutex<Vec<u64>>>) -> Waker {
+        Waker::from(Arc::new(Recorder {
+            label,
+            log: log.clone(),
+        }))
+    }
+
+    #[test]
+    fn a_batch_is_woken_in_deadline_order_across_shards_and_slots() {
+        let driver = TimerDriver::new(3, true);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let start = driver.now();
+        // Later deadlines in the earlier shards, and several deadlines in one
+        // level-1 slot (64..4096 ms) armed latest-first and earliest-first.
+        for (shard, ms) in [
+            (0, 9_000),
+            (1, 1_000),
+            (2, 5),
+            (0, 1_010),
+            (0, 1_003),
+            (2, 70),
+        ] {
+            driver.register(shard, start + Duration::from_millis(ms), recorder(ms, &log));
+        }
+        assert!(driver.advance(Duration::from_secs(10)));
+        assert_eq!(*log.lock().unwrap(), [5, 70, 1_000, 1_003, 1_010, 9_000]);
     }
 }
