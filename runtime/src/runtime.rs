@@ -71,6 +71,15 @@ impl Runtime {
                 shared.wake_timer_sentinel();
             }
         });
+        let weak = Arc::downgrade(&shared);
+        shared
+            .timers
+            .set_on_waker_panic(move |payload| match weak.upgrade() {
+                Some(shared) => shared.report_waker_panic(payload),
+                // Nothing is left to report to (the driver contains a panic of
+                // dropping the payload).
+                None => drop(payload),
+            });
         let mut runtime = Runtime {
             handle: Handle {
                 shared: shared.clone(),

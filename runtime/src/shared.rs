@@ -19,7 +19,9 @@
 //! 4. A task scheduled from outside a worker after (1) is pushed to the global
 //!    queue and the pusher then re-reads `closed` (SeqCst): either it sees the
 //!    flag and drains the queue itself, or (3) runs after its push and drains
-//!    it. So nothing is left in a queue of a closed runtime.
+//!    it. So nothing is left in a queue of a closed runtime. (Step 3 also
+//!    steals what is left in every worker's queue, should a worker have
+//!    left its loop without draining it.)
 
 use crate::builder::Config;
 use crate::idle::Idle;
@@ -36,6 +38,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+/// What the default report of a task panic nobody received says.
+const UNOBSERVED_TASK_PANIC: &str =
+    "a task panicked after its JoinHandle was dropped, so nobody received the panic";
+
+/// What the default report of a timer waker's panic says.
+const WAKER_PANIC: &str = "a waker panicked when the timer it waited on fired; the panic was \
+    contained and the other timers were fired";
 
 /// The end of the message `block_on` panics with when a detached task's
 /// error failed the root: what happened and what to do instead.
@@ -176,6 +186,22 @@ impl Shared {
                 crossbeam_deque::Steal::Success(task) => drop(task),
                 crossbeam_deque::Steal::Empty => break,
                 crossbeam_deque::Steal::Retry => {}
+            }
+        }
+    }
+
+    /// Drops what is left in the workers' queues (shutdown protocol, step 3).
+    /// A worker drains its own queue as it exits; this catches a queue whose
+    /// worker left its loop some other way. Stealing is what other workers
+    /// do anyway, so it is safe while a worker still runs.
+    fn drain_worker_queues(&self) {
+        for remote in self.remotes.iter() {
+            loop {
+                match remote.stealer.steal() {
+                    crossbeam_deque::Steal::Success(task) => drop(task),
+                    crossbeam_deque::Steal::Empty => break,
+                    crossbeam_deque::Steal::Retry => {}
+                }
             }
         }
     }
@@ -384,6 +410,7 @@ impl Shared {
         let _context = crate::context::enter_detached(self);
         loop {
             self.drain_injector();
+            self.drain_worker_queues();
             self.registry.wake_all();
             self.drain_injector();
             if !until_empty || self.registry.is_empty() {
@@ -397,17 +424,26 @@ impl Shared {
     /// wherever a handle is dropped): a panicking hook, or a failing stderr,
     /// must not unwind from here, so both are contained.
     pub(crate) fn report_unobserved_panic(&self, payload: Box<dyn Any + Send>) {
+        self.report_panic(payload, UNOBSERVED_TASK_PANIC);
+    }
+
+    /// Reports the panic of a waker that a firing timer woke (the timer
+    /// driver's hook): nobody else can receive it, so it is an unobserved
+    /// panic like a task's, under the same hook, count and root policy.
+    pub(crate) fn report_waker_panic(&self, payload: Box<dyn Any + Send>) {
+        self.report_panic(payload, WAKER_PANIC);
+    }
+
+    /// `report_unobserved_panic`, saying `what` happened in the default
+    /// report on stderr.
+    fn report_panic(&self, payload: Box<dyn Any + Send>, what: &str) {
         self.unobserved_panics.fetch_add(1, Relaxed);
         let report = AssertUnwindSafe(|| match &self.config.on_unobserved_panic {
             Some(hook) => hook(payload.as_ref()),
             None => {
                 let message = crate::join::payload_message(payload.as_ref())
                     .unwrap_or("<non-string payload>");
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "canopy: a task panicked after its JoinHandle was dropped, so nobody \
-                     received the panic: {message}"
-                );
+                let _ = writeln!(std::io::stderr(), "canopy: {what}: {message}");
             }
         });
         if catch_unwind(report).is_err() {

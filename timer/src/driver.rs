@@ -27,14 +27,20 @@
 //! [`TimerDriver::process`] takes every due entry out of every shard, then
 //! wakes them outside the locks in deadline order (a slot above level 0
 //! spans many ticks, and shards are visited in turn, so the order the wheels
-//! hand them out in is not it).
+//! hand them out in is not it). A waker is user code: each is woken under
+//! `catch_unwind`, so a panicking one neither unwinds into the thread firing
+//! the timers (a worker) nor keeps the rest of the batch from being woken; its
+//! panic goes to the hook set with [`TimerDriver::set_on_waker_panic`].
 
 use crate::clock::Clock;
 use crate::loom::atomic::{AtomicU64, Ordering::SeqCst, fence};
 use crate::loom::{Mutex, MutexGuard};
 use crate::wheel::{Key, Wheel};
 use crossbeam_utils::CachePadded;
+use std::any::Any;
 use std::fmt;
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 use std::task::Waker;
 use std::time::Instant;
@@ -45,6 +51,9 @@ const NEVER: u64 = u64::MAX;
 /// `sleeping_until` value meaning "nobody sleeps on the timers": no arming
 /// needs to wake anyone.
 const NO_SLEEPER: u64 = 0;
+
+/// Receives the payload of a waker that panicked when its timer fired.
+type WakerPanicHook = Box<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
 
 /// What the wheel holds for one armed timer.
 #[derive(Debug)]
@@ -104,6 +113,7 @@ pub struct TimerDriver {
     shards: Box<[CachePadded<Shard>]>,
     sleeping_until: CachePadded<AtomicU64>,
     wake_sleeper: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    on_waker_panic: OnceLock<WakerPanicHook>,
 }
 
 impl fmt::Debug for TimerDriver {
@@ -132,6 +142,7 @@ impl TimerDriver {
                 .collect(),
             sleeping_until: CachePadded::new(AtomicU64::new(NO_SLEEPER)),
             wake_sleeper: OnceLock::new(),
+            on_waker_panic: OnceLock::new(),
         }
     }
 
@@ -139,6 +150,13 @@ impl TimerDriver {
     /// one that called `prepare_sleep`). Only the first call has an effect.
     pub fn set_wake_sleeper(&self, hook: impl Fn() + Send + Sync + 'static) {
         let _ = self.wake_sleeper.set(Box::new(hook));
+    }
+
+    /// Installs the hook that receives the panic of a waker woken by a
+    /// firing timer (the runtime reports it like an unobserved panic).
+    /// Without one, a line goes to stderr. Only the first call has an effect.
+    pub fn set_on_waker_panic(&self, hook: impl Fn(Box<dyn Any + Send>) + Send + Sync + 'static) {
+        let _ = self.on_waker_panic.set(Box::new(hook));
     }
 
     /// The driver's current time (paused or real).
@@ -199,16 +217,17 @@ impl TimerDriver {
 
     /// Polls an armed timer: `true` if it has fired. Otherwise stores `waker`.
     pub(crate) fn poll_registered(&self, registration: &Registration, waker: &Waker) -> bool {
-        let mut state = self.lock(registration.shard as usize);
-        match state.wheel.get_mut(registration.key) {
-            Some(entry) if entry.id == registration.id => {
-                if !entry.waker.will_wake(waker) {
-                    entry.waker = waker.clone();
-                }
-                false
+        let replaced = {
+            let mut state = self.lock(registration.shard as usize);
+            match state.wheel.get_mut(registration.key) {
+                Some(entry) if entry.id == registration.id => (!entry.waker.will_wake(waker))
+                    .then(|| std::mem::replace(&mut entry.waker, waker.clone())),
+                _ => return true,
             }
-            _ => true,
-        }
+        };
+        // Dropped outside the lock: a waker's drop may run arbitrary code.
+        drop(replaced);
+        false
     }
 
     /// Moves an armed timer. Returns `false` if it had already fired (the
@@ -252,7 +271,8 @@ impl TimerDriver {
     }
 
     /// Fires every timer due by now and wakes its task, in deadline order.
-    /// Returns how many fired.
+    /// Returns how many fired. A panicking waker is contained and reported
+    /// (module docs, "Firing").
     pub fn process(&self) -> usize {
         let now = self.clock.now_tick();
         let mut fired = Vec::new();
@@ -270,9 +290,34 @@ impl TimerDriver {
         fired.sort_by_key(|&(when, _)| when);
         let count = fired.len();
         for (_, waker) in fired {
-            waker.wake();
+            self.wake(waker);
         }
         count
+    }
+
+    /// Wakes one fired timer's waker, containing its panic.
+    fn wake(&self, waker: Waker) {
+        let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) else {
+            return;
+        };
+        // The hook (the runtime's report) is user code too, and so is
+        // dropping the payload: contain both.
+        let report = AssertUnwindSafe(|| match self.on_waker_panic.get() {
+            Some(hook) => hook(payload),
+            None => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "canopy: a waker panicked when its timer fired; the panic was contained"
+                );
+                drop(payload);
+            }
+        });
+        if catch_unwind(report).is_err() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "canopy: reporting a waker's panic panicked; that panic was contained too"
+            );
+        }
     }
 
     /// The earliest instant any timer may need processing at.
@@ -443,26 +488,30 @@ mod loom_models {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::TimerDriver;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use std::sync::{Arc, Mutex};
     use std::task::{Wake, Waker};
     use std::time::Duration;
 
-    /// Records its label in a shared log when woken.
+    /// Records its label in a shared log when woken; panics instead if told to.
     struct Recorder {
         label: u64,
         log: Arc<Mutex<Vec<u64>>>,
+        panics: bool,
     }
 
     impl Wake for Recorder {
         fn wake(self: Arc<Self>) {
+            assert!(!self.panics, "a waker that panics");
             self.log.lock().unwrap().push(self.label);
         }
     }
 
-    fn recorder(label: u64, log: &Arc<Mutex<Vec<u64>>>) -> Waker {
+    fn recorder(label: u64, log: &Arc<Mutex<Vec<u64>>>, panics: bool) -> Waker {
         Waker::from(Arc::new(Recorder {
             label,
             log: log.clone(),
+            panics,
         }))
     }
 
@@ -481,9 +530,39 @@ mod tests {
             (0, 1_003),
             (2, 70),
         ] {
-            driver.register(shard, start + Duration::from_millis(ms), recorder(ms, &log));
+            driver.register(
+                shard,
+                start + Duration::from_millis(ms),
+                recorder(ms, &log, false),
+            );
         }
         assert!(driver.advance(Duration::from_secs(10)));
         assert_eq!(*log.lock().unwrap(), [5, 70, 1_000, 1_003, 1_010, 9_000]);
+    }
+
+    #[test]
+    fn a_panicking_waker_is_reported_and_the_rest_of_its_batch_is_woken() {
+        let driver = TimerDriver::new(2, true);
+        let reported = Arc::new(AtomicUsize::new(0));
+        let count = reported.clone();
+        driver.set_on_waker_panic(move |payload| {
+            assert_eq!(payload.downcast_ref::<&str>(), Some(&"a waker that panics"));
+            count.fetch_add(1, SeqCst);
+        });
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let start = driver.now();
+        driver.register(1, start + Duration::from_millis(1), recorder(0, &log, true));
+        for ms in 2..22 {
+            driver.register(
+                (ms % 2) as usize,
+                start + Duration::from_millis(ms),
+                recorder(ms, &log, false),
+            );
+        }
+        assert!(driver.clock.advance(Duration::from_secs(1)));
+        assert_eq!(driver.process(), 21, "the panic was contained");
+        assert_eq!(*log.lock().unwrap(), (2..22).collect::<Vec<_>>());
+        assert_eq!(reported.load(SeqCst), 1);
+        assert_eq!(driver.armed(), 0);
     }
 }

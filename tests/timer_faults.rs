@@ -1,0 +1,137 @@
+//! Faults around timers and `block_on` (issue 15, DESIGN §4): a panicking
+//! waker woken by a timer. It may not kill a worker or hang the runtime;
+//! each case that used to hang runs under a watchdog that fails the test
+//! instead.
+
+use canopy::time;
+use canopy::{Handle, Runtime};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, mpsc};
+use std::task::{Context, Wake, Waker};
+use std::time::{Duration, Instant};
+
+/// How long a case may take before the watchdog calls it hung: far beyond
+/// what any of them needs, even in debug on a loaded machine.
+const WATCHDOG: Duration = Duration::from_secs(60);
+
+/// Runs `f` on its own thread and returns its result, or fails the test if
+/// it has not finished within `WATCHDOG` (the hung thread is left behind).
+fn within_watchdog<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match result.recv_timeout(WATCHDOG) {
+        Ok(Ok(value)) => value,
+        Ok(Err(payload)) => std::panic::resume_unwind(payload),
+        Err(_) => panic!("{what}: still running after {WATCHDOG:?}, the runtime hangs"),
+    }
+}
+
+/// A waker whose `wake` panics.
+struct PanicsWhenWoken;
+
+impl Wake for PanicsWhenWoken {
+    fn wake(self: Arc<Self>) {
+        panic!("a waker that panics");
+    }
+}
+
+/// A sleep kept armed, not to be awaited (its waker is not a task's).
+struct Armed {
+    _sleep: Pin<Box<time::Sleep>>,
+}
+
+/// A `sleep_until(deadline)` armed with a waker that panics when it fires.
+fn armed_with_a_panicking_waker(deadline: Instant) -> Armed {
+    let mut sleep = Box::pin(time::sleep_until(deadline));
+    let waker = Waker::from(Arc::new(PanicsWhenWoken));
+    let polled = sleep.as_mut().poll(&mut Context::from_waker(&waker));
+    assert!(polled.is_pending());
+    Armed { _sleep: sleep }
+}
+
+/// Counts the payloads the runtime reports as unobserved panics.
+fn counting_reports(builder: canopy::Builder, seen: &Arc<AtomicUsize>) -> canopy::Builder {
+    let seen = seen.clone();
+    builder.on_unobserved_panic(move |payload| {
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"a waker that panics"));
+        seen.fetch_add(1, SeqCst);
+    })
+}
+
+#[test]
+fn a_panicking_waker_fired_by_advance_strands_no_other_sleeper() {
+    let reports = Arc::new(AtomicUsize::new(0));
+    let rt = counting_reports(Runtime::builder().workers(2).start_paused(true), &reports)
+        .build()
+        .unwrap();
+    let handle = rt.handle().clone();
+    within_watchdog("20 sleepers after a panicking waker", move || {
+        handle.block_on(async {
+            let start = time::now();
+            // Due first, so it is woken first in the batch.
+            let _poisoned = armed_with_a_panicking_waker(start + Duration::from_secs(1));
+            let sleepers: Vec<_> = (0..20)
+                .map(|_| canopy::spawn(time::sleep_until(start + Duration::from_secs(2))))
+                .collect();
+            while Handle::current().metrics().armed_timers < 21 {
+                canopy::yield_now().await.unwrap();
+            }
+            // Fires all 21 here, on this thread: the panic is the waker's,
+            // not this caller's, and does not reach it.
+            time::advance(Duration::from_secs(5));
+            for sleeper in sleepers {
+                sleeper.await.unwrap().unwrap();
+            }
+        });
+    });
+    assert_eq!(reports.load(SeqCst), 1);
+    assert_eq!(rt.metrics().unobserved_panics, 1);
+}
+
+#[test]
+fn a_worker_that_fires_a_panicking_waker_lives_on_and_shuts_down() {
+    let reports = Arc::new(AtomicUsize::new(0));
+    let stopped = Arc::new(AtomicUsize::new(0));
+    let stops = stopped.clone();
+    // One worker: if it died, nothing would run any more. On a real clock
+    // only the worker fires timers (the sentinel, or between polls).
+    let rt = counting_reports(Runtime::builder().workers(1), &reports)
+        .on_thread_stop(move || {
+            stops.fetch_add(1, SeqCst);
+        })
+        .build()
+        .unwrap();
+    let handle = rt.handle().clone();
+    within_watchdog(
+        "sleepers after a worker fired a panicking waker",
+        move || {
+            let due = Instant::now() + Duration::from_millis(100);
+            // Armed on the worker's shard, the sleepers on the block_on thread's:
+            // at one deadline, the worker's shard comes first in the batch.
+            let poisoned = handle
+                .block_on(handle.spawn(async move { armed_with_a_panicking_waker(due) }))
+                .unwrap();
+            // Polled together, so all 20 are armed before the deadline.
+            let sleeps = (0..20).map(|_| time::sleep_until(due));
+            for slept in handle.block_on(futures::future::join_all(sleeps)) {
+                slept.unwrap();
+            }
+            drop(poisoned);
+            // The worker still runs tasks spawned from outside...
+            assert_eq!(handle.block_on(handle.spawn(async { 7 })).unwrap(), 7);
+            // ...and timers.
+            handle
+                .block_on(handle.spawn(time::sleep(Duration::from_millis(5))))
+                .unwrap()
+                .unwrap();
+            // Dropping the runtime does not hang on the worker's queue.
+            drop(rt);
+        },
+    );
+    assert_eq!(reports.load(SeqCst), 1);
+    assert_eq!(stopped.load(SeqCst), 1, "the worker stopped normally, once");
+}
