@@ -345,6 +345,27 @@ fn interval_missed_tick_policies() {
 }
 
 #[test]
+fn interval_delay_waits_a_full_period_after_any_late_tick() {
+    let rt = paused(1);
+    rt.block_on(async {
+        let start = time::now();
+        let mut every = time::interval(Duration::from_secs(10));
+        every.set_missed_ticks(MissedTicks::Delay);
+        let mut taken = vec![every.tick().await.unwrap()];
+        // The tick due at 10 s is taken at 13 s: late by less than a period.
+        time::advance(Duration::from_secs(13));
+        for _ in 0..3 {
+            taken.push(every.tick().await.unwrap());
+            assert!(time::now() - *taken.last().unwrap() <= Duration::from_secs(3));
+        }
+        let secs: Vec<u64> = taken.iter().map(|t| (*t - start).as_secs()).collect();
+        // Scheduled at 0 and 10; then a full period after 13 s, and on.
+        assert_eq!(secs, [0, 10, 23, 33]);
+        assert_eq!(time::now() - start, Duration::from_secs(33));
+    });
+}
+
+#[test]
 #[should_panic(expected = "period must be greater than zero")]
 fn a_zero_interval_is_refused() {
     let _ = time::interval(Duration::ZERO);
