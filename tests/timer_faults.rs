@@ -1,15 +1,15 @@
 //! Faults around timers and `block_on` (issue 15, DESIGN §4): a panicking
-//! waker woken by a timer. It may not kill a worker or hang the runtime;
-//! each case that used to hang runs under a watchdog that fails the test
-//! instead.
+//! waker woken by a timer, stale `block_on` wakers. None may kill a worker
+//! or hang the runtime; each case that used to hang runs under a watchdog
+//! that fails the test instead.
 
 use canopy::time;
 use canopy::{Handle, Runtime};
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, mpsc};
-use std::task::{Context, Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 /// How long a case may take before the watchdog calls it hung: far beyond
@@ -134,4 +134,33 @@ fn a_worker_that_fires_a_panicking_waker_lives_on_and_shuts_down() {
     );
     assert_eq!(reports.load(SeqCst), 1);
     assert_eq!(stopped.load(SeqCst), 1, "the worker stopped normally, once");
+}
+
+#[test]
+fn a_stale_block_on_waker_does_not_stop_the_paused_clock() {
+    let rt = Runtime::builder()
+        .workers(1)
+        .start_paused(true)
+        .build()
+        .unwrap();
+    // Kept by the future after its call returned, and woken later (as a
+    // dropped ctrl_c() future's waker could be, by a later signal).
+    let stale = rt.block_on(poll_fn(|cx| Poll::Ready(cx.waker().clone())));
+    stale.wake_by_ref();
+    let stale_elsewhere = stale.clone();
+    std::thread::spawn(move || stale_elsewhere.wake())
+        .join()
+        .unwrap();
+    let handle = rt.handle().clone();
+    within_watchdog("a paused sleep after a stale wake", move || {
+        handle.block_on(async {
+            let before = time::now();
+            time::sleep(Duration::from_secs(1)).await.unwrap();
+            assert_eq!(time::now() - before, Duration::from_secs(1));
+        });
+        stale.wake();
+        handle
+            .block_on(time::sleep(Duration::from_secs(1)))
+            .unwrap();
+    });
 }

@@ -6,64 +6,35 @@
 //! Each call allocates one small waker (it counts the thread as active for
 //! the paused clock's auto-advance); a `block_on` call is not a hot path.
 
+use crate::block_on_state::CallState;
 use crate::context;
 use crate::park::Parker;
 use crate::shared::{RootFailed, Shared};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use std::task::{Context, Poll, Wake, Waker};
 
 /// Wakes the thread blocked in one `block_on` call, and counts it as active
-/// from the moment it is woken (see `Shared::maybe_auto_advance`).
-///
-/// `state` holds `ACTIVE` (counted in `shared.block_on_active`) and
-/// `NOTIFIED` (woken since the current poll began). The thread goes idle
-/// with a CAS from exactly `ACTIVE`, so a wake that lands during the poll —
-/// a future that yields, say — keeps it counted and it polls again at once,
-/// instead of letting a paused clock jump while it is about to run.
+/// from the moment it is woken (see `block_on_state.rs`). It may outlive
+/// its call; waking it then does nothing that lasts.
 struct BlockOnWaker {
     parker: Parker,
-    state: AtomicU8,
+    state: CallState,
     shared: Arc<Shared>,
 }
 
-const ACTIVE: u8 = 1;
-const NOTIFIED: u8 = 2;
-
 impl BlockOnWaker {
     fn notify(&self) {
-        if self.state.fetch_or(ACTIVE | NOTIFIED, SeqCst) & ACTIVE == 0 {
-            self.shared.block_on_active.fetch_add(1, SeqCst);
-        }
+        self.state.notify(&self.shared.block_on_active);
     }
 
-    /// Before each poll: forget earlier wakes (this poll sees their effect).
-    fn begin_poll(&self) {
-        self.state.fetch_and(!NOTIFIED, SeqCst);
-    }
-
-    /// After a `Pending` poll: go idle, unless woken meanwhile (then `false`:
-    /// poll again, still counted).
     fn try_idle(&self) -> bool {
-        if self
-            .state
-            .compare_exchange(ACTIVE, 0, SeqCst, SeqCst)
-            .is_ok()
-        {
-            self.shared.block_on_active.fetch_sub(1, SeqCst);
-            true
-        } else {
-            false
-        }
+        self.state.try_idle(&self.shared.block_on_active)
     }
 
-    /// When `block_on` returns or unwinds.
     fn leave(&self) {
-        if self.state.swap(0, SeqCst) & ACTIVE != 0 {
-            self.shared.block_on_active.fetch_sub(1, SeqCst);
-        }
+        self.state.leave(&self.shared.block_on_active);
     }
 }
 
@@ -111,7 +82,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let _context = context::enter_block_on(shared);
     let signal = Arc::new(BlockOnWaker {
         parker: Parker::new(),
-        state: AtomicU8::new(0),
+        state: CallState::new(),
         shared: shared.clone(),
     });
     signal.notify();
@@ -125,7 +96,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     // This call's scope context, as a task's (cancel word, budget, leaves).
     let scope = canopy_scope::rt::TaskContext::default();
     loop {
-        signal.begin_poll();
+        signal.state.begin_poll();
         let polled = {
             let _scope = scope.enter(&waker, shared.config.checkpoint_budget, Some(shared.root()));
             future.as_mut().poll(&mut cx)
@@ -151,7 +122,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
         // Poll again only once woken (and so counted active): a token left
         // in the parker by a wake we already handled must not start an
         // uncounted poll.
-        while signal.state.load(SeqCst) & ACTIVE == 0 {
+        while !signal.state.is_active() {
             signal.parker.park();
         }
     }

@@ -84,8 +84,9 @@ pub(crate) struct Shared {
     /// Index + 1 of the worker sleeping on the timers, 0 if none.
     timer_sentinel: AtomicUsize,
     /// `block_on` threads that are polling or have been woken to poll
-    /// (counted from the wake, so an auto-advance cannot slip in between).
-    pub(crate) block_on_active: AtomicUsize,
+    /// (counted from the wake, so an auto-advance cannot slip in between;
+    /// see `block_on_state.rs`).
+    pub(crate) block_on_active: crate::loom::atomic::AtomicUsize,
     /// Serializes auto-advances of a paused clock (see `maybe_auto_advance`).
     auto_advance: Mutex<()>,
     closed: AtomicBool,
@@ -131,7 +132,7 @@ impl Shared {
             // One timer shard per worker, one for every other thread.
             timers: Arc::new(TimerDriver::new(workers + 1, config.start_paused)),
             timer_sentinel: AtomicUsize::new(0),
-            block_on_active: AtomicUsize::new(0),
+            block_on_active: crate::loom::atomic::AtomicUsize::new(0),
             auto_advance: Mutex::new(()),
             closed: AtomicBool::new(false),
             outside_counters: CachePadded::new(WorkerCounters::default()),
