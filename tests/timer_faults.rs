@@ -1,7 +1,8 @@
 //! Faults around timers and `block_on` (issue 15, DESIGN §4): a panicking
-//! waker woken by a timer, stale `block_on` wakers. None may kill a worker
-//! or hang the runtime; each case that used to hang runs under a watchdog
-//! that fails the test instead.
+//! waker woken by a timer, stale `block_on` wakers, several `block_on`
+//! threads on a paused clock. None may kill a worker or hang the runtime;
+//! each case that used to hang runs under a watchdog that fails the test
+//! instead.
 
 use canopy::time;
 use canopy::{Handle, Runtime};
@@ -163,4 +164,47 @@ fn a_stale_block_on_waker_does_not_stop_the_paused_clock() {
             .block_on(time::sleep(Duration::from_secs(1)))
             .unwrap();
     });
+}
+
+#[test]
+fn a_paused_clock_keeps_moving_with_several_block_on_threads() {
+    // The reproduction from issue 15 (4 threads x 300 rounds there; 1,000
+    // take well under a second in debug). It hung once the first thread was
+    // done: its last call was counted active when another thread went idle,
+    // and returned without moving the clock on for it.
+    const THREADS: u64 = 4;
+    const ROUNDS: u64 = 1000;
+    let rt = Arc::new(
+        Runtime::builder()
+            .workers(2)
+            .start_paused(true)
+            .build()
+            .unwrap(),
+    );
+    let callers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let rt = rt.clone();
+            std::thread::spawn(move || {
+                let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ (t + 1);
+                for _ in 0..ROUNDS {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    let ms = seed % 5_000;
+                    rt.block_on(async move {
+                        let half = canopy::spawn(time::sleep(Duration::from_millis(ms / 2)));
+                        time::sleep(Duration::from_millis(ms)).await?;
+                        half.await.unwrap()
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    within_watchdog("4 block_on threads on a paused clock", move || {
+        for caller in callers {
+            caller.join().unwrap();
+        }
+    });
+    assert_eq!(rt.metrics().alive_tasks, 0);
 }

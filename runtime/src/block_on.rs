@@ -74,6 +74,10 @@ struct Leave<'a>(&'a BlockOnWaker);
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
         self.0.leave();
+        // Another thread may have gone idle while this one was counted
+        // active (woken for its last poll), and so not moved a paused clock
+        // on: nobody would, were this the last call to return. Look now.
+        self.0.shared.maybe_auto_advance();
     }
 }
 

@@ -29,7 +29,11 @@
 //! for an instant; `usize` wraps, so that reads as "someone is active",
 //! which only holds a jump back.
 //!
-//! The loom models in `loom_models.rs` check this protocol.
+//! Whoever stops counting as active (a call going idle or returning, like a
+//! worker that parks) then checks whether the clock should jump, under one
+//! lock (`Shared::maybe_auto_advance`): of several that stop at once, the
+//! last check sees them all stopped. The loom models in `loom_models.rs`
+//! check both rules.
 
 use crate::loom::atomic::{AtomicU8, AtomicUsize, Ordering::SeqCst};
 

@@ -176,6 +176,15 @@ fn loom_single_worker_parks_and_is_woken() {
     });
 }
 
+/// `Shared::maybe_auto_advance` reduced to its decision: under the lock,
+/// jump if no `block_on` call is counted active.
+fn maybe_jump(active: &AtomicUsize, jumped: &Mutex<bool>) {
+    let mut jumped = jumped.lock().unwrap();
+    if active.load(SeqCst) == 0 {
+        *jumped = true;
+    }
+}
+
 #[test]
 fn loom_a_wake_after_its_block_on_call_returned_counts_nothing() {
     // The call's first poll is ready; its waker, kept by the future, is
@@ -228,5 +237,40 @@ fn loom_a_block_on_call_woken_while_going_idle_leaves_no_count() {
         state.leave(&active);
         waker.join().unwrap();
         assert_eq!(active.load(SeqCst), 0);
+    });
+}
+
+#[test]
+fn loom_the_last_block_on_call_to_stop_moves_the_paused_clock() {
+    // Call A returns while call B goes idle waiting on a timer. Whichever
+    // stops last must see nobody active and jump, or B waits forever (the
+    // hang of issue 15, item 5, when A's return did not check).
+    loom::model(|| {
+        let active = Arc::new(AtomicUsize::new(0));
+        let jumped = Arc::new(Mutex::new(false));
+        let (a, b) = (Arc::new(CallState::new()), Arc::new(CallState::new()));
+        a.notify(&active);
+        b.notify(&active);
+        let returns = {
+            let (active, jumped) = (active.clone(), jumped.clone());
+            thread::spawn(move || {
+                a.leave(&active);
+                maybe_jump(&active, &jumped);
+            })
+        };
+        let waits = {
+            let (active, jumped) = (active.clone(), jumped.clone());
+            thread::spawn(move || {
+                b.begin_poll();
+                assert!(b.try_idle(&active), "nobody woke it");
+                maybe_jump(&active, &jumped);
+            })
+        };
+        returns.join().unwrap();
+        waits.join().unwrap();
+        assert!(
+            *jumped.lock().unwrap(),
+            "B waits on the clock, and nobody moved it"
+        );
     });
 }

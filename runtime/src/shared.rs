@@ -261,6 +261,9 @@ impl Shared {
     /// the global queue empty. The lock makes check-and-advance one step, so
     /// two idle threads cannot jump twice before the first jump's wake-ups
     /// are counted. Wake-ups go through the global queue.
+    ///
+    /// Whatever stops counting as active calls this: a worker that parks, a
+    /// `block_on` thread that goes idle or returns.
     pub(crate) fn maybe_auto_advance(&self) {
         if !self.timers.is_paused() || self.is_closed() {
             return;
