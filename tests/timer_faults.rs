@@ -1,14 +1,14 @@
 //! Faults around timers and `block_on` (issue 15, DESIGN §4): a panicking
-//! waker woken by a timer, stale `block_on` wakers, several `block_on`
-//! threads on a paused clock. None may kill a worker or hang the runtime;
-//! each case that used to hang runs under a watchdog that fails the test
-//! instead.
+//! waker woken by a timer, timers after the workers stop, stale `block_on`
+//! wakers, several `block_on` threads on a paused clock. None may kill a
+//! worker or hang the runtime; each case that used to hang runs under a
+//! watchdog that fails the test instead.
 
 use canopy::time;
-use canopy::{Handle, Runtime};
+use canopy::{CancelScope, Handle, Runtime};
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, mpsc};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
@@ -28,6 +28,15 @@ fn within_watchdog<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send +
         Ok(Ok(value)) => value,
         Ok(Err(payload)) => std::panic::resume_unwind(payload),
         Err(_) => panic!("{what}: still running after {WATCHDOG:?}, the runtime hangs"),
+    }
+}
+
+/// Waits (briefly sleeping, real time) until `armed_timers` reaches `n`.
+fn wait_until_armed(handle: &Handle, n: usize) {
+    let start = Instant::now();
+    while handle.metrics().armed_timers < n {
+        assert!(start.elapsed() < WATCHDOG, "never armed {n} timers");
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
@@ -135,6 +144,162 @@ fn a_worker_that_fires_a_panicking_waker_lives_on_and_shuts_down() {
     );
     assert_eq!(reports.load(SeqCst), 1);
     assert_eq!(stopped.load(SeqCst), 1, "the worker stopped normally, once");
+}
+
+#[test]
+fn a_block_on_after_the_runtime_is_dropped_still_sleeps() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let handle = rt.handle().clone();
+    drop(rt);
+    let slept = within_watchdog("a sleep after the drop", move || {
+        handle.block_on(async {
+            let started = Instant::now();
+            time::sleep(Duration::from_millis(10)).await.unwrap();
+            started.elapsed()
+        })
+    });
+    assert!(slept >= Duration::from_millis(10));
+}
+
+#[test]
+fn a_block_on_after_the_runtime_is_dropped_still_moves_a_paused_clock() {
+    let rt = Runtime::builder()
+        .workers(2)
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let handle = rt.handle().clone();
+    drop(rt);
+    within_watchdog("a paused sleep after the drop", move || {
+        handle.block_on(async {
+            let before = time::now();
+            time::sleep(Duration::from_secs(3_600)).await.unwrap();
+            assert_eq!(time::now() - before, Duration::from_secs(3_600));
+            // Spawned tasks are dropped at once, and do not block the clock.
+            let task = canopy::spawn(time::sleep(Duration::from_secs(1)));
+            assert!(task.await.unwrap_err().is_dropped());
+            time::sleep(Duration::from_secs(60)).await.unwrap();
+        });
+    });
+}
+
+#[test]
+fn a_block_on_sleeping_while_the_runtime_is_dropped_wakes_on_time() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let handle = rt.handle().clone();
+    let sleeper = {
+        let handle = handle.clone();
+        std::thread::spawn(move || {
+            handle.block_on(async {
+                let started = Instant::now();
+                time::sleep(Duration::from_millis(200)).await.unwrap();
+                started.elapsed()
+            })
+        })
+    };
+    wait_until_armed(&handle, 1);
+    drop(rt);
+    let slept = within_watchdog("a sleep across the drop", move || sleeper.join().unwrap());
+    assert!(slept >= Duration::from_millis(200));
+}
+
+#[test]
+fn a_block_on_sleeping_on_a_paused_clock_while_the_runtime_is_dropped_wakes() {
+    let rt = Runtime::builder()
+        .workers(1)
+        .start_paused(true)
+        .build()
+        .unwrap();
+    // A busy task keeps the clock from jumping until the drop drops it.
+    drop(rt.spawn(async {
+        loop {
+            canopy::yield_now().await.unwrap();
+        }
+    }));
+    let handle = rt.handle().clone();
+    let sleeper = {
+        let handle = handle.clone();
+        std::thread::spawn(move || {
+            handle.block_on(async {
+                let before = time::now();
+                time::sleep(Duration::from_secs(3_600)).await.unwrap();
+                time::now() - before
+            })
+        })
+    };
+    wait_until_armed(&handle, 1);
+    drop(rt);
+    let slept = within_watchdog("a paused sleep across the drop", move || {
+        sleeper.join().unwrap()
+    });
+    assert_eq!(slept, Duration::from_secs(3_600));
+}
+
+/// A `block_on` future that sleeps until the shutdown cancels it, then
+/// runs a shielded cleanup sleeping `cleanup` and sets `cleaned`; says how
+/// long the cleanup took.
+fn cleanup_in_block_on(
+    handle: &Handle,
+    cleanup: Duration,
+    cleaned: &Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Duration> {
+    let handle = handle.clone();
+    let cleaned = cleaned.clone();
+    std::thread::spawn(move || {
+        handle.block_on(async move {
+            let stopped = time::sleep(Duration::from_secs(3_600)).await;
+            assert_eq!(
+                stopped.unwrap_err().reason(),
+                canopy::CancelReason::Shutdown
+            );
+            let started = Instant::now();
+            CancelScope::new()
+                .with_shield(true)
+                .run(time::sleep(cleanup))
+                .await
+                .unwrap()
+                .expect("shielded, so not cancelled");
+            cleaned.store(true, SeqCst);
+            started.elapsed()
+        })
+    })
+}
+
+#[test]
+fn the_grace_period_covers_a_block_on_futures_shielded_cleanup() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let handle = rt.handle().clone();
+    let cleaned = Arc::new(AtomicBool::new(false));
+    let caller = cleanup_in_block_on(&handle, Duration::from_millis(50), &cleaned);
+    wait_until_armed(&handle, 1);
+    let finished = within_watchdog("shutdown with a block_on cleanup", move || {
+        rt.shutdown(Duration::from_secs(30))
+    });
+    assert!(finished, "the cleanup fits the grace period");
+    assert!(
+        cleaned.load(SeqCst),
+        "shutdown waited for the block_on call"
+    );
+    let cleanup = within_watchdog("the block_on call", move || caller.join().unwrap());
+    assert!(cleanup >= Duration::from_millis(50));
+}
+
+#[test]
+fn a_block_on_cleanup_outliving_the_grace_period_keeps_working_timers() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let handle = rt.handle().clone();
+    let cleaned = Arc::new(AtomicBool::new(false));
+    let caller = cleanup_in_block_on(&handle, Duration::from_millis(300), &cleaned);
+    wait_until_armed(&handle, 1);
+    let started = Instant::now();
+    let finished = rt.shutdown(Duration::from_millis(20));
+    assert!(!finished, "a 300 ms cleanup does not fit a 20 ms grace");
+    assert!(started.elapsed() >= Duration::from_millis(20));
+    // The workers are gone; the caller's thread fires its timer itself.
+    let cleanup = within_watchdog("a cleanup after the shutdown", move || {
+        caller.join().unwrap()
+    });
+    assert!(cleanup >= Duration::from_millis(300));
 }
 
 #[test]

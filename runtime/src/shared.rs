@@ -22,7 +22,10 @@
 //!    it. So nothing is left in a queue of a closed runtime. (Step 3 also
 //!    steals what is left in every worker's queue, should a worker have
 //!    left its loop without draining it.)
+//! 5. `block_on` calls are no tasks and go on: (1) unparks their threads,
+//!    which from then on fire the timers themselves (see `block_on.rs`).
 
+use crate::block_on::BlockOnWaker;
 use crate::builder::Config;
 use crate::idle::Idle;
 use crate::metrics::{RuntimeMetrics, WorkerCounters, WorkerMetrics};
@@ -105,8 +108,10 @@ pub(crate) struct Shared {
     /// for `block_on` to surface.
     root_failure: Mutex<Option<RootFailed>>,
     /// The wakers of the futures in `block_on` calls, which are no tasks and
-    /// so not in `registry`: a root cancel must wake them too.
-    block_on_wakers: Mutex<slab::Slab<std::task::Waker>>,
+    /// so not in `registry`: a root cancel must wake them too, a graceful
+    /// shutdown waits for them, and a closed runtime unparks their threads
+    /// (see `block_on.rs`).
+    block_ons: Mutex<slab::Slab<Arc<BlockOnWaker>>>,
     /// Worker threads still running; shutdown waits for it to reach zero.
     running_workers: Mutex<usize>,
     worker_exited: Condvar,
@@ -142,7 +147,7 @@ impl Shared {
             root_cancelled: AtomicBool::new(false),
             signalled: AtomicBool::new(false),
             root_failure: Mutex::new(None),
-            block_on_wakers: Mutex::new(slab::Slab::new()),
+            block_ons: Mutex::new(slab::Slab::new()),
             running_workers: Mutex::new(workers),
             worker_exited: Condvar::new(),
             config,
@@ -248,33 +253,41 @@ impl Shared {
     }
 
     /// The timer driver's hook: a deadline earlier than the sentinel's sleep
-    /// was armed.
+    /// was armed, or one was armed while `block_on` threads of a closed
+    /// runtime watch the timers (see `block_on.rs`).
     pub(crate) fn wake_timer_sentinel(&self) {
         if let Some(index) = self.timer_sentinel.load(SeqCst).checked_sub(1) {
             self.remotes[index].parker.unpark();
+        }
+        // SeqCst: a watcher saw `closed` before it counted itself, and the
+        // driver saw the count before calling us, so this load sees it too.
+        if self.closed.load(SeqCst) {
+            self.unpark_block_ons();
         }
     }
 
     /// On a paused clock, jumps to the next timer deadline if nothing in the
     /// runtime can run: every worker parked (a claimed wake-up counts as
     /// unparked from the claim on), no `block_on` thread polling or woken,
-    /// the global queue empty. The lock makes check-and-advance one step, so
-    /// two idle threads cannot jump twice before the first jump's wake-ups
-    /// are counted. Wake-ups go through the global queue.
+    /// the global queue empty. Once the runtime is closed no task runs any
+    /// more, so only the `block_on` threads count. The lock makes
+    /// check-and-advance one step, so two idle threads cannot jump twice
+    /// before the first jump's wake-ups are counted. Wake-ups go through the
+    /// global queue.
     ///
     /// Whatever stops counting as active calls this: a worker that parks, a
     /// `block_on` thread that goes idle or returns.
     pub(crate) fn maybe_auto_advance(&self) {
-        if !self.timers.is_paused() || self.is_closed() {
+        if !self.timers.is_paused() {
             return;
         }
         let _serial = self.auto_advance.lock().unwrap_or_else(|e| e.into_inner());
         let _context = crate::context::enter_detached(self);
         // Keep jumping while the timers that fire wake nothing in this runtime
         // (a waker of some other kind): everyone here is still idle.
-        while self.idle.num_unparked() == 0
-            && self.block_on_active.load(SeqCst) == 0
-            && self.injector.is_empty()
+        while self.block_on_active.load(SeqCst) == 0
+            && (self.closed.load(SeqCst)
+                || (self.idle.num_unparked() == 0 && self.injector.is_empty()))
         {
             if !self.timers.advance_to_next_deadline() {
                 break;
@@ -317,21 +330,20 @@ impl Shared {
         self.root_cancelled.store(true, SeqCst);
         self.registry.wake_all();
         let block_ons: Vec<_> = self
-            .block_on_wakers
+            .block_ons
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
             .map(|(_, waker)| waker.clone())
             .collect();
         for waker in block_ons {
-            waker.wake();
+            std::task::Wake::wake(waker);
         }
     }
 
-    /// Registers a `block_on` call's waker for `cancel_root`; returns the key
-    /// to remove it with.
-    pub(crate) fn add_block_on(&self, waker: &std::task::Waker) -> usize {
-        self.block_on_wakers
+    /// Registers a `block_on` call's waker; returns the key to remove it with.
+    pub(crate) fn add_block_on(&self, waker: &Arc<BlockOnWaker>) -> usize {
+        self.block_ons
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(waker.clone())
@@ -339,19 +351,39 @@ impl Shared {
 
     pub(crate) fn remove_block_on(&self, key: usize) {
         let waker = self
-            .block_on_wakers
+            .block_ons
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .try_remove(key);
         drop(waker);
     }
 
-    /// Shutdown protocol, step 1.
+    /// `block_on` calls in progress on threads other than this one (a
+    /// graceful shutdown waits for them).
+    pub(crate) fn block_on_calls_elsewhere(&self) -> usize {
+        self.block_ons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(_, waker)| !waker.is_on_this_thread())
+            .count()
+    }
+
+    /// Unparks every thread in `block_on`, without waking its future.
+    fn unpark_block_ons(&self) {
+        let block_ons = self.block_ons.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, waker) in block_ons.iter() {
+            waker.unpark();
+        }
+    }
+
+    /// Shutdown protocol, step 1 (and 5).
     pub(crate) fn begin_shutdown(&self) {
         self.closed.store(true, SeqCst);
         for remote in self.remotes.iter() {
             remote.parker.unpark();
         }
+        self.unpark_block_ons();
     }
 
     /// A worker thread is done (shutdown protocol, step 2). Returns `true`

@@ -15,12 +15,25 @@
 //!
 //! One parked worker at a time (the runtime's "timer sentinel") sleeps with a
 //! timeout: [`TimerDriver::prepare_sleep`] publishes the tick it will sleep
-//! until in `sleeping_until`, then re-reads every shard's `next`, retrying if
+//! until in `sleepers.until`, then re-reads every shard's `next`, retrying if
 //! something earlier appeared. Arming a timer first publishes the shard's new
-//! `next`, then reads `sleeping_until`, and calls the runtime's wake-up hook
+//! `next`, then reads `sleepers.until`, and calls the runtime's wake-up hook
 //! if the new deadline is earlier. Both sides use `SeqCst`, a Dekker pair:
 //! either the sentinel's re-read sees the new deadline, or the armer sees the
 //! sentinel's published tick and wakes it. No deadline is slept through.
+//!
+//! # Watchers: sleepers besides the sentinel
+//!
+//! Once a runtime's workers have stopped, a `block_on` thread still waiting
+//! fires the timers itself: it sleeps until the earliest deadline of every
+//! shard and then calls [`TimerDriver::process`]. Several may do so at once,
+//! so they do not take the sentinel's single `sleepers.until`; each counts
+//! itself in `watchers` instead ([`TimerDriver::prepare_watch`]) and then
+//! reads every shard's `next`. Arming reads `watchers` after publishing
+//! `next` and, while anyone watches, calls the wake-up hook whatever the
+//! deadline: the same Dekker pair, so a watcher either sleeps no later than
+//! the new deadline or is woken to look again. The count is read only on
+//! the arming path, beside `sleepers.until`, on the same cache line.
 //!
 //! # Firing
 //!
@@ -45,12 +58,23 @@ use std::sync::OnceLock;
 use std::task::Waker;
 use std::time::Instant;
 
-/// `next` value meaning "nothing armed"; as `sleeping_until`, "sleeps until
+/// `next` value meaning "nothing armed"; as `sleepers.until`, "sleeps until
 /// woken".
 const NEVER: u64 = u64::MAX;
-/// `sleeping_until` value meaning "nobody sleeps on the timers": no arming
+/// `sleepers.until` value meaning "nobody sleeps on the timers": no arming
 /// needs to wake anyone.
 const NO_SLEEPER: u64 = 0;
+
+/// Who sleeps on the timers and must hear of an earlier deadline: read by
+/// every arming, written only around sleeps, so one cache line for both.
+#[derive(Debug)]
+struct Sleepers {
+    /// The tick the sentinel sleeps until (`NO_SLEEPER`: none sleeps).
+    until: AtomicU64,
+    /// Threads sleeping until the earliest deadline besides the sentinel
+    /// (module docs, "Watchers").
+    watchers: AtomicU64,
+}
 
 /// Receives the payload of a waker that panicked when its timer fired.
 type WakerPanicHook = Box<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
@@ -111,7 +135,7 @@ impl Registration {
 pub struct TimerDriver {
     clock: Clock,
     shards: Box<[CachePadded<Shard>]>,
-    sleeping_until: CachePadded<AtomicU64>,
+    sleepers: CachePadded<Sleepers>,
     wake_sleeper: OnceLock<Box<dyn Fn() + Send + Sync>>,
     on_waker_panic: OnceLock<WakerPanicHook>,
 }
@@ -121,7 +145,8 @@ impl fmt::Debug for TimerDriver {
         f.debug_struct("TimerDriver")
             .field("clock", &self.clock)
             .field("shards", &self.shards.len())
-            .field("sleeping_until", &self.sleeping_until.load(SeqCst))
+            .field("sleeping_until", &self.sleepers.until.load(SeqCst))
+            .field("watchers", &self.sleepers.watchers.load(SeqCst))
             .finish_non_exhaustive()
     }
 }
@@ -140,14 +165,18 @@ impl TimerDriver {
                     })
                 })
                 .collect(),
-            sleeping_until: CachePadded::new(AtomicU64::new(NO_SLEEPER)),
+            sleepers: CachePadded::new(Sleepers {
+                until: AtomicU64::new(NO_SLEEPER),
+                watchers: AtomicU64::new(0),
+            }),
             wake_sleeper: OnceLock::new(),
             on_waker_panic: OnceLock::new(),
         }
     }
 
     /// Installs the hook that wakes the worker sleeping on the timers (the
-    /// one that called `prepare_sleep`). Only the first call has an effect.
+    /// one that called `prepare_sleep`) and the threads watching them
+    /// (`prepare_watch`). Only the first call has an effect.
     pub fn set_wake_sleeper(&self, hook: impl Fn() + Send + Sync + 'static) {
         let _ = self.wake_sleeper.set(Box::new(hook));
     }
@@ -182,13 +211,15 @@ impl TimerDriver {
         self.shards[shard].next.store(next, SeqCst);
     }
 
-    /// Tells the sleeping worker, if it sleeps past `tick`.
+    /// Tells the sleeping worker, if it sleeps past `tick`, and the
+    /// watchers, if any.
     fn wake_sleeper_before(&self, tick: u64) {
-        // Orders our `next` store before this load (the Dekker pair with
-        // `prepare_sleep`; explicit so loom, which models SeqCst accesses
-        // as acquire/release only, checks the real guarantee).
+        // Orders our `next` store before these loads (the Dekker pairs with
+        // `prepare_sleep` and `prepare_watch`; explicit so loom, which
+        // models SeqCst accesses as acquire/release only, checks the real
+        // guarantee).
         fence(SeqCst);
-        if tick < self.sleeping_until.load(SeqCst) {
+        if tick < self.sleepers.until.load(SeqCst) || self.sleepers.watchers.load(SeqCst) != 0 {
             if let Some(hook) = self.wake_sleeper.get() {
                 hook();
             }
@@ -341,7 +372,7 @@ impl TimerDriver {
         loop {
             let next = self.next_tick();
             // `max(1)`: 0 means "no sleeper"; a sleeper due at tick 0 is due now.
-            self.sleeping_until.store(next.max(1), SeqCst);
+            self.sleepers.until.store(next.max(1), SeqCst);
             fence(SeqCst);
             if self.next_tick() >= next {
                 let timed = next != NEVER && !self.clock.is_paused();
@@ -350,13 +381,35 @@ impl TimerDriver {
         }
     }
 
+    /// Called by a thread other than the sentinel that is about to sleep
+    /// until the earliest deadline and then [`process`](Self::process) the
+    /// timers: a `block_on` thread once the workers have stopped. Returns
+    /// until when to sleep (`None`: nothing is armed, or the clock is
+    /// paused; sleep until woken).
+    /// Until [`finish_watch`](Self::finish_watch), every arming calls the
+    /// wake-up hook. See the module docs, "Watchers".
+    pub fn prepare_watch(&self) -> Option<Instant> {
+        self.sleepers.watchers.fetch_add(1, SeqCst);
+        // Orders the count before the reads of `next` (Dekker pair with
+        // `wake_sleeper_before`).
+        fence(SeqCst);
+        let next = self.next_tick();
+        let timed = next != NEVER && !self.clock.is_paused();
+        timed.then(|| self.clock.tick_instant(next))
+    }
+
+    /// The watcher woke up; it processes timers next.
+    pub fn finish_watch(&self) {
+        self.sleepers.watchers.fetch_sub(1, SeqCst);
+    }
+
     /// `prepare_sleep` as a tick, ignoring a paused clock (for the loom model,
     /// which runs on a paused clock to keep ticks deterministic).
     #[cfg(all(test, loom))]
     fn prepare_sleep_real_clock_for_model(&self) -> u64 {
         loop {
             let next = self.next_tick();
-            self.sleeping_until.store(next.max(1), SeqCst);
+            self.sleepers.until.store(next.max(1), SeqCst);
             fence(SeqCst);
             if self.next_tick() >= next {
                 return next;
@@ -371,7 +424,7 @@ impl TimerDriver {
 
     /// The sleeping worker woke up; it processes timers next.
     pub fn finish_sleep(&self) {
-        self.sleeping_until.store(NO_SLEEPER, SeqCst);
+        self.sleepers.until.store(NO_SLEEPER, SeqCst);
     }
 
     /// On a paused clock, jumps to the next deadline and fires what is due
@@ -450,6 +503,35 @@ mod loom_models {
                 woken.wait();
             }
             driver.finish_sleep();
+            armer.join().unwrap();
+        });
+    }
+
+    /// A watcher (a `block_on` thread once the workers stopped) preparing to
+    /// sleep races another thread arming an earlier timer: the watcher
+    /// either sleeps no later than the new deadline or is woken.
+    #[test]
+    fn loom_arming_races_a_watcher() {
+        loom::model(|| {
+            let driver = Arc::new(TimerDriver::new(2, false));
+            let woken = Arc::new(Notify::new());
+            let notify = woken.clone();
+            driver.set_wake_sleeper(move || notify.notify());
+            let far = driver.now() + Duration::from_secs(100);
+            driver.register(0, far, Waker::noop().clone());
+            let near = driver.now() + Duration::from_secs(1);
+            let armer = {
+                let driver = driver.clone();
+                thread::spawn(move || {
+                    driver.register(1, near, Waker::noop().clone());
+                })
+            };
+            let until = driver.prepare_watch().expect("a timer is armed");
+            if until > near {
+                // It would sleep past the new deadline: it must be woken.
+                woken.wait();
+            }
+            driver.finish_watch();
             armer.join().unwrap();
         });
     }
