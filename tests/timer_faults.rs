@@ -40,6 +40,15 @@ fn wait_until_armed(handle: &Handle, n: usize) {
     }
 }
 
+/// Waits (briefly sleeping, real time) until `armed_timers` is down to `n`.
+fn wait_until_armed_at_most(handle: &Handle, n: usize) {
+    let start = Instant::now();
+    while handle.metrics().armed_timers > n {
+        assert!(start.elapsed() < WATCHDOG, "timers never fired");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// A waker whose `wake` panics.
 struct PanicsWhenWoken;
 
@@ -130,6 +139,9 @@ fn a_worker_that_fires_a_panicking_waker_lives_on_and_shuts_down() {
             for slept in handle.block_on(futures::future::join_all(sleeps)) {
                 slept.unwrap();
             }
+            // Fired with them, or (had they passed their deadline before
+            // they were polled) by itself soon: only then is it done with.
+            wait_until_armed_at_most(&handle, 0);
             drop(poisoned);
             // The worker still runs tasks spawned from outside...
             assert_eq!(handle.block_on(handle.spawn(async { 7 })).unwrap(), 7);
