@@ -118,6 +118,80 @@ fn advance_moves_a_paused_clock_and_fires_what_is_due() {
     });
 }
 
+/// Logs its label when woken, then wakes the task it stands in for.
+struct LogWhenWoken {
+    label: u64,
+    log: Arc<Mutex<Vec<u64>>>,
+    inner: std::task::Waker,
+}
+
+impl std::task::Wake for LogWhenWoken {
+    fn wake(self: Arc<Self>) {
+        self.log.lock().unwrap().push(self.label);
+        self.inner.wake_by_ref();
+    }
+}
+
+/// A sleep armed by `logged_sleep`.
+struct Armed(std::pin::Pin<Box<time::Sleep>>);
+
+/// A sleep of `secs` from `start`, armed (in the shard of the thread polling
+/// it here) with a waker that logs `secs` when the timer fires.
+fn logged_sleep(
+    start: Instant,
+    secs: u64,
+    log: &Arc<Mutex<Vec<u64>>>,
+) -> impl std::future::Future<Output = Armed> + Send + 'static {
+    let log = log.clone();
+    async move {
+        let mut sleep = Box::pin(time::sleep_until(start + Duration::from_secs(secs)));
+        std::future::poll_fn(|cx| {
+            let waker = std::task::Waker::from(Arc::new(LogWhenWoken {
+                label: secs,
+                log: log.clone(),
+                inner: cx.waker().clone(),
+            }));
+            let polled = sleep
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(&waker));
+            assert!(polled.is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        Armed(sleep)
+    }
+}
+
+#[test]
+fn advance_wakes_sleepers_in_deadline_order_whatever_shard_they_are_armed_in() {
+    let rt = paused(2);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    rt.block_on(async {
+        let start = time::now();
+        // The later deadlines on the workers' shards (which are fired
+        // first), the earlier ones on this block_on thread's shard, and
+        // some in one slot of the wheel's second level (64 ms to 4 s).
+        let mut armed = Vec::new();
+        for secs in [9, 3, 2] {
+            armed.push(
+                canopy::spawn(logged_sleep(start, secs, &log))
+                    .await
+                    .unwrap(),
+            );
+        }
+        for secs in [1, 8] {
+            armed.push(logged_sleep(start, secs, &log).await);
+        }
+        assert_eq!(canopy::Handle::current().metrics().armed_timers, 5);
+        time::advance(Duration::from_secs(10));
+        assert_eq!(*log.lock().unwrap(), [1, 2, 3, 8, 9]);
+        for Armed(sleep) in armed {
+            assert!(sleep.is_elapsed());
+            sleep.await.unwrap();
+        }
+    });
+}
+
 #[test]
 fn sleeps_across_workers_and_from_block_on() {
     let rt = Runtime::builder().workers(2).build().unwrap();
@@ -267,6 +341,27 @@ fn interval_missed_tick_policies() {
             let secs: Vec<u64> = ticks.iter().map(|t| (*t - start).as_secs()).collect();
             assert_eq!(secs, expected, "{policy:?}");
         }
+    });
+}
+
+#[test]
+fn interval_delay_waits_a_full_period_after_any_late_tick() {
+    let rt = paused(1);
+    rt.block_on(async {
+        let start = time::now();
+        let mut every = time::interval(Duration::from_secs(10));
+        every.set_missed_ticks(MissedTicks::Delay);
+        let mut taken = vec![every.tick().await.unwrap()];
+        // The tick due at 10 s is taken at 13 s: late by less than a period.
+        time::advance(Duration::from_secs(13));
+        for _ in 0..3 {
+            taken.push(every.tick().await.unwrap());
+            assert!(time::now() - *taken.last().unwrap() <= Duration::from_secs(3));
+        }
+        let secs: Vec<u64> = taken.iter().map(|t| (*t - start).as_secs()).collect();
+        // Scheduled at 0 and 10; then a full period after 13 s, and on.
+        assert_eq!(secs, [0, 10, 23, 33]);
+        assert_eq!(time::now() - start, Duration::from_secs(33));
     });
 }
 

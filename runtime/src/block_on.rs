@@ -5,65 +5,65 @@
 //! the global queue. Several threads may `block_on` on one runtime at once.
 //! Each call allocates one small waker (it counts the thread as active for
 //! the paused clock's auto-advance); a `block_on` call is not a hot path.
+//!
+//! # After the workers stop
+//!
+//! A `block_on` call outlives the runtime's workers: it runs on its caller's
+//! thread, which a hard shutdown cannot stop, and may even start after the
+//! `Runtime` was dropped (through a `Handle`). Its timers keep working
+//! (DESIGN §4): once the runtime is closed, nobody else fires them, so the
+//! waiting thread does, sleeping until the earliest deadline as a timer
+//! "watcher" (see canopy-timer's `driver.rs`) and firing what is due, or on
+//! a paused clock moving it on when every `block_on` thread is idle. Closing
+//! the runtime unparks every `block_on` thread so that it starts doing this,
+//! and while the runtime is closed, arming a timer unparks them all to look
+//! at the new deadline. Tasks it spawns then are dropped at once.
 
+use crate::block_on_state::CallState;
 use crate::context;
 use crate::park::Parker;
 use crate::shared::{RootFailed, Shared};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, ThreadId};
 
 /// Wakes the thread blocked in one `block_on` call, and counts it as active
-/// from the moment it is woken (see `Shared::maybe_auto_advance`).
-///
-/// `state` holds `ACTIVE` (counted in `shared.block_on_active`) and
-/// `NOTIFIED` (woken since the current poll began). The thread goes idle
-/// with a CAS from exactly `ACTIVE`, so a wake that lands during the poll —
-/// a future that yields, say — keeps it counted and it polls again at once,
-/// instead of letting a paused clock jump while it is about to run.
-struct BlockOnWaker {
+/// from the moment it is woken (see `block_on_state.rs`). It may outlive
+/// its call; waking it then does nothing that lasts.
+#[derive(Debug)]
+pub(crate) struct BlockOnWaker {
     parker: Parker,
-    state: AtomicU8,
+    state: CallState,
     shared: Arc<Shared>,
+    /// The thread blocked in the call (`Runtime::shutdown` does not wait for
+    /// a call on its own thread).
+    thread: ThreadId,
 }
 
-const ACTIVE: u8 = 1;
-const NOTIFIED: u8 = 2;
-
 impl BlockOnWaker {
+    /// Unparks the thread without waking its future: it looks again at what
+    /// it waits for (the runtime closed, or a timer was armed meanwhile).
+    pub(crate) fn unpark(&self) {
+        self.parker.unpark();
+    }
+
+    /// Whether the call blocks the current thread.
+    pub(crate) fn is_on_this_thread(&self) -> bool {
+        self.thread == thread::current().id()
+    }
+
     fn notify(&self) {
-        if self.state.fetch_or(ACTIVE | NOTIFIED, SeqCst) & ACTIVE == 0 {
-            self.shared.block_on_active.fetch_add(1, SeqCst);
-        }
+        self.state.notify(&self.shared.block_on_active);
     }
 
-    /// Before each poll: forget earlier wakes (this poll sees their effect).
-    fn begin_poll(&self) {
-        self.state.fetch_and(!NOTIFIED, SeqCst);
-    }
-
-    /// After a `Pending` poll: go idle, unless woken meanwhile (then `false`:
-    /// poll again, still counted).
     fn try_idle(&self) -> bool {
-        if self
-            .state
-            .compare_exchange(ACTIVE, 0, SeqCst, SeqCst)
-            .is_ok()
-        {
-            self.shared.block_on_active.fetch_sub(1, SeqCst);
-            true
-        } else {
-            false
-        }
+        self.state.try_idle(&self.shared.block_on_active)
     }
 
-    /// When `block_on` returns or unwinds.
     fn leave(&self) {
-        if self.state.swap(0, SeqCst) & ACTIVE != 0 {
-            self.shared.block_on_active.fetch_sub(1, SeqCst);
-        }
+        self.state.leave(&self.shared.block_on_active);
     }
 }
 
@@ -78,14 +78,16 @@ impl Wake for BlockOnWaker {
     }
 }
 
-/// This call's waker, registered for root cancels while it runs.
+/// This call's waker, registered while it runs for root cancels, for
+/// shutdown (which waits for it, and unparks it when the workers stop) and
+/// for timers armed after the workers stopped.
 struct BlockOnEntry<'a> {
     shared: &'a Shared,
     key: usize,
 }
 
 impl<'a> BlockOnEntry<'a> {
-    fn new(shared: &'a Shared, waker: &Waker) -> Self {
+    fn new(shared: &'a Shared, waker: &Arc<BlockOnWaker>) -> Self {
         let key = shared.add_block_on(waker);
         BlockOnEntry { shared, key }
     }
@@ -103,7 +105,31 @@ struct Leave<'a>(&'a BlockOnWaker);
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
         self.0.leave();
+        // Another thread may have gone idle while this one was counted
+        // active (woken for its last poll), and so not moved a paused clock
+        // on: nobody would, were this the last call to return. Look now.
+        self.0.shared.maybe_auto_advance();
     }
+}
+
+/// Waits, as a `block_on` thread of a closed runtime, for the next thing
+/// that may concern it: the workers have stopped, so this thread fires the
+/// timers itself (module docs, "After the workers stop"). Returns when
+/// unparked, or after firing the timers due by the earliest deadline.
+fn park_firing_timers(shared: &Shared, parker: &Parker) {
+    let timers = &shared.timers;
+    if timers.is_paused() {
+        // Jumps if every `block_on` thread is idle (this one included).
+        shared.maybe_auto_advance();
+        parker.park();
+        return;
+    }
+    match timers.prepare_watch() {
+        Some(deadline) => parker.park_until(deadline),
+        None => parker.park(),
+    }
+    timers.finish_watch();
+    timers.process();
 }
 
 #[track_caller]
@@ -111,21 +137,22 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let _context = context::enter_block_on(shared);
     let signal = Arc::new(BlockOnWaker {
         parker: Parker::new(),
-        state: AtomicU8::new(0),
+        state: CallState::new(),
         shared: shared.clone(),
+        thread: thread::current().id(),
     });
     signal.notify();
     let _leave = Leave(&signal);
     let waker = Waker::from(signal.clone());
     // Found by a root cancel (graceful shutdown, signal, root failure),
     // which wakes tasks through the registry; this future is not a task.
-    let _registered = BlockOnEntry::new(shared, &waker);
+    let _registered = BlockOnEntry::new(shared, &signal);
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
     // This call's scope context, as a task's (cancel word, budget, leaves).
     let scope = canopy_scope::rt::TaskContext::default();
     loop {
-        signal.begin_poll();
+        signal.state.begin_poll();
         let polled = {
             let _scope = scope.enter(&waker, shared.config.checkpoint_budget, Some(shared.root()));
             future.as_mut().poll(&mut cx)
@@ -151,8 +178,12 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
         // Poll again only once woken (and so counted active): a token left
         // in the parker by a wake we already handled must not start an
         // uncounted poll.
-        while signal.state.load(SeqCst) & ACTIVE == 0 {
-            signal.parker.park();
+        while !signal.state.is_active() {
+            if shared.is_closed() {
+                park_firing_timers(shared, &signal.parker);
+            } else {
+                signal.parker.park();
+            }
         }
     }
 }

@@ -164,8 +164,8 @@ impl Builder {
     }
 
     /// Runs `f` with the payload of every task panic that no `JoinHandle`
-    /// receives (its handle was dropped), instead of the default report on
-    /// stderr. Runs on the thread where the panic was caught or the handle
+    /// receives (its handle was dropped), and of every waker that panics
+    /// when a timer fires it, instead of the default report on stderr. Runs on the thread where the panic was caught or the handle
     /// dropped; it must not block. Such panics are counted in
     /// [`RuntimeMetrics::unobserved_panics`](crate::RuntimeMetrics) either way.
     ///

@@ -18,6 +18,8 @@ use std::sync::Arc;
 /// A handle does not keep the runtime running: once the `Runtime` is dropped,
 /// tasks spawned through a handle are dropped at once and their `JoinHandle`
 /// reports [`JoinError::is_dropped`](crate::JoinError::is_dropped).
+/// [`block_on`](Handle::block_on) still runs its future, and its timers
+/// still fire: the calling thread fires them itself.
 ///
 /// ```
 /// use canopy_runtime::Runtime;

@@ -41,6 +41,7 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 mod block_on;
+mod block_on_state;
 mod builder;
 mod context;
 mod detached;

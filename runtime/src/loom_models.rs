@@ -1,5 +1,6 @@
 //! Loom models of the wake-up protocol: the parker (`park.rs`) and the idle
-//! accounting (`idle.rs`) run as they are; the run queues are stood in for by
+//! accounting (`idle.rs`) run as they are, and so does a `block_on` call's
+//! state (`block_on_state.rs`); the run queues are stood in for by
 //! a mutex-protected deque, since crossbeam-deque is not loom-instrumented.
 //! Each mini-worker follows the order of operations of `worker.rs`: pop, or
 //! become a searcher and look again, or park (re-checking the queue if it was
@@ -10,6 +11,7 @@
 //! deadlock. Run with:
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p canopy-runtime --release --lib loom_`
 
+use crate::block_on_state::CallState;
 use crate::idle::Idle;
 use crate::park::Parker;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -171,5 +173,104 @@ fn loom_single_worker_parks_and_is_woken() {
     run_model(1, 2, |model| {
         model.push_remote(Job { spawns: 0 });
         model.push_remote(Job { spawns: 0 });
+    });
+}
+
+/// `Shared::maybe_auto_advance` reduced to its decision: under the lock,
+/// jump if no `block_on` call is counted active.
+fn maybe_jump(active: &AtomicUsize, jumped: &Mutex<bool>) {
+    let mut jumped = jumped.lock().unwrap();
+    if active.load(SeqCst) == 0 {
+        *jumped = true;
+    }
+}
+
+#[test]
+fn loom_a_wake_after_its_block_on_call_returned_counts_nothing() {
+    // The call's first poll is ready; its waker, kept by the future, is
+    // woken from another thread before, during or after the return.
+    loom::model(|| {
+        let active = Arc::new(AtomicUsize::new(0));
+        let call = Arc::new(CallState::new());
+        call.notify(&active);
+        let stale = {
+            let (call, active) = (call.clone(), active.clone());
+            thread::spawn(move || call.notify(&active))
+        };
+        call.begin_poll();
+        call.leave(&active);
+        stale.join().unwrap();
+        assert_eq!(active.load(SeqCst), 0);
+    });
+}
+
+#[test]
+fn loom_a_block_on_call_woken_while_going_idle_leaves_no_count() {
+    // The `block_on` loop, with a future that is ready once another thread
+    // has set a flag and woken it (`BlockOnWaker::wake_by_ref`: notify,
+    // then unpark). The wake races the poll and the call going idle.
+    loom::model(|| {
+        let active = Arc::new(AtomicUsize::new(0));
+        let call = Arc::new((CallState::new(), Parker::new(), AtomicBool::new(false)));
+        call.0.notify(&active);
+        let waker = {
+            let (call, active) = (call.clone(), active.clone());
+            thread::spawn(move || {
+                call.2.store(true, SeqCst);
+                call.0.notify(&active);
+                call.1.unpark();
+            })
+        };
+        let (state, parker, ready) = (&call.0, &call.1, &call.2);
+        loop {
+            state.begin_poll();
+            if ready.load(SeqCst) {
+                break;
+            }
+            if !state.try_idle(&active) {
+                continue; // woken during the poll
+            }
+            while !state.is_active() {
+                parker.park();
+            }
+        }
+        state.leave(&active);
+        waker.join().unwrap();
+        assert_eq!(active.load(SeqCst), 0);
+    });
+}
+
+#[test]
+fn loom_the_last_block_on_call_to_stop_moves_the_paused_clock() {
+    // Call A returns while call B goes idle waiting on a timer. Whichever
+    // stops last must see nobody active and jump, or B waits forever (the
+    // hang of issue 15, item 5, when A's return did not check).
+    loom::model(|| {
+        let active = Arc::new(AtomicUsize::new(0));
+        let jumped = Arc::new(Mutex::new(false));
+        let (a, b) = (Arc::new(CallState::new()), Arc::new(CallState::new()));
+        a.notify(&active);
+        b.notify(&active);
+        let returns = {
+            let (active, jumped) = (active.clone(), jumped.clone());
+            thread::spawn(move || {
+                a.leave(&active);
+                maybe_jump(&active, &jumped);
+            })
+        };
+        let waits = {
+            let (active, jumped) = (active.clone(), jumped.clone());
+            thread::spawn(move || {
+                b.begin_poll();
+                assert!(b.try_idle(&active), "nobody woke it");
+                maybe_jump(&active, &jumped);
+            })
+        };
+        returns.join().unwrap();
+        waits.join().unwrap();
+        assert!(
+            *jumped.lock().unwrap(),
+            "B waits on the clock, and nobody moved it"
+        );
     });
 }

@@ -23,7 +23,10 @@ use std::time::{Duration, Instant};
 /// threads are joined before `drop` returns. [`shutdown_timeout`] bounds the
 /// wait for a worker stuck in a long poll. (A task that another thread is
 /// waking at that very moment is dropped by that thread, when its wake
-/// completes, rather than by `drop`.)
+/// completes, rather than by `drop`.) A `block_on` call on another thread is
+/// no task and runs on; its timers keep firing (the waiting thread fires
+/// them itself once the workers are gone), and so do those of a `block_on`
+/// made through a [`Handle`] after the drop (DESIGN §4).
 ///
 /// [`shutdown_timeout`]: Runtime::shutdown_timeout
 ///
@@ -71,6 +74,15 @@ impl Runtime {
                 shared.wake_timer_sentinel();
             }
         });
+        let weak = Arc::downgrade(&shared);
+        shared
+            .timers
+            .set_on_waker_panic(move |payload| match weak.upgrade() {
+                Some(shared) => shared.report_waker_panic(payload),
+                // Nothing is left to report to (the driver contains a panic of
+                // dropping the payload).
+                None => drop(payload),
+            });
         let mut runtime = Runtime {
             handle: Handle {
                 shared: shared.clone(),
@@ -155,10 +167,16 @@ impl Runtime {
     /// Shuts down gracefully (DESIGN §2.11): cancels the root scope, above
     /// every task, with reason [`Shutdown`](canopy_scope::CancelReason), so
     /// every task sees `Cancelled` at its next checkpoint and may run
-    /// shielded cleanup; waits up to `grace` for all tasks to finish; then
-    /// drops whatever is left and joins the workers (as dropping the
-    /// runtime does at once). Returns `true` if every task finished within
-    /// the grace period.
+    /// shielded cleanup, and so does the future of every `block_on` call in
+    /// progress; waits up to `grace` for all tasks and for the `block_on`
+    /// calls on other threads to finish; then drops whatever tasks are left
+    /// and joins the workers (as dropping the runtime does at once).
+    /// Returns `true` if every task and `block_on` call finished within the
+    /// grace period.
+    ///
+    /// A `block_on` call still running after the grace period is not
+    /// dropped (its future lives on its caller's stack): it runs on, its
+    /// timers still fire, and tasks it spawns are dropped at once.
     ///
     /// ```
     /// use canopy_runtime::Runtime;
@@ -188,7 +206,11 @@ impl Runtime {
         // From inside one of its own tasks, waiting would wait for itself.
         let own = context::with_worker(|w| w.is_some_and(|w| Arc::ptr_eq(&w.shared, &shared)));
         let deadline = Instant::now() + grace;
-        let mut finished = shared.metrics().alive_tasks == 0;
+        // A `block_on` call on this very thread (the runtime was handed to
+        // its future) cannot finish while we wait: it is not waited for.
+        let all_done =
+            || shared.metrics().alive_tasks == 0 && shared.block_on_calls_elsewhere() == 0;
+        let mut finished = all_done();
         while !own && !finished {
             let now = Instant::now();
             if now >= deadline {
@@ -196,7 +218,7 @@ impl Runtime {
             }
             // A shutdown path, not a hot one: look again every millisecond.
             thread::sleep((deadline - now).min(Duration::from_millis(1)));
-            finished = shared.metrics().alive_tasks == 0;
+            finished = all_done();
         }
         self.close(None);
         finished
@@ -220,9 +242,10 @@ impl Runtime {
             use std::io::Write;
             let _ = writeln!(
                 std::io::stderr(),
-                "canopy: some tasks were still running {grace:?} after the shutdown began \
-                 and were dropped; give them a longer Builder::shutdown_grace, or make \
-                 them return on Cancelled"
+                "canopy: some tasks (or block_on calls on other threads) were still \
+                 running {grace:?} after the shutdown began, and the tasks were dropped; \
+                 give them a longer Builder::shutdown_grace, or make them return on \
+                 Cancelled"
             );
         }
     }

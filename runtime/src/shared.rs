@@ -19,8 +19,13 @@
 //! 4. A task scheduled from outside a worker after (1) is pushed to the global
 //!    queue and the pusher then re-reads `closed` (SeqCst): either it sees the
 //!    flag and drains the queue itself, or (3) runs after its push and drains
-//!    it. So nothing is left in a queue of a closed runtime.
+//!    it. So nothing is left in a queue of a closed runtime. (Step 3 also
+//!    steals what is left in every worker's queue, should a worker have
+//!    left its loop without draining it.)
+//! 5. `block_on` calls are no tasks and go on: (1) unparks their threads,
+//!    which from then on fire the timers themselves (see `block_on.rs`).
 
+use crate::block_on::BlockOnWaker;
 use crate::builder::Config;
 use crate::idle::Idle;
 use crate::metrics::{RuntimeMetrics, WorkerCounters, WorkerMetrics};
@@ -36,6 +41,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+/// What the default report of a task panic nobody received says.
+const UNOBSERVED_TASK_PANIC: &str =
+    "a task panicked after its JoinHandle was dropped, so nobody received the panic";
+
+/// What the default report of a timer waker's panic says.
+const WAKER_PANIC: &str = "a waker panicked when the timer it waited on fired; the panic was \
+    contained and the other timers were fired";
 
 /// The end of the message `block_on` panics with when a detached task's
 /// error failed the root: what happened and what to do instead.
@@ -74,8 +87,9 @@ pub(crate) struct Shared {
     /// Index + 1 of the worker sleeping on the timers, 0 if none.
     timer_sentinel: AtomicUsize,
     /// `block_on` threads that are polling or have been woken to poll
-    /// (counted from the wake, so an auto-advance cannot slip in between).
-    pub(crate) block_on_active: AtomicUsize,
+    /// (counted from the wake, so an auto-advance cannot slip in between;
+    /// see `block_on_state.rs`).
+    pub(crate) block_on_active: crate::loom::atomic::AtomicUsize,
     /// Serializes auto-advances of a paused clock (see `maybe_auto_advance`).
     auto_advance: Mutex<()>,
     closed: AtomicBool,
@@ -94,8 +108,10 @@ pub(crate) struct Shared {
     /// for `block_on` to surface.
     root_failure: Mutex<Option<RootFailed>>,
     /// The wakers of the futures in `block_on` calls, which are no tasks and
-    /// so not in `registry`: a root cancel must wake them too.
-    block_on_wakers: Mutex<slab::Slab<std::task::Waker>>,
+    /// so not in `registry`: a root cancel must wake them too, a graceful
+    /// shutdown waits for them, and a closed runtime unparks their threads
+    /// (see `block_on.rs`).
+    block_ons: Mutex<slab::Slab<Arc<BlockOnWaker>>>,
     /// Worker threads still running; shutdown waits for it to reach zero.
     running_workers: Mutex<usize>,
     worker_exited: Condvar,
@@ -121,7 +137,7 @@ impl Shared {
             // One timer shard per worker, one for every other thread.
             timers: Arc::new(TimerDriver::new(workers + 1, config.start_paused)),
             timer_sentinel: AtomicUsize::new(0),
-            block_on_active: AtomicUsize::new(0),
+            block_on_active: crate::loom::atomic::AtomicUsize::new(0),
             auto_advance: Mutex::new(()),
             closed: AtomicBool::new(false),
             outside_counters: CachePadded::new(WorkerCounters::default()),
@@ -131,7 +147,7 @@ impl Shared {
             root_cancelled: AtomicBool::new(false),
             signalled: AtomicBool::new(false),
             root_failure: Mutex::new(None),
-            block_on_wakers: Mutex::new(slab::Slab::new()),
+            block_ons: Mutex::new(slab::Slab::new()),
             running_workers: Mutex::new(workers),
             worker_exited: Condvar::new(),
             config,
@@ -180,6 +196,22 @@ impl Shared {
         }
     }
 
+    /// Drops what is left in the workers' queues (shutdown protocol, step 3).
+    /// A worker drains its own queue as it exits; this catches a queue whose
+    /// worker left its loop some other way. Stealing is what other workers
+    /// do anyway, so it is safe while a worker still runs.
+    fn drain_worker_queues(&self) {
+        for remote in self.remotes.iter() {
+            loop {
+                match remote.stealer.steal() {
+                    crossbeam_deque::Steal::Success(task) => drop(task),
+                    crossbeam_deque::Steal::Empty => break,
+                    crossbeam_deque::Steal::Retry => {}
+                }
+            }
+        }
+    }
+
     /// Adds one to a task counter: the running worker's own (no RMW), or the
     /// shared one of other threads.
     pub(crate) fn count(&self, counter: fn(&WorkerCounters) -> &AtomicU64) {
@@ -221,30 +253,41 @@ impl Shared {
     }
 
     /// The timer driver's hook: a deadline earlier than the sentinel's sleep
-    /// was armed.
+    /// was armed, or one was armed while `block_on` threads of a closed
+    /// runtime watch the timers (see `block_on.rs`).
     pub(crate) fn wake_timer_sentinel(&self) {
         if let Some(index) = self.timer_sentinel.load(SeqCst).checked_sub(1) {
             self.remotes[index].parker.unpark();
+        }
+        // SeqCst: a watcher saw `closed` before it counted itself, and the
+        // driver saw the count before calling us, so this load sees it too.
+        if self.closed.load(SeqCst) {
+            self.unpark_block_ons();
         }
     }
 
     /// On a paused clock, jumps to the next timer deadline if nothing in the
     /// runtime can run: every worker parked (a claimed wake-up counts as
     /// unparked from the claim on), no `block_on` thread polling or woken,
-    /// the global queue empty. The lock makes check-and-advance one step, so
-    /// two idle threads cannot jump twice before the first jump's wake-ups
-    /// are counted. Wake-ups go through the global queue.
+    /// the global queue empty. Once the runtime is closed no task runs any
+    /// more, so only the `block_on` threads count. The lock makes
+    /// check-and-advance one step, so two idle threads cannot jump twice
+    /// before the first jump's wake-ups are counted. Wake-ups go through the
+    /// global queue.
+    ///
+    /// Whatever stops counting as active calls this: a worker that parks, a
+    /// `block_on` thread that goes idle or returns.
     pub(crate) fn maybe_auto_advance(&self) {
-        if !self.timers.is_paused() || self.is_closed() {
+        if !self.timers.is_paused() {
             return;
         }
         let _serial = self.auto_advance.lock().unwrap_or_else(|e| e.into_inner());
         let _context = crate::context::enter_detached(self);
         // Keep jumping while the timers that fire wake nothing in this runtime
         // (a waker of some other kind): everyone here is still idle.
-        while self.idle.num_unparked() == 0
-            && self.block_on_active.load(SeqCst) == 0
-            && self.injector.is_empty()
+        while self.block_on_active.load(SeqCst) == 0
+            && (self.closed.load(SeqCst)
+                || (self.idle.num_unparked() == 0 && self.injector.is_empty()))
         {
             if !self.timers.advance_to_next_deadline() {
                 break;
@@ -287,21 +330,20 @@ impl Shared {
         self.root_cancelled.store(true, SeqCst);
         self.registry.wake_all();
         let block_ons: Vec<_> = self
-            .block_on_wakers
+            .block_ons
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
             .map(|(_, waker)| waker.clone())
             .collect();
         for waker in block_ons {
-            waker.wake();
+            std::task::Wake::wake(waker);
         }
     }
 
-    /// Registers a `block_on` call's waker for `cancel_root`; returns the key
-    /// to remove it with.
-    pub(crate) fn add_block_on(&self, waker: &std::task::Waker) -> usize {
-        self.block_on_wakers
+    /// Registers a `block_on` call's waker; returns the key to remove it with.
+    pub(crate) fn add_block_on(&self, waker: &Arc<BlockOnWaker>) -> usize {
+        self.block_ons
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(waker.clone())
@@ -309,19 +351,39 @@ impl Shared {
 
     pub(crate) fn remove_block_on(&self, key: usize) {
         let waker = self
-            .block_on_wakers
+            .block_ons
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .try_remove(key);
         drop(waker);
     }
 
-    /// Shutdown protocol, step 1.
+    /// `block_on` calls in progress on threads other than this one (a
+    /// graceful shutdown waits for them).
+    pub(crate) fn block_on_calls_elsewhere(&self) -> usize {
+        self.block_ons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(_, waker)| !waker.is_on_this_thread())
+            .count()
+    }
+
+    /// Unparks every thread in `block_on`, without waking its future.
+    fn unpark_block_ons(&self) {
+        let block_ons = self.block_ons.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, waker) in block_ons.iter() {
+            waker.unpark();
+        }
+    }
+
+    /// Shutdown protocol, step 1 (and 5).
     pub(crate) fn begin_shutdown(&self) {
         self.closed.store(true, SeqCst);
         for remote in self.remotes.iter() {
             remote.parker.unpark();
         }
+        self.unpark_block_ons();
     }
 
     /// A worker thread is done (shutdown protocol, step 2). Returns `true`
@@ -384,6 +446,7 @@ impl Shared {
         let _context = crate::context::enter_detached(self);
         loop {
             self.drain_injector();
+            self.drain_worker_queues();
             self.registry.wake_all();
             self.drain_injector();
             if !until_empty || self.registry.is_empty() {
@@ -397,17 +460,26 @@ impl Shared {
     /// wherever a handle is dropped): a panicking hook, or a failing stderr,
     /// must not unwind from here, so both are contained.
     pub(crate) fn report_unobserved_panic(&self, payload: Box<dyn Any + Send>) {
+        self.report_panic(payload, UNOBSERVED_TASK_PANIC);
+    }
+
+    /// Reports the panic of a waker that a firing timer woke (the timer
+    /// driver's hook): nobody else can receive it, so it is an unobserved
+    /// panic like a task's, under the same hook, count and root policy.
+    pub(crate) fn report_waker_panic(&self, payload: Box<dyn Any + Send>) {
+        self.report_panic(payload, WAKER_PANIC);
+    }
+
+    /// `report_unobserved_panic`, saying `what` happened in the default
+    /// report on stderr.
+    fn report_panic(&self, payload: Box<dyn Any + Send>, what: &str) {
         self.unobserved_panics.fetch_add(1, Relaxed);
         let report = AssertUnwindSafe(|| match &self.config.on_unobserved_panic {
             Some(hook) => hook(payload.as_ref()),
             None => {
                 let message = crate::join::payload_message(payload.as_ref())
                     .unwrap_or("<non-string payload>");
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "canopy: a task panicked after its JoinHandle was dropped, so nobody \
-                     received the panic: {message}"
-                );
+                let _ = writeln!(std::io::stderr(), "canopy: {what}: {message}");
             }
         });
         if catch_unwind(report).is_err() {

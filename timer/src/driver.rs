@@ -15,29 +15,69 @@
 //!
 //! One parked worker at a time (the runtime's "timer sentinel") sleeps with a
 //! timeout: [`TimerDriver::prepare_sleep`] publishes the tick it will sleep
-//! until in `sleeping_until`, then re-reads every shard's `next`, retrying if
+//! until in `sleepers.until`, then re-reads every shard's `next`, retrying if
 //! something earlier appeared. Arming a timer first publishes the shard's new
-//! `next`, then reads `sleeping_until`, and calls the runtime's wake-up hook
+//! `next`, then reads `sleepers.until`, and calls the runtime's wake-up hook
 //! if the new deadline is earlier. Both sides use `SeqCst`, a Dekker pair:
 //! either the sentinel's re-read sees the new deadline, or the armer sees the
 //! sentinel's published tick and wakes it. No deadline is slept through.
+//!
+//! # Watchers: sleepers besides the sentinel
+//!
+//! Once a runtime's workers have stopped, a `block_on` thread still waiting
+//! fires the timers itself: it sleeps until the earliest deadline of every
+//! shard and then calls [`TimerDriver::process`]. Several may do so at once,
+//! so they do not take the sentinel's single `sleepers.until`; each counts
+//! itself in `watchers` instead ([`TimerDriver::prepare_watch`]) and then
+//! reads every shard's `next`. Arming reads `watchers` after publishing
+//! `next` and, while anyone watches, calls the wake-up hook whatever the
+//! deadline: the same Dekker pair, so a watcher either sleeps no later than
+//! the new deadline or is woken to look again. The count is read only on
+//! the arming path, beside `sleepers.until`, on the same cache line.
+//!
+//! # Firing
+//!
+//! [`TimerDriver::process`] takes every due entry out of every shard, then
+//! wakes them outside the locks in deadline order (a slot above level 0
+//! spans many ticks, and shards are visited in turn, so the order the wheels
+//! hand them out in is not it). A waker is user code: each is woken under
+//! `catch_unwind`, so a panicking one neither unwinds into the thread firing
+//! the timers (a worker) nor keeps the rest of the batch from being woken; its
+//! panic goes to the hook set with [`TimerDriver::set_on_waker_panic`].
 
 use crate::clock::Clock;
 use crate::loom::atomic::{AtomicU64, Ordering::SeqCst, fence};
 use crate::loom::{Mutex, MutexGuard};
 use crate::wheel::{Key, Wheel};
 use crossbeam_utils::CachePadded;
+use std::any::Any;
 use std::fmt;
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 use std::task::Waker;
 use std::time::Instant;
 
-/// `next` value meaning "nothing armed"; as `sleeping_until`, "sleeps until
+/// `next` value meaning "nothing armed"; as `sleepers.until`, "sleeps until
 /// woken".
 const NEVER: u64 = u64::MAX;
-/// `sleeping_until` value meaning "nobody sleeps on the timers": no arming
+/// `sleepers.until` value meaning "nobody sleeps on the timers": no arming
 /// needs to wake anyone.
 const NO_SLEEPER: u64 = 0;
+
+/// Who sleeps on the timers and must hear of an earlier deadline: read by
+/// every arming, written only around sleeps, so one cache line for both.
+#[derive(Debug)]
+struct Sleepers {
+    /// The tick the sentinel sleeps until (`NO_SLEEPER`: none sleeps).
+    until: AtomicU64,
+    /// Threads sleeping until the earliest deadline besides the sentinel
+    /// (module docs, "Watchers").
+    watchers: AtomicU64,
+}
+
+/// Receives the payload of a waker that panicked when its timer fired.
+type WakerPanicHook = Box<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
 
 /// What the wheel holds for one armed timer.
 #[derive(Debug)]
@@ -95,8 +135,9 @@ impl Registration {
 pub struct TimerDriver {
     clock: Clock,
     shards: Box<[CachePadded<Shard>]>,
-    sleeping_until: CachePadded<AtomicU64>,
+    sleepers: CachePadded<Sleepers>,
     wake_sleeper: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    on_waker_panic: OnceLock<WakerPanicHook>,
 }
 
 impl fmt::Debug for TimerDriver {
@@ -104,7 +145,8 @@ impl fmt::Debug for TimerDriver {
         f.debug_struct("TimerDriver")
             .field("clock", &self.clock)
             .field("shards", &self.shards.len())
-            .field("sleeping_until", &self.sleeping_until.load(SeqCst))
+            .field("sleeping_until", &self.sleepers.until.load(SeqCst))
+            .field("watchers", &self.sleepers.watchers.load(SeqCst))
             .finish_non_exhaustive()
     }
 }
@@ -123,15 +165,27 @@ impl TimerDriver {
                     })
                 })
                 .collect(),
-            sleeping_until: CachePadded::new(AtomicU64::new(NO_SLEEPER)),
+            sleepers: CachePadded::new(Sleepers {
+                until: AtomicU64::new(NO_SLEEPER),
+                watchers: AtomicU64::new(0),
+            }),
             wake_sleeper: OnceLock::new(),
+            on_waker_panic: OnceLock::new(),
         }
     }
 
     /// Installs the hook that wakes the worker sleeping on the timers (the
-    /// one that called `prepare_sleep`). Only the first call has an effect.
+    /// one that called `prepare_sleep`) and the threads watching them
+    /// (`prepare_watch`). Only the first call has an effect.
     pub fn set_wake_sleeper(&self, hook: impl Fn() + Send + Sync + 'static) {
         let _ = self.wake_sleeper.set(Box::new(hook));
+    }
+
+    /// Installs the hook that receives the panic of a waker woken by a
+    /// firing timer (the runtime reports it like an unobserved panic).
+    /// Without one, a line goes to stderr. Only the first call has an effect.
+    pub fn set_on_waker_panic(&self, hook: impl Fn(Box<dyn Any + Send>) + Send + Sync + 'static) {
+        let _ = self.on_waker_panic.set(Box::new(hook));
     }
 
     /// The driver's current time (paused or real).
@@ -157,13 +211,15 @@ impl TimerDriver {
         self.shards[shard].next.store(next, SeqCst);
     }
 
-    /// Tells the sleeping worker, if it sleeps past `tick`.
+    /// Tells the sleeping worker, if it sleeps past `tick`, and the
+    /// watchers, if any.
     fn wake_sleeper_before(&self, tick: u64) {
-        // Orders our `next` store before this load (the Dekker pair with
-        // `prepare_sleep`; explicit so loom, which models SeqCst accesses
-        // as acquire/release only, checks the real guarantee).
+        // Orders our `next` store before these loads (the Dekker pairs with
+        // `prepare_sleep` and `prepare_watch`; explicit so loom, which
+        // models SeqCst accesses as acquire/release only, checks the real
+        // guarantee).
         fence(SeqCst);
-        if tick < self.sleeping_until.load(SeqCst) {
+        if tick < self.sleepers.until.load(SeqCst) || self.sleepers.watchers.load(SeqCst) != 0 {
             if let Some(hook) = self.wake_sleeper.get() {
                 hook();
             }
@@ -192,16 +248,17 @@ impl TimerDriver {
 
     /// Polls an armed timer: `true` if it has fired. Otherwise stores `waker`.
     pub(crate) fn poll_registered(&self, registration: &Registration, waker: &Waker) -> bool {
-        let mut state = self.lock(registration.shard as usize);
-        match state.wheel.get_mut(registration.key) {
-            Some(entry) if entry.id == registration.id => {
-                if !entry.waker.will_wake(waker) {
-                    entry.waker = waker.clone();
-                }
-                false
+        let replaced = {
+            let mut state = self.lock(registration.shard as usize);
+            match state.wheel.get_mut(registration.key) {
+                Some(entry) if entry.id == registration.id => (!entry.waker.will_wake(waker))
+                    .then(|| std::mem::replace(&mut entry.waker, waker.clone())),
+                _ => return true,
             }
-            _ => true,
-        }
+        };
+        // Dropped outside the lock: a waker's drop may run arbitrary code.
+        drop(replaced);
+        false
     }
 
     /// Moves an armed timer. Returns `false` if it had already fired (the
@@ -244,7 +301,9 @@ impl TimerDriver {
         fired
     }
 
-    /// Fires every timer due by now and wakes its task. Returns how many fired.
+    /// Fires every timer due by now and wakes its task, in deadline order.
+    /// Returns how many fired. A panicking waker is contained and reported
+    /// (module docs, "Firing").
     pub fn process(&self) -> usize {
         let now = self.clock.now_tick();
         let mut fired = Vec::new();
@@ -253,14 +312,43 @@ impl TimerDriver {
                 continue;
             }
             let mut state = self.lock(shard);
-            state.wheel.advance(now, |entry| fired.push(entry.waker));
+            state
+                .wheel
+                .advance(now, |when, entry| fired.push((when, entry.waker)));
             self.publish_next(shard, &state);
         }
+        // Stable: entries due at the same tick keep their shard order.
+        fired.sort_by_key(|&(when, _)| when);
         let count = fired.len();
-        for waker in fired {
-            waker.wake();
+        for (_, waker) in fired {
+            self.wake(waker);
         }
         count
+    }
+
+    /// Wakes one fired timer's waker, containing its panic.
+    fn wake(&self, waker: Waker) {
+        let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) else {
+            return;
+        };
+        // The hook (the runtime's report) is user code too, and so is
+        // dropping the payload: contain both.
+        let report = AssertUnwindSafe(|| match self.on_waker_panic.get() {
+            Some(hook) => hook(payload),
+            None => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "canopy: a waker panicked when its timer fired; the panic was contained"
+                );
+                drop(payload);
+            }
+        });
+        if catch_unwind(report).is_err() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "canopy: reporting a waker's panic panicked; that panic was contained too"
+            );
+        }
     }
 
     /// The earliest instant any timer may need processing at.
@@ -284,7 +372,7 @@ impl TimerDriver {
         loop {
             let next = self.next_tick();
             // `max(1)`: 0 means "no sleeper"; a sleeper due at tick 0 is due now.
-            self.sleeping_until.store(next.max(1), SeqCst);
+            self.sleepers.until.store(next.max(1), SeqCst);
             fence(SeqCst);
             if self.next_tick() >= next {
                 let timed = next != NEVER && !self.clock.is_paused();
@@ -293,13 +381,35 @@ impl TimerDriver {
         }
     }
 
+    /// Called by a thread other than the sentinel that is about to sleep
+    /// until the earliest deadline and then [`process`](Self::process) the
+    /// timers: a `block_on` thread once the workers have stopped. Returns
+    /// until when to sleep (`None`: nothing is armed, or the clock is
+    /// paused; sleep until woken).
+    /// Until [`finish_watch`](Self::finish_watch), every arming calls the
+    /// wake-up hook. See the module docs, "Watchers".
+    pub fn prepare_watch(&self) -> Option<Instant> {
+        self.sleepers.watchers.fetch_add(1, SeqCst);
+        // Orders the count before the reads of `next` (Dekker pair with
+        // `wake_sleeper_before`).
+        fence(SeqCst);
+        let next = self.next_tick();
+        let timed = next != NEVER && !self.clock.is_paused();
+        timed.then(|| self.clock.tick_instant(next))
+    }
+
+    /// The watcher woke up; it processes timers next.
+    pub fn finish_watch(&self) {
+        self.sleepers.watchers.fetch_sub(1, SeqCst);
+    }
+
     /// `prepare_sleep` as a tick, ignoring a paused clock (for the loom model,
     /// which runs on a paused clock to keep ticks deterministic).
     #[cfg(all(test, loom))]
     fn prepare_sleep_real_clock_for_model(&self) -> u64 {
         loop {
             let next = self.next_tick();
-            self.sleeping_until.store(next.max(1), SeqCst);
+            self.sleepers.until.store(next.max(1), SeqCst);
             fence(SeqCst);
             if self.next_tick() >= next {
                 return next;
@@ -314,7 +424,7 @@ impl TimerDriver {
 
     /// The sleeping worker woke up; it processes timers next.
     pub fn finish_sleep(&self) {
-        self.sleeping_until.store(NO_SLEEPER, SeqCst);
+        self.sleepers.until.store(NO_SLEEPER, SeqCst);
     }
 
     /// On a paused clock, jumps to the next deadline and fires what is due
@@ -397,6 +507,35 @@ mod loom_models {
         });
     }
 
+    /// A watcher (a `block_on` thread once the workers stopped) preparing to
+    /// sleep races another thread arming an earlier timer: the watcher
+    /// either sleeps no later than the new deadline or is woken.
+    #[test]
+    fn loom_arming_races_a_watcher() {
+        loom::model(|| {
+            let driver = Arc::new(TimerDriver::new(2, false));
+            let woken = Arc::new(Notify::new());
+            let notify = woken.clone();
+            driver.set_wake_sleeper(move || notify.notify());
+            let far = driver.now() + Duration::from_secs(100);
+            driver.register(0, far, Waker::noop().clone());
+            let near = driver.now() + Duration::from_secs(1);
+            let armer = {
+                let driver = driver.clone();
+                thread::spawn(move || {
+                    driver.register(1, near, Waker::noop().clone());
+                })
+            };
+            let until = driver.prepare_watch().expect("a timer is armed");
+            if until > near {
+                // It would sleep past the new deadline: it must be woken.
+                woken.wait();
+            }
+            driver.finish_watch();
+            armer.join().unwrap();
+        });
+    }
+
     /// Arming, disarming and firing from three threads leave the wheel
     /// consistent: every timer either fired or was disarmed, exactly once.
     #[test]
@@ -425,5 +564,87 @@ mod loom_models {
             driver.process();
             assert_eq!(driver.armed(), 0);
         });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::TimerDriver;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Wake, Waker};
+    use std::time::Duration;
+
+    /// Records its label in a shared log when woken; panics instead if told to.
+    struct Recorder {
+        label: u64,
+        log: Arc<Mutex<Vec<u64>>>,
+        panics: bool,
+    }
+
+    impl Wake for Recorder {
+        fn wake(self: Arc<Self>) {
+            assert!(!self.panics, "a waker that panics");
+            self.log.lock().unwrap().push(self.label);
+        }
+    }
+
+    fn recorder(label: u64, log: &Arc<Mutex<Vec<u64>>>, panics: bool) -> Waker {
+        Waker::from(Arc::new(Recorder {
+            label,
+            log: log.clone(),
+            panics,
+        }))
+    }
+
+    #[test]
+    fn a_batch_is_woken_in_deadline_order_across_shards_and_slots() {
+        let driver = TimerDriver::new(3, true);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let start = driver.now();
+        // Later deadlines in the earlier shards, and several deadlines in one
+        // level-1 slot (64..4096 ms) armed latest-first and earliest-first.
+        for (shard, ms) in [
+            (0, 9_000),
+            (1, 1_000),
+            (2, 5),
+            (0, 1_010),
+            (0, 1_003),
+            (2, 70),
+        ] {
+            driver.register(
+                shard,
+                start + Duration::from_millis(ms),
+                recorder(ms, &log, false),
+            );
+        }
+        assert!(driver.advance(Duration::from_secs(10)));
+        assert_eq!(*log.lock().unwrap(), [5, 70, 1_000, 1_003, 1_010, 9_000]);
+    }
+
+    #[test]
+    fn a_panicking_waker_is_reported_and_the_rest_of_its_batch_is_woken() {
+        let driver = TimerDriver::new(2, true);
+        let reported = Arc::new(AtomicUsize::new(0));
+        let count = reported.clone();
+        driver.set_on_waker_panic(move |payload| {
+            assert_eq!(payload.downcast_ref::<&str>(), Some(&"a waker that panics"));
+            count.fetch_add(1, SeqCst);
+        });
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let start = driver.now();
+        driver.register(1, start + Duration::from_millis(1), recorder(0, &log, true));
+        for ms in 2..22 {
+            driver.register(
+                (ms % 2) as usize,
+                start + Duration::from_millis(ms),
+                recorder(ms, &log, false),
+            );
+        }
+        assert!(driver.clock.advance(Duration::from_secs(1)));
+        assert_eq!(driver.process(), 21, "the panic was contained");
+        assert_eq!(*log.lock().unwrap(), (2..22).collect::<Vec<_>>());
+        assert_eq!(reported.load(SeqCst), 1);
+        assert_eq!(driver.armed(), 0);
     }
 }

@@ -16,8 +16,12 @@ pub enum MissedTicks {
     /// Fire the missed ticks back to back until caught up, keeping the
     /// original schedule (`start + n * period`). Suits counting, not pacing.
     Burst,
-    /// Fire once now and schedule the next tick a full period from now: the
-    /// schedule shifts by the delay. Suits "at least a period apart".
+    /// Fire once now and, if that tick was late at all, schedule the next
+    /// one a full period from now: the schedule shifts by the delay. Suits
+    /// "at least a period apart". On a real clock a tick is usually a
+    /// fraction of a millisecond late (timers have 1 ms resolution and a
+    /// woken task waits for a worker), so the schedule drifts by that much
+    /// per tick; use `Skip` to stay on it.
     Delay,
     /// Fire once now and drop the missed ticks, staying on the original
     /// schedule (the next tick is the next `start + n * period` after now).
@@ -96,9 +100,9 @@ impl Interval {
         let now = crate::context::now();
         let next = match self.missed {
             MissedTicks::Burst => deadline_after(scheduled, self.period),
-            MissedTicks::Delay if now > deadline_after(scheduled, self.period) => {
-                deadline_after(now, self.period)
-            }
+            // Taken after its time (not only a whole period after): the
+            // next tick is a full period after this one was delivered.
+            MissedTicks::Delay if now > scheduled => deadline_after(now, self.period),
             MissedTicks::Delay => deadline_after(scheduled, self.period),
             MissedTicks::Skip => {
                 let late = now.saturating_duration_since(scheduled);

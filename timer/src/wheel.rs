@@ -241,12 +241,15 @@ impl<T> Wheel<T> {
         self.next_slot().map(|(_, _, start)| start)
     }
 
-    /// Advances to tick `now`, handing every entry due by then to `fire`.
-    pub(crate) fn advance(&mut self, now: u64, mut fire: impl FnMut(T)) {
+    /// Advances to tick `now`, handing every entry due by then to `fire`
+    /// with its deadline. Entries come out slot by slot, so not sorted by
+    /// deadline within one call: a slot above level 0 spans many ticks.
+    pub(crate) fn advance(&mut self, now: u64, mut fire: impl FnMut(u64, T)) {
         while self.due != NIL {
             let index = self.due;
             self.unlink(index);
-            fire(self.nodes.remove(index as usize).value);
+            let node = self.nodes.remove(index as usize);
+            fire(node.when, node.value);
         }
         while let Some((level, slot, start)) = self.next_slot() {
             if start > now {
@@ -258,7 +261,8 @@ impl<T> Wheel<T> {
             while index != NIL {
                 let next = self.nodes[index as usize].next;
                 if self.nodes[index as usize].when <= now {
-                    fire(self.nodes.remove(index as usize).value);
+                    let node = self.nodes.remove(index as usize);
+                    fire(node.when, node.value);
                 } else {
                     self.link(index);
                 }
@@ -275,7 +279,11 @@ mod tests {
 
     fn fire_until(wheel: &mut Wheel<u64>, now: u64) -> Vec<u64> {
         let mut fired = Vec::new();
-        wheel.advance(now, |v| fired.push(v));
+        wheel.advance(now, |when, v| {
+            // Every test entry's value is its deadline.
+            assert_eq!(when, v, "handed out with another deadline");
+            fired.push(v);
+        });
         fired
     }
 
@@ -344,7 +352,7 @@ mod tests {
             wheel.remove(*key);
         }
         let mut fired = 0u64;
-        wheel.advance(3_600_001, |_| fired += 1);
+        wheel.advance(3_600_001, |_, _| fired += 1);
         assert_eq!(fired, 500_000);
         assert_eq!(wheel.len(), 0);
         println!(
@@ -363,11 +371,11 @@ mod tests {
         wheel.reset(c, 50);
         wheel.reset(b, 10_000);
         let mut fired = Vec::new();
-        wheel.advance(60, |v| fired.push(v));
+        wheel.advance(60, |_, v| fired.push(v));
         assert_eq!(fired, vec!['c']);
-        wheel.advance(9_999, |v| fired.push(v));
+        wheel.advance(9_999, |_, v| fired.push(v));
         assert_eq!(fired, vec!['c']);
-        wheel.advance(10_000, |v| fired.push(v));
+        wheel.advance(10_000, |_, v| fired.push(v));
         assert_eq!(fired, vec!['c', 'b']);
         let _: Key = wheel.insert(1, 'd');
     }
@@ -375,7 +383,7 @@ mod tests {
     #[test]
     fn past_and_far_future_deadlines() {
         let mut wheel = Wheel::new();
-        wheel.advance(1_000, |_: u64| {});
+        wheel.advance(1_000, |_, _: u64| {});
         wheel.insert(10, 10); // already due
         assert_eq!(wheel.next_expiration(), Some(1_000));
         assert_eq!(fire_until(&mut wheel, 1_000), vec![10]);
