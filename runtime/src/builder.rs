@@ -165,7 +165,10 @@ impl Builder {
 
     /// Runs `f` with the payload of every task panic that no `JoinHandle`
     /// receives (its handle was dropped), instead of the default report on
-    /// stderr. Runs on the thread where the panic was caught or the handle
+    /// stderr. Other panics of user code that nobody can receive go here too:
+    /// a task future that panics again when dropped after a panicking poll,
+    /// an output nobody took whose `Drop` panics, and a panicking waker of
+    /// code awaiting a `JoinHandle`. Runs on the thread where the panic was caught or the handle
     /// dropped; it must not block. Such panics are counted in
     /// [`RuntimeMetrics::unobserved_panics`](crate::RuntimeMetrics) either way.
     ///

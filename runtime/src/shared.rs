@@ -55,6 +55,48 @@ pub(crate) enum RootFailed {
     Error(String),
 }
 
+/// Where a panic that nobody receives came from, for its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ContainedPanic {
+    /// A task panicked after its `JoinHandle` was dropped.
+    Task,
+    /// Dropping a task's future or output panicked where no `JoinHandle`
+    /// could receive it (a second panic, or an output nobody took).
+    Drop,
+    /// The waker of code awaiting a `JoinHandle` panicked when woken or
+    /// dropped.
+    AwaiterWaker,
+}
+
+/// The default report of a contained panic: one line on stderr (the panic
+/// hook has already printed the message and location). A write error is
+/// ignored.
+fn write_report(what: ContainedPanic, payload: &(dyn Any + Send)) {
+    let message = crate::join::payload_message(payload).unwrap_or("<non-string payload>");
+    let what = match what {
+        ContainedPanic::Task => {
+            "a task panicked after its JoinHandle was dropped, so nobody received the panic"
+        }
+        ContainedPanic::Drop => {
+            "dropping a task's future or output panicked where no JoinHandle could receive \
+             the panic; it was contained"
+        }
+        ContainedPanic::AwaiterWaker => {
+            "the waker of code awaiting a JoinHandle panicked; it was contained, and the \
+             awaiting code may not have been woken (a combinator's waker must not panic)"
+        }
+    };
+    let _ = writeln!(std::io::stderr(), "canopy: {what}: {message}");
+}
+
+/// Reports a contained panic on a thread that serves no runtime (an output
+/// dropped with its `JoinHandle` there): stderr only, since no runtime's
+/// counters or hooks are at hand. Never unwinds.
+pub(crate) fn report_outside_runtime(what: ContainedPanic, payload: Box<dyn Any + Send>) {
+    let _ = catch_unwind(AssertUnwindSafe(|| write_report(what, payload.as_ref())));
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+}
+
 /// What other threads may touch of one worker.
 #[derive(Debug)]
 pub(crate) struct Remote {
@@ -397,18 +439,22 @@ impl Shared {
     /// wherever a handle is dropped): a panicking hook, or a failing stderr,
     /// must not unwind from here, so both are contained.
     pub(crate) fn report_unobserved_panic(&self, payload: Box<dyn Any + Send>) {
+        self.report_contained_panic(ContainedPanic::Task, payload);
+    }
+
+    /// Reports a panic of user code that nobody receives (`what` says where
+    /// it happened): counts it in `unobserved_panics`, gives it to the
+    /// `on_unobserved_panic` hook or stderr, and applies the root failure
+    /// policy. Never unwinds (see `report_unobserved_panic`).
+    pub(crate) fn report_contained_panic(
+        &self,
+        what: ContainedPanic,
+        payload: Box<dyn Any + Send>,
+    ) {
         self.unobserved_panics.fetch_add(1, Relaxed);
         let report = AssertUnwindSafe(|| match &self.config.on_unobserved_panic {
             Some(hook) => hook(payload.as_ref()),
-            None => {
-                let message = crate::join::payload_message(payload.as_ref())
-                    .unwrap_or("<non-string payload>");
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "canopy: a task panicked after its JoinHandle was dropped, so nobody \
-                     received the panic: {message}"
-                );
-            }
+            None => write_report(what, payload.as_ref()),
         });
         if catch_unwind(report).is_err() {
             let _ = writeln!(
@@ -519,6 +565,7 @@ impl Shared {
             spawned_tasks: spawned,
             completed_tasks: completed,
             panicked_tasks: panicked,
+            dropped_tasks: dropped,
             unobserved_panics: self.unobserved_panics.load(Relaxed),
             unobserved_errors: self.unobserved_errors.load(Relaxed),
             alive_tasks: spawned.saturating_sub(completed + panicked + dropped),
