@@ -66,6 +66,8 @@ pub(crate) enum ContainedPanic {
     /// The waker of code awaiting a `JoinHandle` panicked when woken or
     /// dropped.
     AwaiterWaker,
+    /// The `on_thread_stop` hook panicked.
+    ThreadStopHook,
 }
 
 /// The default report of a contained panic: one line on stderr (the panic
@@ -84,6 +86,9 @@ fn write_report(what: ContainedPanic, payload: &(dyn Any + Send)) {
         ContainedPanic::AwaiterWaker => {
             "the waker of code awaiting a JoinHandle panicked; it was contained, and the \
              awaiting code may not have been woken (a combinator's waker must not panic)"
+        }
+        ContainedPanic::ThreadStopHook => {
+            "the on_thread_stop hook panicked as a worker thread stopped; it was contained"
         }
     };
     let _ = writeln!(std::io::stderr(), "canopy: {what}: {message}");
