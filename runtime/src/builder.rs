@@ -293,6 +293,17 @@ impl Builder {
     /// termination signal"). A second signal exits the process at once with
     /// code 130. Default off (see [`signal`](crate::signal) for handling
     /// signals yourself).
+    ///
+    /// Catching starts as [`build`](Self::build) begins: a signal that
+    /// arrives while it runs is applied to the runtime it returns (which is
+    /// then already shutting down, [`Runtime::was_interrupted`] is `true`),
+    /// never lost. One that arrived before `build` began is not applied: if
+    /// nothing caught signals yet it killed the process, as SIGINT does by
+    /// default; otherwise it went to whoever caught it then (an earlier
+    /// runtime, a [`signal::ctrl_c`] future).
+    ///
+    /// [`Runtime::was_interrupted`]: crate::Runtime::was_interrupted
+    /// [`signal::ctrl_c`]: crate::signal::ctrl_c
     pub fn handle_signals(mut self, handle: bool) -> Self {
         self.config.handle_signals = handle;
         self

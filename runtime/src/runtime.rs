@@ -60,6 +60,9 @@ impl Runtime {
     /// Starts the workers. Returns once each has run its `on_thread_start`
     /// hook (see `startup.rs`); a hook that panicked fails the build.
     pub(crate) fn start(config: Config) -> Result<Runtime, BuildError> {
+        // A signal that arrives from here on applies to this runtime (see
+        // `signal::handle_for`).
+        let signals_seen = config.handle_signals.then(crate::signal::received_so_far);
         // Names first, before anything is started: naming is user code too.
         let names = (0..config.workers)
             .map(|index| {
@@ -76,8 +79,8 @@ impl Runtime {
             .collect();
         let stealers = queues.iter().map(LocalQueue::stealer).collect();
         let shared = Arc::new(Shared::new(config.clone(), stealers));
-        if config.handle_signals {
-            crate::signal::handle_for(&shared);
+        if let Some(seen) = signals_seen {
+            crate::signal::handle_for(&shared, seen);
         }
         let weak = Arc::downgrade(&shared);
         shared.timers.set_wake_sleeper(move || {

@@ -16,7 +16,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::{Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll, Waker};
 
 /// A termination signal canopy listens for.
@@ -115,9 +115,14 @@ fn deliver_inner(signal: Signal) {
     for waker in waiters {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
     }
-    // The policy is per runtime: a signal is its first if its root was not
-    // interrupted yet (signals before it was built, or awaited through
-    // `ctrl_c`, do not count).
+    apply_policy(signal, &runtimes);
+}
+
+/// The policy of `handle_signals`, per runtime: a signal is its first if its
+/// root was not interrupted yet (signals before it was built, or awaited
+/// through `ctrl_c`, do not count) and cancels its root; a second one exits
+/// the process.
+fn apply_policy(signal: Signal, runtimes: &[Arc<Shared>]) {
     let mut again = false;
     for shared in runtimes {
         if shared.interrupt() {
@@ -141,9 +146,32 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
+/// How many signals were received so far, for a runtime being built with
+/// `handle_signals(true)`: called as `build` begins. Starts catching
+/// SIGINT and SIGTERM, so a signal that arrives while the runtime is built
+/// is recorded rather than killing the process, and [`handle_for`] applies
+/// it to the new runtime.
+pub(crate) fn received_so_far() -> usize {
+    lock().received.len()
+}
+
 /// Makes `shared` follow the signal policy (`Builder::handle_signals`).
-pub(crate) fn handle_for(shared: &std::sync::Arc<Shared>) {
-    lock().runtimes.push(std::sync::Arc::downgrade(shared));
+/// `seen` is what [`received_so_far`] returned as its `build` began: the
+/// signals received since then were delivered before `shared` could be
+/// found, so they are applied to it here, in order (the first begins its
+/// graceful shutdown, a second exits the process, as if `shared` had been
+/// registered all along). Registering and reading the log under one lock
+/// makes each signal reach `shared` exactly once: by the signal thread, if
+/// it recorded the signal after this registration, or here.
+pub(crate) fn handle_for(shared: &Arc<Shared>, seen: usize) {
+    let missed: Vec<Signal> = {
+        let mut hub = lock();
+        hub.runtimes.push(Arc::downgrade(shared));
+        hub.received.get(seen..).unwrap_or_default().to_vec()
+    };
+    for signal in missed {
+        apply_policy(signal, std::slice::from_ref(shared));
+    }
 }
 
 /// Waits for the next SIGINT (Ctrl-C) received after this call. A
