@@ -383,9 +383,15 @@ fn an_awaiter_waker_that_panics_when_dropped_is_contained_and_reported() {
         || {
             let unobserved = Unobserved::default();
             let rt = unobserved.runtime(2);
-            assert_eq!(rt.block_on(join_with_panicky_waker(false, true)), 42);
-            // Each registered waker is dropped once (replaced, or freed with
-            // the task), inside async-task's guard, and reported.
+            // In a task: the waker is held by the join (dropped inside
+            // async-task's guard when replaced or freed) and by the task's
+            // scope context, which keeps the wakers of primitives polled
+            // with a waker of their own (dropped with the task's future).
+            assert_eq!(
+                rt.block_on(rt.spawn(join_with_panicky_waker(false, true)))
+                    .unwrap(),
+                42
+            );
             wait_for(|| !unobserved.messages().is_empty());
             assert!(
                 unobserved
@@ -416,12 +422,13 @@ fn an_output_nobody_takes_that_panics_when_dropped_is_reported() {
             }));
             gate.open();
             wait_for(|| unobserved.messages().len() == 1);
-            // Dropped with the handle of a task that already completed.
+            // Dropped with the handle of a task that already completed, on a
+            // thread outside the runtime: still reported to the task's own.
             let task = rt.spawn(async { PanicOnDrop("output, dropped with its handle") });
             while !task.is_finished() {
                 std::thread::yield_now();
             }
-            rt.block_on(async move { drop(task) });
+            drop(task);
             assert_eq!(
                 unobserved.messages(),
                 [
@@ -430,6 +437,7 @@ fn an_output_nobody_takes_that_panics_when_dropped_is_reported() {
                 ]
             );
             assert_eq!(rt.metrics().completed_tasks, 2);
+            assert_eq!(rt.metrics().unobserved_panics, 2);
         },
     );
 }

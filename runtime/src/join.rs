@@ -259,6 +259,12 @@ impl<T> Drop for JoinHandle<T> {
         if let Some(task) = self.task.take() {
             let meta = self.meta();
             meta.join.handle_dropped(&meta.shared);
+            // Detaching a finished task drops its output here; a panic of
+            // its `Drop` is reported to the task's runtime, whichever this
+            // thread serves (see `TaskOutput`). (`needs_drop` is known at
+            // compile time: outputs that cannot panic pay nothing.)
+            let _report = std::mem::needs_drop::<T>()
+                .then(|| crate::context::report_panics_to(meta.shared.clone()));
             task.detach();
         }
     }
@@ -317,7 +323,7 @@ impl Wake for AwaiterWaker {
     fn wake_by_ref(self: &Arc<Self>) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.inner.wake_by_ref())) {
             self.shared
-                .report_contained_panic(ContainedPanic::AwaiterWaker, payload);
+                .report_contained_panic(ContainedPanic::Waker, payload);
         }
     }
 }
@@ -327,7 +333,7 @@ impl Drop for AwaiterWaker {
         let inner = std::mem::replace(&mut self.inner, Waker::noop().clone());
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(inner))) {
             self.shared
-                .report_contained_panic(ContainedPanic::AwaiterWaker, payload);
+                .report_contained_panic(ContainedPanic::Waker, payload);
         }
     }
 }

@@ -63,9 +63,10 @@ pub(crate) enum ContainedPanic {
     /// Dropping a task's future or output panicked where no `JoinHandle`
     /// could receive it (a second panic, or an output nobody took).
     Drop,
-    /// The waker of code awaiting a `JoinHandle` panicked when woken or
-    /// dropped.
-    AwaiterWaker,
+    /// A waker that a task's code handed to canopy (a combinator's: the
+    /// awaiter of a `JoinHandle`, a primitive's leaf waker) panicked when
+    /// woken or dropped.
+    Waker,
     /// The `on_thread_stop` hook panicked.
     ThreadStopHook,
 }
@@ -83,9 +84,10 @@ fn write_report(what: ContainedPanic, payload: &(dyn Any + Send)) {
             "dropping a task's future or output panicked where no JoinHandle could receive \
              the panic; it was contained"
         }
-        ContainedPanic::AwaiterWaker => {
-            "the waker of code awaiting a JoinHandle panicked; it was contained, and the \
-             awaiting code may not have been woken (a combinator's waker must not panic)"
+        ContainedPanic::Waker => {
+            "a waker that a task's code handed to canopy (a combinator's) panicked when woken \
+             or dropped; it was contained, and the code it belongs to may not have been \
+             woken (a waker must not panic)"
         }
         ContainedPanic::ThreadStopHook => {
             "the on_thread_stop hook panicked as a worker thread stopped; it was contained"

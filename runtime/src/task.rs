@@ -138,7 +138,11 @@ pin_project_lite::pin_project! {
         inner: Option<F>,
         meta: &'a TaskMeta,
         // The task's scope context: its cancel word, budget pass, leaves.
-        scope: canopy_scope::rt::TaskContext,
+        // `None` once dropped, with the future: its leaves hold wakers that
+        // the task's code handed to canopy primitives (a combinator's, user
+        // code), whose `Drop` may panic, so it is dropped under
+        // `catch_unwind` too.
+        scope: Option<canopy_scope::rt::TaskContext>,
         registered: bool,
     }
 
@@ -159,6 +163,7 @@ pin_project_lite::pin_project! {
                 Ok(()) => this.meta.shared.count(|c| &c.dropped),
                 Err(payload) => this.meta.fail(payload),
             }
+            drop_reporting(this.scope.take(), &this.meta.shared, ContainedPanic::Waker);
         }
     }
 }
@@ -193,7 +198,7 @@ impl<'a, F> TaskFuture<'a, F> {
         TaskFuture {
             inner: Some(inner),
             meta,
-            scope: canopy_scope::rt::TaskContext::default(),
+            scope: Some(canopy_scope::rt::TaskContext::default()),
             registered: false,
         }
     }
@@ -214,7 +219,11 @@ impl<F: Future> Future for TaskFuture<'_, F> {
         let shared = &meta.shared;
         let root = shared.cancelled_root();
         let result = {
-            let _scope = this.scope.enter(
+            let scope = this
+                .scope
+                .as_ref()
+                .expect("a task's scope lives as long as its future");
+            let _scope = scope.enter(
                 cx.waker(),
                 shared.config.checkpoint_budget,
                 Some(shared.root()),
@@ -241,8 +250,10 @@ impl<F: Future> Future for TaskFuture<'_, F> {
             meta.deregister();
         }
         // The future is done: drop it now, here, where its `Drop` can be
-        // caught (see the field's docs).
+        // caught (see the field's docs), and the wakers its code left with
+        // the scope machinery.
         let dropped = drop_in_place_caught(this.inner);
+        drop_reporting(this.scope.take(), shared, ContainedPanic::Waker);
         match (result, dropped) {
             (Ok(output), Ok(())) => {
                 shared.count(|c| &c.completed);
@@ -252,7 +263,7 @@ impl<F: Future> Future for TaskFuture<'_, F> {
                 // The output was not delivered yet, so the panic goes where
                 // it would have gone (as tokio's `JoinError::Panic`); the
                 // output is dropped unseen.
-                drop_reporting(output, shared);
+                drop_reporting(output, shared, ContainedPanic::Drop);
                 meta.fail(payload);
                 Poll::Ready(Err(()))
             }
@@ -269,10 +280,10 @@ impl<F: Future> Future for TaskFuture<'_, F> {
     }
 }
 
-/// Drops `value`, reporting a panic of its `Drop` as unobserved.
-fn drop_reporting<T>(value: T, shared: &Shared) {
+/// Drops `value`, reporting a panic of its `Drop` as unobserved (`what`).
+fn drop_reporting<T>(value: T, shared: &Shared, what: ContainedPanic) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
-        shared.report_contained_panic(ContainedPanic::Drop, payload);
+        shared.report_contained_panic(what, payload);
     }
 }
 
@@ -281,10 +292,10 @@ fn drop_reporting<T>(value: T, shared: &Shared) {
 ///
 /// An output nobody takes (its handle was dropped meanwhile) is dropped by
 /// async-task, inside its abort-on-panic guard, on the worker that finished
-/// the task or on the thread that dropped the handle. This wrapper drops the
-/// value under `catch_unwind` instead and reports a panic as unobserved, to
-/// the runtime this thread serves (on a worker that is the task's own), or
-/// on stderr outside any runtime.
+/// the task or in the dropping `JoinHandle`. This wrapper drops the value
+/// under `catch_unwind` instead and reports a panic as unobserved to the
+/// task's runtime: the worker's, or the one the handle names with
+/// `context::report_panics_to` (stderr alone if neither is at hand).
 pub(crate) struct TaskOutput<T>(Option<T>);
 
 impl<T> TaskOutput<T> {
@@ -302,7 +313,7 @@ impl<T> Drop for TaskOutput<T> {
     fn drop(&mut self) {
         let Some(value) = self.0.take() else { return };
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
-            match crate::context::current_shared() {
+            match crate::context::report_target() {
                 Some(shared) => shared.report_contained_panic(ContainedPanic::Drop, payload),
                 None => crate::shared::report_outside_runtime(ContainedPanic::Drop, payload),
             }
