@@ -16,9 +16,14 @@
 //!   the task is dropped unfinished (at shutdown). A panic there takes the
 //!   place of the output, which was not delivered yet: it reaches the
 //!   `JoinHandle`, or is reported as unobserved if the handle is gone.
+//! - The task's scope context, whose leaves hold wakers the task's code
+//!   handed to canopy primitives, is dropped with the future, the same way.
 //! - The output waits in a [`TaskOutput`], which drops an output nobody
 //!   took under `catch_unwind`.
 //! - The awaiter's waker is registered wrapped (`join.rs`, `AwaiterWaker`).
+//!
+//! A panic of a waker's `Drop` is reported as unobserved: it belongs to the
+//! code that made the waker, not to the task's outcome.
 
 use crate::join::{JoinHandle, JoinState};
 use crate::registry::Entry;
