@@ -138,7 +138,8 @@ impl Builder {
         self
     }
 
-    /// Names worker thread `index` with `f(index)`.
+    /// Names worker thread `index` with `f(index)`. If `f` panics,
+    /// [`build`](Self::build) returns an error carrying the panic.
     pub fn thread_name_fn(mut self, f: impl Fn(usize) -> String + Send + Sync + 'static) -> Self {
         self.config.thread_name = Arc::new(f);
         self
@@ -152,20 +153,45 @@ impl Builder {
     }
 
     /// Runs `f` on each worker thread as it starts, before it polls any task.
+    ///
+    /// [`build`](Self::build) returns once every worker has run it, so it
+    /// must not wait for anything that happens only after `build` returns.
+    /// If it panics on any worker, `build` shuts the runtime down and returns
+    /// an error carrying the panic ([`BuildError::panic_message`],
+    /// [`BuildError::try_into_panic`]); the workers whose hook had run run
+    /// [`on_thread_stop`](Self::on_thread_stop).
+    ///
+    /// ```
+    /// let error = canopy_runtime::Runtime::builder()
+    ///     .workers(2)
+    ///     .on_thread_start(|| panic!("no config file"))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(error.panic_message(), Some("no config file"));
+    /// ```
     pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
         self.config.on_thread_start = Some(Arc::new(f));
         self
     }
 
     /// Runs `f` on each worker thread as it stops, after it dropped its tasks.
+    /// A panic in it is contained and reported like an unobserved task panic
+    /// (counted in [`RuntimeMetrics::unobserved_panics`], given to
+    /// [`on_unobserved_panic`](Self::on_unobserved_panic) or stderr).
+    ///
+    /// [`RuntimeMetrics::unobserved_panics`]: crate::RuntimeMetrics::unobserved_panics
     pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
         self.config.on_thread_stop = Some(Arc::new(f));
         self
     }
 
     /// Runs `f` with the payload of every task panic that no `JoinHandle`
-    /// receives (its handle was dropped), and of every waker that panics
-    /// when a timer fires it, instead of the default report on stderr. Runs on the thread where the panic was caught or the handle
+    /// receives (its handle was dropped), instead of the default report on
+    /// stderr. Other panics of user code that nobody can receive go here too:
+    /// a waker that panics when a timer fires it, a task future that panics
+    /// again when dropped after a panicking poll, an output nobody took whose
+    /// `Drop` panics, and a panicking waker of code awaiting a `JoinHandle`.
+    /// Runs on the thread where the panic was caught or the handle
     /// dropped; it must not block. Such panics are counted in
     /// [`RuntimeMetrics::unobserved_panics`](crate::RuntimeMetrics) either way.
     ///
@@ -268,6 +294,17 @@ impl Builder {
     /// termination signal"). A second signal exits the process at once with
     /// code 130. Default off (see [`signal`](crate::signal) for handling
     /// signals yourself).
+    ///
+    /// Catching starts as [`build`](Self::build) begins: a signal that
+    /// arrives while it runs is applied to the runtime it returns (which is
+    /// then already shutting down, [`Runtime::was_interrupted`] is `true`),
+    /// never lost. One that arrived before `build` began is not applied: if
+    /// nothing caught signals yet it killed the process, as SIGINT does by
+    /// default; otherwise it went to whoever caught it then (an earlier
+    /// runtime, a [`signal::ctrl_c`] future).
+    ///
+    /// [`Runtime::was_interrupted`]: crate::Runtime::was_interrupted
+    /// [`signal::ctrl_c`]: crate::signal::ctrl_c
     pub fn handle_signals(mut self, handle: bool) -> Self {
         self.config.handle_signals = handle;
         self
@@ -310,7 +347,9 @@ impl Builder {
         self
     }
 
-    /// Checks the configuration and starts the worker threads.
+    /// Checks the configuration and starts the worker threads; returns once
+    /// each has run the [`on_thread_start`](Self::on_thread_start) hook, if
+    /// one is set.
     pub fn build(&self) -> Result<Runtime, BuildError> {
         let workers = match self.workers {
             Some(n) => n,
@@ -333,14 +372,26 @@ impl Builder {
         }
         let mut config = self.config.clone();
         config.workers = workers;
-        Runtime::start(config).map_err(|e| BuildError::new(ErrorKind::SpawnThread(e)))
+        Runtime::start(config)
     }
 }
 
-/// Why [`Builder::build`] failed.
+/// Why [`Builder::build`] failed: a setting out of range, a worker thread
+/// that could not be started, or a hook that panicked (then the error carries
+/// the panic: [`panic_message`](Self::panic_message),
+/// [`try_into_panic`](Self::try_into_panic)).
 #[derive(Debug)]
 pub struct BuildError {
     kind: ErrorKind,
+}
+
+/// The user hooks `build` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailedHook {
+    /// `thread_name` / `thread_name_fn`.
+    ThreadName,
+    /// `on_thread_start`.
+    ThreadStart,
 }
 
 #[derive(Debug)]
@@ -351,11 +402,59 @@ enum ErrorKind {
     ZeroGlobalQueueInterval,
     ZeroStackSize,
     SpawnThread(std::io::Error),
+    /// The payload sits in a `Mutex` only so that `BuildError` is `Sync`,
+    /// as in `JoinError`; it is never locked concurrently.
+    HookPanicked {
+        hook: FailedHook,
+        worker: usize,
+        message: Option<String>,
+        payload: std::sync::Mutex<Box<dyn std::any::Any + Send + 'static>>,
+    },
 }
 
 impl BuildError {
     fn new(kind: ErrorKind) -> Self {
         BuildError { kind }
+    }
+
+    pub(crate) fn spawn_thread(error: std::io::Error) -> Self {
+        BuildError::new(ErrorKind::SpawnThread(error))
+    }
+
+    /// `hook` panicked with `payload` for worker `worker`.
+    pub(crate) fn hook_panicked(
+        hook: FailedHook,
+        worker: usize,
+        payload: Box<dyn std::any::Any + Send + 'static>,
+    ) -> Self {
+        let message = crate::join::payload_message(payload.as_ref()).map(str::to_owned);
+        BuildError::new(ErrorKind::HookPanicked {
+            hook,
+            worker,
+            message,
+            payload: std::sync::Mutex::new(payload),
+        })
+    }
+
+    /// The message of the hook's panic, when `build` failed because a hook
+    /// ([`on_thread_start`](Builder::on_thread_start) or the thread naming
+    /// function) panicked and the payload is a string (as with `panic!`).
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.kind {
+            ErrorKind::HookPanicked { message, .. } => message.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The payload of the hook's panic, to resume it with
+    /// [`std::panic::resume_unwind`], or `self` if no hook panicked.
+    pub fn try_into_panic(self) -> Result<Box<dyn std::any::Any + Send + 'static>, BuildError> {
+        match self.kind {
+            ErrorKind::HookPanicked { payload, .. } => {
+                Ok(payload.into_inner().unwrap_or_else(|e| e.into_inner()))
+            }
+            kind => Err(BuildError { kind }),
+        }
     }
 }
 
@@ -381,6 +480,28 @@ impl fmt::Display for BuildError {
                 "thread_stack_size(0) is not a usable stack; leave it unset for the default",
             ),
             ErrorKind::SpawnThread(e) => write!(f, "could not start a worker thread: {e}"),
+            ErrorKind::HookPanicked {
+                hook,
+                worker,
+                message,
+                ..
+            } => {
+                let message = message.as_deref().unwrap_or("<non-string payload>");
+                match hook {
+                    FailedHook::ThreadName => write!(
+                        f,
+                        "the thread naming function panicked for worker {worker} ({message}), \
+                         so no worker was started; make it return a name for every index \
+                         below the number of workers"
+                    ),
+                    FailedHook::ThreadStart => write!(
+                        f,
+                        "the on_thread_start hook panicked on worker {worker} ({message}), so \
+                         the runtime was shut down before it ran any task; fix the hook, or \
+                         handle the failure inside it if a worker can run without it"
+                    ),
+                }
+            }
         }
     }
 }

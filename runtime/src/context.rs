@@ -18,6 +18,9 @@ struct Context {
     shared: Cell<*const Shared>,
     /// The worker running on this thread; null on `block_on` threads.
     worker: Cell<*const WorkerLocal>,
+    /// The runtime that a panic contained right now is reported to, if not
+    /// `shared` (see `report_panics_to`); null otherwise.
+    report: Cell<*const Shared>,
 }
 
 thread_local! {
@@ -25,6 +28,7 @@ thread_local! {
         Context {
             shared: Cell::new(ptr::null()),
             worker: Cell::new(ptr::null()),
+            report: Cell::new(ptr::null()),
         }
     };
 }
@@ -125,5 +129,53 @@ pub(crate) fn current_shared() -> Option<Arc<Shared>> {
     unsafe {
         Arc::increment_strong_count(shared);
         Some(Arc::from_raw(shared))
+    }
+}
+
+/// Restores the previous report target when dropped (`report_panics_to`),
+/// and keeps the target alive until then.
+#[must_use]
+pub(crate) struct ReportGuard {
+    previous: *const Shared,
+    _target: Arc<Shared>,
+}
+
+impl Drop for ReportGuard {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|cx| cx.report.set(self.previous));
+    }
+}
+
+/// Until the guard drops, panics contained on this thread where no runtime
+/// is at hand (an output nobody took, dropped with its `JoinHandle`) are
+/// reported to `shared`, the task's runtime, whatever runtime (if any) this
+/// thread serves. Changes nothing else about the context. The guard holds a
+/// reference: the task, and its own, may be freed meanwhile.
+pub(crate) fn report_panics_to(shared: Arc<Shared>) -> ReportGuard {
+    let previous = CONTEXT
+        .try_with(|cx| cx.report.replace(Arc::as_ptr(&shared)))
+        .unwrap_or(ptr::null());
+    ReportGuard {
+        previous,
+        _target: shared,
+    }
+}
+
+/// The runtime to report a contained panic to: the one set by
+/// `report_panics_to`, else the one this thread serves.
+pub(crate) fn report_target() -> Option<Arc<Shared>> {
+    let report = CONTEXT
+        .try_with(|cx| cx.report.get())
+        .unwrap_or(ptr::null());
+    if report.is_null() {
+        return current_shared();
+    }
+    // The pointer came from `Arc::as_ptr` in `report_panics_to`, whose
+    // guard holds that `Arc` until it restores the previous target.
+    // SAFETY: so the allocation is live and one more strong reference may be
+    // made from the pointer.
+    unsafe {
+        Arc::increment_strong_count(report);
+        Some(Arc::from_raw(report))
     }
 }

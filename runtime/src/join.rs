@@ -21,21 +21,22 @@
 //! stored. Exactly one of them sees the other's bit, so the payload is
 //! reported once or handed to the handle, never both, never neither.
 
-use crate::shared::Shared;
-use crate::task::TaskMeta;
+use crate::shared::{ContainedPanic, Shared};
+use crate::task::{TaskMeta, TaskOutput};
 use async_task::FallibleTask;
 use canopy_scope::{CancelError, Cancelled};
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::panic::Location;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
+use std::sync::Arc;
 use std::sync::atomic::{
     AtomicPtr, AtomicU8,
     Ordering::{AcqRel, Acquire, Release},
 };
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Wake, Waker};
 
 type Payload = Box<dyn Any + Send + 'static>;
 
@@ -94,7 +95,11 @@ impl Drop for JoinState {
 /// An owned permission to await a spawned task's output.
 ///
 /// Awaiting it gives `Ok(output)`, or a [`JoinError`] if the task panicked or
-/// was dropped unfinished at shutdown.
+/// was dropped unfinished at shutdown. A panic in the task's `Drop` counts as
+/// the task's panic when its output was not delivered yet: a future that
+/// panics as it is dropped right after returning (a select's losing branch
+/// holding a guard, say), or one dropped unfinished at shutdown, gives
+/// [`JoinError::is_panic`]. The process never aborts for it (DESIGN §4).
 ///
 /// Awaiting it is a checkpoint (DESIGN §2.8):
 ///
@@ -131,12 +136,16 @@ impl Drop for JoinState {
 #[must_use = "dropping a JoinHandle detaches the task and loses its output, an Err \
               included; await it, or spawn with `spawn_detached` to have its errors reported"]
 pub struct JoinHandle<T> {
-    task: Option<FallibleTask<Result<T, ()>, TaskMeta>>,
+    task: Option<FallibleTask<Result<TaskOutput<T>, ()>, TaskMeta>>,
     /// The task's metadata, which `FallibleTask` does not expose. Valid while
     /// `task` is `Some`: the task allocation outlives its `FallibleTask`.
     meta: NonNull<TaskMeta>,
     /// Where the task was spawned: reported by a `Cancelled` the await returns.
     location: &'static Location<'static>,
+    /// The waker last registered with the task: the awaiter's, guarded (see
+    /// `AwaiterWaker`). Kept to register it again without allocating while
+    /// the awaiter's waker stays the same.
+    awaiter: Option<Arc<AwaiterWaker>>,
 }
 
 // SAFETY: `meta` points into the task allocation, which `task` keeps alive, and
@@ -150,7 +159,7 @@ impl<T> Unpin for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(
-        task: async_task::Task<Result<T, ()>, TaskMeta>,
+        task: async_task::Task<Result<TaskOutput<T>, ()>, TaskMeta>,
         location: &'static Location<'static>,
     ) -> Self {
         let meta = NonNull::from(task.metadata());
@@ -158,6 +167,7 @@ impl<T> JoinHandle<T> {
             task: Some(task.fallible()),
             meta,
             location,
+            awaiter: None,
         }
     }
 
@@ -178,18 +188,22 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let location = self.location;
-        let task = self
+        let this = &mut *self;
+        let task = this
             .task
             .as_mut()
             .expect("JoinHandle polled after it returned its output");
+        // SAFETY: `task` is held (see the field's docs) for as long as this
+        // reference is used: the output is taken before `task` is cleared.
+        let meta = unsafe { this.meta.as_ref() };
         if task.is_finished() {
             // Decided: the outcome stands even if the awaiting scope is
             // cancelled (DESIGN §2.13); the next checkpoint reports that. A
             // ready join is still a schedule point once per budget, and it
             // yields *before* taking the output, which stays in the task.
             std::task::ready!(canopy_scope::poll_budget(cx));
-        } else if let Err(cancelled) = std::task::ready!(canopy_scope::poll_cancelled(cx, location))
+        } else if let Err(cancelled) =
+            std::task::ready!(canopy_scope::poll_cancelled(cx, this.location))
         {
             // It would have to wait, so it is a cancel point (DESIGN §2.8),
             // unless the task finished since we looked: then the outcome
@@ -203,21 +217,39 @@ impl<T> Future for JoinHandle<T> {
         // the waker. (If the task finished in between the two looks, this
         // takes its output without spending budget: a rare race, and one
         // unspent unit cannot keep a task from yielding for long.)
-        let result = match Pin::new(task).poll(cx) {
+        //
+        // async-task wakes and drops the registered waker inside its
+        // abort-on-panic guard, so the awaiter's waker goes in wrapped (see
+        // `AwaiterWaker`). A finished task needs no waker: it is polled with
+        // a no-op one first, and with the guarded one only if it turns out
+        // to be still dropping its future (closed, not yet finished).
+        let mut polled = Poll::Pending;
+        if task.is_finished() {
+            polled = Pin::new(&mut *task).poll(&mut Context::from_waker(Waker::noop()));
+        }
+        if polled.is_pending() {
+            let waker = AwaiterWaker::guard(&mut this.awaiter, cx.waker(), &meta.shared);
+            polled = Pin::new(&mut *task).poll(&mut Context::from_waker(&waker));
+        }
+        let result = match polled {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(Some(Ok(output))) => Ok(output),
+            Poll::Ready(Some(Ok(output))) => Ok(output.into_inner()),
             Poll::Ready(Some(Err(()))) => {
-                let payload = self
-                    .meta()
+                let payload = meta
                     .join
                     .take_panic()
                     .expect("a panicked task stores its payload before completing");
                 Err(JoinError::panicked(payload))
             }
-            Poll::Ready(None) => Err(JoinError::dropped()),
+            // Dropped unfinished (a hard shutdown); if that drop panicked,
+            // the panic took the place of the output.
+            Poll::Ready(None) => match meta.join.take_panic() {
+                Some(payload) => Err(JoinError::panicked(payload)),
+                None => Err(JoinError::dropped()),
+            },
         };
         // Finished: the panic (if any) is ours, so dropping must report nothing.
-        self.task = None;
+        this.task = None;
         Poll::Ready(result)
     }
 }
@@ -227,6 +259,12 @@ impl<T> Drop for JoinHandle<T> {
         if let Some(task) = self.task.take() {
             let meta = self.meta();
             meta.join.handle_dropped(&meta.shared);
+            // Detaching a finished task drops its output here; a panic of
+            // its `Drop` is reported to the task's runtime, whichever this
+            // thread serves (see `TaskOutput`). (`needs_drop` is known at
+            // compile time: outputs that cannot panic pay nothing.)
+            let _report = std::mem::needs_drop::<T>()
+                .then(|| crate::context::report_panics_to(meta.shared.clone()));
             task.detach();
         }
     }
@@ -237,6 +275,66 @@ impl<T> fmt::Debug for JoinHandle<T> {
         f.debug_struct("JoinHandle")
             .field("finished", &self.is_finished())
             .finish()
+    }
+}
+
+/// The waker a `JoinHandle` registers with its task in place of the
+/// awaiter's own: it wakes and drops that waker under `catch_unwind`.
+///
+/// async-task wakes the registered waker when the task finishes (on the
+/// worker that ran it), and drops it when it is replaced or the task freed,
+/// each inside its abort-on-panic guard. The awaiter's waker is user code
+/// when the handle is polled by a combinator or a hand-written future, so a
+/// panic there would abort the process (DESIGN §4). Here it is reported as
+/// unobserved instead: the task's own outcome is decided and stays in the
+/// task for the handle, and the panic belongs to the awaiter's waker, not to
+/// the task. The wrapper is allocated only when a join has to wait, and kept
+/// while the awaiter's waker stays the same.
+struct AwaiterWaker {
+    inner: Waker,
+    shared: Arc<Shared>,
+}
+
+impl AwaiterWaker {
+    /// The guarded form of `waker`: the one in `slot` if it wraps an
+    /// equivalent waker, else a new one (kept in `slot`).
+    fn guard(slot: &mut Option<Arc<AwaiterWaker>>, waker: &Waker, shared: &Arc<Shared>) -> Waker {
+        match slot {
+            Some(guarded) if guarded.inner.will_wake(waker) => Waker::from(guarded.clone()),
+            _ => {
+                let guarded = Arc::new(AwaiterWaker {
+                    inner: waker.clone(),
+                    shared: shared.clone(),
+                });
+                // The old wrapper may be the last reference to a waker whose
+                // drop panics: its own `Drop` contains that.
+                *slot = Some(guarded.clone());
+                Waker::from(guarded)
+            }
+        }
+    }
+}
+
+impl Wake for AwaiterWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.inner.wake_by_ref())) {
+            self.shared
+                .report_contained_panic(ContainedPanic::Waker, payload);
+        }
+    }
+}
+
+impl Drop for AwaiterWaker {
+    fn drop(&mut self) {
+        let inner = std::mem::replace(&mut self.inner, Waker::noop().clone());
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(inner))) {
+            self.shared
+                .report_contained_panic(ContainedPanic::Waker, payload);
+        }
     }
 }
 
@@ -288,7 +386,8 @@ impl JoinError {
         }
     }
 
-    /// The task panicked.
+    /// The task panicked: in its `poll`, or in its `Drop` before its output
+    /// was delivered (see [`JoinHandle`]).
     pub fn is_panic(&self) -> bool {
         matches!(self.repr, Repr::Panicked { .. })
     }

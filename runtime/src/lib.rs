@@ -57,6 +57,7 @@ mod registry;
 mod runtime;
 mod shared;
 pub mod signal;
+mod startup;
 mod task;
 mod worker;
 mod yield_now;

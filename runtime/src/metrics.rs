@@ -38,9 +38,16 @@ pub struct RuntimeMetrics {
     pub spawned_tasks: u64,
     /// Tasks whose future returned.
     pub completed_tasks: u64,
-    /// Tasks whose future panicked (the panic went to the `JoinHandle`, or
-    /// was reported if the handle was gone).
+    /// Tasks whose future panicked, in its `poll` or in its `Drop` (the
+    /// panic went to the `JoinHandle`, or was reported if the handle was
+    /// gone). A future that returned but panicked when dropped right after
+    /// counts here, not in `completed_tasks`; so does an unfinished one
+    /// whose drop at shutdown panicked.
     pub panicked_tasks: u64,
+    /// Tasks whose future was dropped unfinished by a shutdown (and did not
+    /// panic doing so). Every spawned task is counted once, in
+    /// `completed_tasks`, `panicked_tasks`, `dropped_tasks` or `alive_tasks`.
+    pub dropped_tasks: u64,
     /// Panics that no `JoinHandle` received because it had been dropped.
     pub unobserved_panics: u64,
     /// Errors returned by tasks spawned with

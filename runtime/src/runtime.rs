@@ -1,11 +1,12 @@
 //! `Runtime`: owns the worker threads.
 
-use crate::builder::{BuildError, Builder, Config};
+use crate::builder::{BuildError, Builder, Config, FailedHook};
 use crate::context;
 use crate::handle::Handle;
 use crate::join::JoinHandle;
 use crate::metrics::RuntimeMetrics;
 use crate::shared::Shared;
+use crate::startup::Startup;
 use crate::worker::run_worker;
 use crossbeam_deque::Worker as LocalQueue;
 use std::future::Future;
@@ -59,14 +60,30 @@ impl Runtime {
         Builder::new().build()
     }
 
-    pub(crate) fn start(config: Config) -> std::io::Result<Runtime> {
+    /// Starts the workers. Returns once each has run its `on_thread_start`
+    /// hook (see `startup.rs`); a hook that panicked fails the build.
+    pub(crate) fn start(config: Config) -> Result<Runtime, BuildError> {
+        // A signal that arrives from here on applies to this runtime (see
+        // `signal::handle_for`).
+        let signals_seen = config.handle_signals.then(crate::signal::received_so_far);
+        // Names first, before anything is started: naming is user code too.
+        let names = (0..config.workers)
+            .map(|index| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    (config.thread_name)(index)
+                }))
+                .map_err(|payload| {
+                    BuildError::hook_panicked(FailedHook::ThreadName, index, payload)
+                })
+            })
+            .collect::<Result<Vec<String>, BuildError>>()?;
         let queues: Vec<LocalQueue<_>> = (0..config.workers)
             .map(|_| LocalQueue::new_fifo())
             .collect();
         let stealers = queues.iter().map(LocalQueue::stealer).collect();
         let shared = Arc::new(Shared::new(config.clone(), stealers));
-        if config.handle_signals {
-            crate::signal::handle_for(&shared);
+        if let Some(seen) = signals_seen {
+            crate::signal::handle_for(&shared, seen);
         }
         let weak = Arc::downgrade(&shared);
         shared.timers.set_wake_sleeper(move || {
@@ -89,13 +106,15 @@ impl Runtime {
             },
             threads: Vec::with_capacity(config.workers),
         };
-        for (index, queue) in queues.into_iter().enumerate() {
-            let mut builder = thread::Builder::new().name((config.thread_name)(index));
+        let startup = Arc::new(Startup::new(config.workers));
+        for ((index, queue), name) in queues.into_iter().enumerate().zip(names) {
+            let mut builder = thread::Builder::new().name(name);
             if let Some(size) = config.thread_stack_size {
                 builder = builder.stack_size(size);
             }
             let shared = shared.clone();
-            match builder.spawn(move || run_worker(shared, index, queue)) {
+            let started = startup.clone();
+            match builder.spawn(move || run_worker(shared, index, queue, &started)) {
                 Ok(thread) => runtime.threads.push(thread),
                 Err(e) => {
                     // Count out the workers that never started, then stop the
@@ -103,8 +122,21 @@ impl Runtime {
                     for _ in index..config.workers {
                         runtime.handle.shared.worker_exited();
                     }
-                    return Err(e);
+                    startup.abandon(config.workers - index);
+                    return Err(BuildError::spawn_thread(e));
                 }
+            }
+        }
+        if config.on_thread_start.is_some() {
+            if let Err((index, payload)) = startup.wait() {
+                // The other workers stop (dropping `runtime` joins them);
+                // no task was spawned yet, so none is lost.
+                drop(runtime);
+                return Err(BuildError::hook_panicked(
+                    FailedHook::ThreadStart,
+                    index,
+                    payload,
+                ));
             }
         }
         Ok(runtime)

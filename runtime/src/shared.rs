@@ -42,14 +42,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, O
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// What the default report of a task panic nobody received says.
-const UNOBSERVED_TASK_PANIC: &str =
-    "a task panicked after its JoinHandle was dropped, so nobody received the panic";
-
-/// What the default report of a timer waker's panic says.
-const WAKER_PANIC: &str = "a waker panicked when the timer it waited on fired; the panic was \
-    contained and the other timers were fired";
-
 /// The end of the message `block_on` panics with when a detached task's
 /// error failed the root: what happened and what to do instead.
 const CANCEL_ROOT_ERROR: &str = "under RootFailure::CancelRoot that fails the root group, \
@@ -66,6 +58,61 @@ pub(crate) enum RootFailed {
     /// An error a `spawn_detached` task returned, as the message `block_on`
     /// panics with (the error itself went to the hook or stderr).
     Error(String),
+}
+
+/// Where a panic that nobody receives came from, for its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ContainedPanic {
+    /// A task panicked after its `JoinHandle` was dropped.
+    Task,
+    /// Dropping a task's future or output panicked where no `JoinHandle`
+    /// could receive it (a second panic, or an output nobody took).
+    Drop,
+    /// A waker that a task's code handed to canopy (a combinator's: the
+    /// awaiter of a `JoinHandle`, a primitive's leaf waker) panicked when
+    /// woken or dropped.
+    Waker,
+    /// A waker that a firing timer woke panicked.
+    TimerWaker,
+    /// The `on_thread_stop` hook panicked.
+    ThreadStopHook,
+}
+
+/// The default report of a contained panic: one line on stderr (the panic
+/// hook has already printed the message and location). A write error is
+/// ignored.
+fn write_report(what: ContainedPanic, payload: &(dyn Any + Send)) {
+    let message = crate::join::payload_message(payload).unwrap_or("<non-string payload>");
+    let what = match what {
+        ContainedPanic::Task => {
+            "a task panicked after its JoinHandle was dropped, so nobody received the panic"
+        }
+        ContainedPanic::Drop => {
+            "dropping a task's future or output panicked where no JoinHandle could receive \
+             the panic; it was contained"
+        }
+        ContainedPanic::Waker => {
+            "a waker that a task's code handed to canopy (a combinator's) panicked when woken \
+             or dropped; it was contained, and the code it belongs to may not have been \
+             woken (a waker must not panic)"
+        }
+        ContainedPanic::TimerWaker => {
+            "a waker panicked when the timer it waited on fired; the panic was contained \
+             and the other timers were fired"
+        }
+        ContainedPanic::ThreadStopHook => {
+            "the on_thread_stop hook panicked as a worker thread stopped; it was contained"
+        }
+    };
+    let _ = writeln!(std::io::stderr(), "canopy: {what}: {message}");
+}
+
+/// Reports a contained panic on a thread that serves no runtime (an output
+/// dropped with its `JoinHandle` there): stderr only, since no runtime's
+/// counters or hooks are at hand. Never unwinds.
+pub(crate) fn report_outside_runtime(what: ContainedPanic, payload: Box<dyn Any + Send>) {
+    let _ = catch_unwind(AssertUnwindSafe(|| write_report(what, payload.as_ref())));
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
 }
 
 /// What other threads may touch of one worker.
@@ -460,27 +507,29 @@ impl Shared {
     /// wherever a handle is dropped): a panicking hook, or a failing stderr,
     /// must not unwind from here, so both are contained.
     pub(crate) fn report_unobserved_panic(&self, payload: Box<dyn Any + Send>) {
-        self.report_panic(payload, UNOBSERVED_TASK_PANIC);
+        self.report_contained_panic(ContainedPanic::Task, payload);
     }
 
     /// Reports the panic of a waker that a firing timer woke (the timer
     /// driver's hook): nobody else can receive it, so it is an unobserved
     /// panic like a task's, under the same hook, count and root policy.
     pub(crate) fn report_waker_panic(&self, payload: Box<dyn Any + Send>) {
-        self.report_panic(payload, WAKER_PANIC);
+        self.report_contained_panic(ContainedPanic::TimerWaker, payload);
     }
 
-    /// `report_unobserved_panic`, saying `what` happened in the default
-    /// report on stderr.
-    fn report_panic(&self, payload: Box<dyn Any + Send>, what: &str) {
+    /// Reports a panic of user code that nobody receives (`what` says where
+    /// it happened): counts it in `unobserved_panics`, gives it to the
+    /// `on_unobserved_panic` hook or stderr, and applies the root failure
+    /// policy. Never unwinds (see `report_unobserved_panic`).
+    pub(crate) fn report_contained_panic(
+        &self,
+        what: ContainedPanic,
+        payload: Box<dyn Any + Send>,
+    ) {
         self.unobserved_panics.fetch_add(1, Relaxed);
         let report = AssertUnwindSafe(|| match &self.config.on_unobserved_panic {
             Some(hook) => hook(payload.as_ref()),
-            None => {
-                let message = crate::join::payload_message(payload.as_ref())
-                    .unwrap_or("<non-string payload>");
-                let _ = writeln!(std::io::stderr(), "canopy: {what}: {message}");
-            }
+            None => write_report(what, payload.as_ref()),
         });
         if catch_unwind(report).is_err() {
             let _ = writeln!(
@@ -591,6 +640,7 @@ impl Shared {
             spawned_tasks: spawned,
             completed_tasks: completed,
             panicked_tasks: panicked,
+            dropped_tasks: dropped,
             unobserved_panics: self.unobserved_panics.load(Relaxed),
             unobserved_errors: self.unobserved_errors.load(Relaxed),
             alive_tasks: spawned.saturating_sub(completed + panicked + dropped),

@@ -11,11 +11,12 @@
 
 use crate::shared::Shared;
 use canopy_scope::Cancelled;
+use slab::Slab;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::{Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll, Waker};
 
 /// A termination signal canopy listens for.
@@ -35,7 +36,14 @@ pub const INTERRUPTED_EXIT_CODE: i32 = 130;
 struct Hub {
     /// Every signal received so far, in order.
     received: Vec<Signal>,
-    waiters: Vec<Waker>,
+    /// One slot per waiting [`Signals`] stream (a `CtrlC` holds one), owned
+    /// by that stream: it takes the slot when it first waits and frees it
+    /// when it receives a signal or is dropped, so a dropped future leaves
+    /// nothing behind (its waker would keep its task's allocation, and the
+    /// runtime, alive until the next signal). A signal takes the wakers out
+    /// to wake them and leaves the slots; a stream that waits again puts its
+    /// waker back.
+    waiters: Slab<Option<Waker>>,
     /// Runtimes built with `handle_signals(true)`.
     runtimes: Vec<Weak<Shared>>,
 }
@@ -97,14 +105,24 @@ fn deliver_inner(signal: Signal) {
         hub.received.push(signal);
         hub.runtimes.retain(|r| r.strong_count() > 0);
         let runtimes: Vec<_> = hub.runtimes.iter().filter_map(Weak::upgrade).collect();
-        (std::mem::take(&mut hub.waiters), runtimes)
+        let waiters: Vec<Waker> = hub
+            .waiters
+            .iter_mut()
+            .filter_map(|(_, waker)| waker.take())
+            .collect();
+        (waiters, runtimes)
     };
     for waker in waiters {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
     }
-    // The policy is per runtime: a signal is its first if its root was not
-    // interrupted yet (signals before it was built, or awaited through
-    // `ctrl_c`, do not count).
+    apply_policy(signal, &runtimes);
+}
+
+/// The policy of `handle_signals`, per runtime: a signal is its first if its
+/// root was not interrupted yet (signals before it was built, or awaited
+/// through `ctrl_c`, do not count) and cancels its root; a second one exits
+/// the process.
+fn apply_policy(signal: Signal, runtimes: &[Arc<Shared>]) {
     let mut again = false;
     for shared in runtimes {
         if shared.interrupt() {
@@ -128,9 +146,32 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
+/// How many signals were received so far, for a runtime being built with
+/// `handle_signals(true)`: called as `build` begins. Starts catching
+/// SIGINT and SIGTERM, so a signal that arrives while the runtime is built
+/// is recorded rather than killing the process, and [`handle_for`] applies
+/// it to the new runtime.
+pub(crate) fn received_so_far() -> usize {
+    lock().received.len()
+}
+
 /// Makes `shared` follow the signal policy (`Builder::handle_signals`).
-pub(crate) fn handle_for(shared: &std::sync::Arc<Shared>) {
-    lock().runtimes.push(std::sync::Arc::downgrade(shared));
+/// `seen` is what [`received_so_far`] returned as its `build` began: the
+/// signals received since then were delivered before `shared` could be
+/// found, so they are applied to it here, in order (the first begins its
+/// graceful shutdown, a second exits the process, as if `shared` had been
+/// registered all along). Registering and reading the log under one lock
+/// makes each signal reach `shared` exactly once: by the signal thread, if
+/// it recorded the signal after this registration, or here.
+pub(crate) fn handle_for(shared: &Arc<Shared>, seen: usize) {
+    let missed: Vec<Signal> = {
+        let mut hub = lock();
+        hub.runtimes.push(Arc::downgrade(shared));
+        hub.received.get(seen..).unwrap_or_default().to_vec()
+    };
+    for signal in missed {
+        apply_policy(signal, std::slice::from_ref(shared));
+    }
 }
 
 /// Waits for the next SIGINT (Ctrl-C) received after this call. A
@@ -186,15 +227,25 @@ pub fn signals() -> Signals {
 
 fn signals_at(location: &'static Location<'static>) -> Signals {
     let seen = lock().received.len();
-    Signals { seen, location }
+    Signals {
+        seen,
+        location,
+        waiter: None,
+    }
 }
 
 /// The stream made by [`signals`].
+///
+/// While it waits it has a slot in the process-wide list of waiters; it
+/// gives the slot back when it receives a signal or is dropped, so a
+/// dropped `ctrl_c()` (the losing branch of a select, say) holds no waker.
 #[derive(Debug)]
 pub struct Signals {
     /// How many signals of the process-wide log this stream has seen.
     seen: usize,
     location: &'static Location<'static>,
+    /// This stream's slot in `Hub::waiters`, while it has one.
+    waiter: Option<usize>,
 }
 
 impl Signals {
@@ -205,22 +256,60 @@ impl Signals {
 
     /// Polls for the next signal (for hand-written futures and streams).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Signal, Cancelled>> {
-        {
+        // A waker replaced or freed here is dropped after the lock is
+        // released: dropping a waker can run arbitrary code.
+        let replaced = {
             let mut hub = lock();
             if let Some(&signal) = hub.received.get(self.seen) {
                 self.seen += 1;
+                let freed = self
+                    .waiter
+                    .take()
+                    .and_then(|key| hub.waiters.try_remove(key));
+                drop(hub);
+                drop(freed);
                 return Poll::Ready(Ok(signal));
             }
-            if !hub.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                hub.waiters.push(cx.waker().clone());
+            match self.waiter.and_then(|key| hub.waiters.get_mut(key)) {
+                Some(Some(waker)) if waker.will_wake(cx.waker()) => None,
+                Some(slot) => slot.replace(cx.waker().clone()),
+                None => {
+                    self.waiter = Some(hub.waiters.insert(Some(cx.waker().clone())));
+                    None
+                }
             }
-        }
+        };
+        drop(replaced);
         // Waiting: a cancel point.
         match std::task::ready!(canopy_scope::poll_cancelled(cx, self.location)) {
-            Err(cancelled) => Poll::Ready(Err(cancelled)),
+            Err(cancelled) => {
+                self.stop_waiting();
+                Poll::Ready(Err(cancelled))
+            }
             Ok(()) => Poll::Pending,
         }
     }
+
+    /// Gives this stream's slot in the list of waiters back.
+    fn stop_waiting(&mut self) {
+        if let Some(key) = self.waiter.take() {
+            let freed = lock().waiters.try_remove(key);
+            drop(freed);
+        }
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        self.stop_waiting();
+    }
+}
+
+/// How many `ctrl_c()` / `signals()` waiters hold a slot in the process-wide
+/// list (for tests: a dropped future must hold none).
+#[doc(hidden)]
+pub fn registered_waiters() -> usize {
+    lock().waiters.len()
 }
 
 impl fmt::Display for Signal {

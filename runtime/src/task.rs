@@ -4,12 +4,33 @@
 //! The user's future is wrapped in [`TaskFuture`], which catches panics (a
 //! panic never unwinds into a worker) and keeps the task's registry entry
 //! (see `registry.rs`) in step with the future's life.
+//!
+//! # No user `Drop` runs inside async-task's guards
+//!
+//! async-task drops a task's future, its output and the awaiter's waker
+//! inside an abort-on-panic guard: a panicking `Drop` there ends the
+//! process. So canopy never leaves any of them to it (DESIGN §4):
+//!
+//! - `TaskFuture` drops the user's future itself, under `catch_unwind`: in
+//!   `poll` right after it returned or panicked, and in its own `Drop` when
+//!   the task is dropped unfinished (at shutdown). A panic there takes the
+//!   place of the output, which was not delivered yet: it reaches the
+//!   `JoinHandle`, or is reported as unobserved if the handle is gone.
+//! - The task's scope context, whose leaves hold wakers the task's code
+//!   handed to canopy primitives, is dropped with the future, the same way.
+//! - The output waits in a [`TaskOutput`], which drops an output nobody
+//!   took under `catch_unwind`.
+//! - The awaiter's waker is registered wrapped (`join.rs`, `AwaiterWaker`).
+//!
+//! A panic of a waker's `Drop` is reported as unobserved: it belongs to the
+//! code that made the waker, not to the task's outcome.
 
 use crate::join::{JoinHandle, JoinState};
 use crate::registry::Entry;
-use crate::shared::Shared;
+use crate::shared::{ContainedPanic, Shared};
 use crate::worker::WorkerLocal;
 use async_task::{Runnable, ScheduleInfo, WithInfo};
+use std::any::Any;
 use std::future::Future;
 use std::panic::Location;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -113,85 +134,223 @@ pin_project_lite::pin_project! {
     /// The user's future plus panic catching and registry bookkeeping.
     /// Output `Err(())` means it panicked; the payload is in the `JoinState`.
     pub(crate) struct TaskFuture<'a, F> {
+        // The user's future, `None` once it is dropped. `poll` drops it in
+        // place as soon as it finished (or panicked), and the drop of an
+        // unfinished task drops it too, each under `catch_unwind`: left to
+        // async-task, a panicking `Drop` would hit its abort-on-panic guard
+        // and take the process down (DESIGN §4).
         #[pin]
-        inner: F,
+        inner: Option<F>,
         meta: &'a TaskMeta,
         // The task's scope context: its cancel word, budget pass, leaves.
-        scope: canopy_scope::rt::TaskContext,
+        // `None` once dropped, with the future: its leaves hold wakers that
+        // the task's code handed to canopy primitives (a combinator's, user
+        // code), whose `Drop` may panic, so it is dropped under
+        // `catch_unwind` too.
+        scope: Option<canopy_scope::rt::TaskContext>,
         registered: bool,
-        finished: bool,
     }
 
     impl<'a, F> PinnedDrop for TaskFuture<'a, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if !*this.finished {
-                if *this.registered {
-                    this.meta.deregister();
-                }
-                this.meta.shared.count(|c| &c.dropped);
+            if this.inner.is_none() {
+                // Finished: `poll` did the bookkeeping.
+                return;
             }
+            if *this.registered {
+                this.meta.deregister();
+            }
+            // Dropped unfinished (a hard shutdown). If that drop panics, the
+            // task never delivered an output, so the panic takes its place:
+            // it reaches the `JoinHandle`, or is reported if that is gone.
+            match drop_in_place_caught(this.inner) {
+                Ok(()) => this.meta.shared.count(|c| &c.dropped),
+                Err(payload) => this.meta.fail(payload),
+            }
+            drop_reporting(this.scope.take(), &this.meta.shared, ContainedPanic::Waker);
         }
+    }
+}
+
+/// Drops the future in `slot` in place, catching a panic of its `Drop`.
+///
+/// The slot is `None` afterwards even if the drop panicked: an assignment
+/// whose drop of the old value unwinds still writes the new value (the
+/// `Option` never holds a half-dropped future, so nothing is dropped twice;
+/// `task::tests::a_panicking_drop_in_place_leaves_the_slot_empty`).
+fn drop_in_place_caught<F>(slot: Pin<&mut Option<F>>) -> Result<(), Payload> {
+    catch_unwind(AssertUnwindSafe(move || {
+        let mut slot = slot;
+        slot.set(None);
+    }))
+}
+
+/// A panic payload.
+type Payload = Box<dyn Any + Send + 'static>;
+
+impl TaskMeta {
+    /// The task failed with `payload` in place of an output: count it and
+    /// hand the payload to the `JoinHandle` (or report it if that is gone).
+    fn fail(&self, payload: Payload) {
+        self.shared.count(|c| &c.panicked);
+        self.join.publish_panic(payload, &self.shared);
     }
 }
 
 impl<'a, F> TaskFuture<'a, F> {
     fn new(inner: F, meta: &'a TaskMeta) -> Self {
         TaskFuture {
-            inner,
+            inner: Some(inner),
             meta,
-            scope: canopy_scope::rt::TaskContext::default(),
+            scope: Some(canopy_scope::rt::TaskContext::default()),
             registered: false,
-            finished: false,
         }
     }
 }
 
 impl<F: Future> Future for TaskFuture<'_, F> {
-    type Output = Result<F::Output, ()>;
+    type Output = Result<TaskOutput<F::Output>, ()>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let inner = this.inner;
+        let mut this = self.project();
+        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
+            // async-task never polls a task again once it returned `Ready`.
+            return Poll::Pending;
+        };
         // The task runs under the runtime's root scope (cancelled by a
         // graceful shutdown), with its checkpoint budget.
-        let shared = &this.meta.shared;
+        let meta = *this.meta;
+        let shared = &meta.shared;
         let root = shared.cancelled_root();
         let result = {
-            let _scope = this.scope.enter(
+            let scope = this
+                .scope
+                .as_ref()
+                .expect("a task's scope lives as long as its future");
+            let _scope = scope.enter(
                 cx.waker(),
                 shared.config.checkpoint_budget,
                 Some(shared.root()),
             );
             catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
         };
-        if matches!(result, Ok(Poll::Pending)) {
-            if !*this.registered {
-                this.meta.register(cx.waker());
-                *this.registered = true;
+        let result = match result {
+            Ok(Poll::Pending) => {
+                if !*this.registered {
+                    meta.register(cx.waker());
+                    *this.registered = true;
+                }
+                // The root was cancelled during this poll, maybe before we
+                // were registered for its wake-all: poll again to see it.
+                if root.is_none() && shared.cancelled_root().is_some() {
+                    cx.waker().wake_by_ref();
+                }
+                return Poll::Pending;
             }
-            // The root was cancelled during this poll, maybe before we were
-            // registered for its wake-all: poll again to see it.
-            if root.is_none() && this.meta.shared.cancelled_root().is_some() {
-                cx.waker().wake_by_ref();
-            }
-            return Poll::Pending;
-        }
-        *this.finished = true;
+            Ok(Poll::Ready(output)) => Ok(output),
+            Err(payload) => Err(payload),
+        };
         if *this.registered {
-            this.meta.deregister();
+            meta.deregister();
         }
-        match result {
-            Ok(Poll::Ready(output)) => {
-                this.meta.shared.count(|c| &c.completed);
-                Poll::Ready(Ok(output))
+        // The future is done: drop it now, here, where its `Drop` can be
+        // caught (see the field's docs), and the wakers its code left with
+        // the scope machinery.
+        let dropped = drop_in_place_caught(this.inner);
+        drop_reporting(this.scope.take(), shared, ContainedPanic::Waker);
+        match (result, dropped) {
+            (Ok(output), Ok(())) => {
+                shared.count(|c| &c.completed);
+                Poll::Ready(Ok(TaskOutput::new(output)))
             }
-            Ok(Poll::Pending) => unreachable!("handled above"),
-            Err(payload) => {
-                this.meta.shared.count(|c| &c.panicked);
-                this.meta.join.publish_panic(payload, &this.meta.shared);
+            (Ok(output), Err(payload)) => {
+                // The output was not delivered yet, so the panic goes where
+                // it would have gone (as tokio's `JoinError::Panic`); the
+                // output is dropped unseen.
+                drop_reporting(output, shared, ContainedPanic::Drop);
+                meta.fail(payload);
+                Poll::Ready(Err(()))
+            }
+            (Err(payload), dropped) => {
+                // The future panicked, then its drop panicked too: the first
+                // panic is the task's outcome, the second can only be reported.
+                if let Err(second) = dropped {
+                    shared.report_contained_panic(ContainedPanic::Drop, second);
+                }
+                meta.fail(payload);
                 Poll::Ready(Err(()))
             }
         }
+    }
+}
+
+/// Drops `value`, reporting a panic of its `Drop` as unobserved (`what`).
+fn drop_reporting<T>(value: T, shared: &Shared, what: ContainedPanic) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        shared.report_contained_panic(what, payload);
+    }
+}
+
+/// A finished task's output while it waits in the task allocation for its
+/// `JoinHandle`.
+///
+/// An output nobody takes (its handle was dropped meanwhile) is dropped by
+/// async-task, inside its abort-on-panic guard, on the worker that finished
+/// the task or in the dropping `JoinHandle`. This wrapper drops the value
+/// under `catch_unwind` instead and reports a panic as unobserved to the
+/// task's runtime: the worker's, or the one the handle names with
+/// `context::report_panics_to` (stderr alone if neither is at hand).
+pub(crate) struct TaskOutput<T>(Option<T>);
+
+impl<T> TaskOutput<T> {
+    fn new(value: T) -> Self {
+        TaskOutput(Some(value))
+    }
+
+    /// The output, for the `JoinHandle` that takes it.
+    pub(crate) fn into_inner(mut self) -> T {
+        self.0.take().expect("a task output is taken once")
+    }
+}
+
+impl<T> Drop for TaskOutput<T> {
+    fn drop(&mut self) {
+        let Some(value) = self.0.take() else { return };
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+            match crate::context::report_target() {
+                Some(shared) => shared.report_contained_panic(ContainedPanic::Drop, payload),
+                None => crate::shared::report_outside_runtime(ContainedPanic::Drop, payload),
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::drop_in_place_caught;
+    use std::pin::pin;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    struct Loud<'a>(&'a AtomicUsize);
+
+    impl Drop for Loud<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+            panic!("loud drop");
+        }
+    }
+
+    #[test]
+    fn a_panicking_drop_in_place_leaves_the_slot_empty() {
+        let drops = AtomicUsize::new(0);
+        {
+            let mut slot = pin!(Some(Loud(&drops)));
+            let payload = drop_in_place_caught(slot.as_mut()).unwrap_err();
+            assert_eq!(payload.downcast_ref::<&str>(), Some(&"loud drop"));
+            assert!(slot.is_none(), "the slot holds no half-dropped value");
+            assert!(drop_in_place_caught(slot.as_mut()).is_ok());
+        }
+        assert_eq!(drops.load(SeqCst), 1, "dropped exactly once");
     }
 }

@@ -42,11 +42,13 @@
 
 use crate::context;
 use crate::metrics::bump;
-use crate::shared::Shared;
+use crate::shared::{ContainedPanic, Shared};
+use crate::startup::Startup;
 use crate::task::Task;
 use crossbeam_deque::{Steal, Worker as LocalQueue};
 use crossbeam_utils::Backoff;
 use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -323,7 +325,12 @@ impl WorkerLocal {
 }
 
 /// The body of worker thread `index`.
-pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, queue: LocalQueue<Task>) {
+pub(crate) fn run_worker(
+    shared: Arc<Shared>,
+    index: usize,
+    queue: LocalQueue<Task>,
+    startup: &Startup,
+) {
     /// Counts the worker out even if a hook panics, so shutdown never waits
     /// for a thread that is gone.
     struct CountOut<'a>(Option<&'a Shared>);
@@ -340,7 +347,15 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, queue: LocalQueue<Ta
     }
     let mut count_out = CountOut(Some(&shared));
     if let Some(hook) = &shared.config.on_thread_start {
-        hook();
+        // A worker whose start hook panicked never serves: `build` reports
+        // the panic and shuts the runtime down (see `startup.rs`). Its stop
+        // hook does not run either, since it never started.
+        let outcome = catch_unwind(AssertUnwindSafe(|| hook()));
+        let failed = outcome.is_err();
+        startup.report(index, outcome);
+        if failed {
+            return;
+        }
     }
     let worker = WorkerLocal {
         shared: shared.clone(),
@@ -368,6 +383,11 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, queue: LocalQueue<Ta
         shared.finish_shutdown(true);
     }
     if let Some(hook) = &shared.config.on_thread_stop {
-        hook();
+        // The runtime is gone by now, but a panic here must not pass
+        // silently (nor unwind out of the thread, where nobody joins it when
+        // the shutdown timed out): it is reported like an unobserved one.
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook())) {
+            shared.report_contained_panic(ContainedPanic::ThreadStopHook, payload);
+        }
     }
 }
