@@ -17,9 +17,9 @@
 
 use crate::cancelled::Cancelled;
 use crate::driver::{self, NO_DEADLINE};
-use crate::leaves::Leaves;
+use crate::leaves::LazyLeaves;
 use crate::node::{CANCEL_CALLED, ENTERED, LINKED, Node, SHIELD};
-use crate::task_context::{self, current_frame};
+use crate::task_context::{self, TaskWord, current_frame};
 use std::cell::{Cell, OnceCell, UnsafeCell};
 use std::panic::Location;
 use std::ptr;
@@ -170,8 +170,27 @@ pub(crate) struct Slot {
     /// The waker registered with the node, to notice when it changes.
     pub(crate) registered: UnsafeCell<Option<Waker>>,
     /// Primitives below with wakers of their own (`leaves.rs`).
-    pub(crate) leaves: Leaves,
+    pub(crate) leaves: LazyLeaves,
+    /// The word of the task whose snapshots `seen` holds, set once the node
+    /// records that task's word (then every change to the node's state
+    /// bumps it). Null: nothing cached.
+    owner: Cell<*const TaskWord>,
+    /// The cancellation this scope saw at its last poll, with the snapshot
+    /// and the enclosing cancellation it was computed for: while both are
+    /// the same, the node's state has not changed either (its changes bump
+    /// the word), so a poll reuses it without touching the node — which is
+    /// not in the poller's cache when many tasks interleave.
+    seen: Cell<u64>,
+    parent_origin: Cell<*const Node>,
+    origin: Cell<*const Node>,
 }
+
+// SAFETY: the raw pointers are a cache: `owner` is only compared, and
+// `parent_origin`/`origin` are only returned when they equal what a fresh
+// computation gives now (the enclosing origin, this slot's own node, or
+// null), all of which the scope chain or the runtime keeps alive. A scope's
+// future moves between threads only between polls.
+unsafe impl Send for Slot {}
 
 impl Slot {
     pub(crate) fn new(node: Option<Arc<Node>>, deadline: u64) -> Slot {
@@ -184,7 +203,41 @@ impl Slot {
             deadline: Cell::new(deadline),
             linked: Cell::new(false),
             registered: UnsafeCell::new(None),
-            leaves: Leaves::new(),
+            leaves: LazyLeaves::new(),
+            owner: Cell::new(ptr::null()),
+            seen: Cell::new(task_context::STALE),
+            parent_origin: Cell::new(ptr::null()),
+            origin: Cell::new(ptr::null()),
+        }
+    }
+
+    /// The cancellation visible inside this scope, given the enclosing one
+    /// and the poll's snapshot (see `seen`).
+    #[inline]
+    pub(crate) fn origin_below(&self, parent_origin: *const Node, seen: u64) -> *const Node {
+        if seen == self.seen.get()
+            && seen != task_context::STALE
+            && parent_origin == self.parent_origin.get()
+            && !self.owner.get().is_null()
+            && self.owner.get() == task_context::current_word_ptr()
+        {
+            return self.origin.get();
+        }
+        let origin = visible_origin(self.node.get(), parent_origin);
+        self.seen.set(seen);
+        self.parent_origin.set(parent_origin);
+        self.origin.set(origin);
+        origin
+    }
+
+    /// The node now records the running task's word: its changes bump it,
+    /// so this scope may cache what it sees (`origin_below`).
+    pub(crate) fn own(&self, node: &Node) {
+        let word = task_context::current_word_ptr();
+        if !word.is_null()
+            && node.word.load(std::sync::atomic::Ordering::Acquire) == word.cast_mut()
+        {
+            self.owner.set(word);
         }
     }
 
@@ -252,6 +305,7 @@ pub(crate) fn materialize(frame: &Frame) -> &Arc<Node> {
     let parent = unsafe { frame.parent.as_ref() }.map(materialize);
     if let Some(word) = task_context::current_word() {
         node.record_word(&word);
+        slot.own(node);
     }
     // SAFETY: the frame's waker is the poll's `cx.waker()`, alive meanwhile.
     let waker = unsafe { &*frame.waker };

@@ -112,6 +112,33 @@ impl Leaves {
     }
 }
 
+/// `Leaves` allocated on first use: a scope's slot carries one pointer
+/// (most scopes never have a primitive below them polled with a waker of
+/// its own, and a smaller scope future is a faster one to poll).
+pub(crate) struct LazyLeaves(std::cell::OnceCell<Box<Leaves>>);
+
+impl LazyLeaves {
+    pub(crate) const fn new() -> Self {
+        LazyLeaves(std::cell::OnceCell::new())
+    }
+
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.0
+            .get_or_init(|| Box::new(Leaves::new()))
+            .register(waker);
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.get().is_none_or(|leaves| leaves.is_empty())
+    }
+
+    #[must_use = "a waker's panic is returned, to be resumed or reported"]
+    pub(crate) fn flush(&self) -> Option<WakerPanic> {
+        self.0.get().and_then(|leaves| leaves.flush())
+    }
+}
+
 /// Wakes every waker, even if one panics; returns the first panic.
 fn wake_all(wakers: Vec<Waker>) -> Option<WakerPanic> {
     let mut first = None;

@@ -98,6 +98,7 @@ impl<F> Scoped<F> {
                 // such a cancel must reach this task's running poll.
                 if let Some(word) = task_context::current_word() {
                     node.record_word(&word);
+                    slot.own(node);
                 }
                 // Dekker with a canceller on another thread (its bit, then
                 // its read of the word): it bumps our word, or the frame's
@@ -140,13 +141,12 @@ where
             Phase::Exited => panic!("a cancel scope's future was polled after it completed"),
         }
         let slot: &Slot = this.slot;
-        let (parent, parent_origin) = task_context::enclosing();
-        let node = slot.node.get();
+        let (parent, parent_origin, seen) = task_context::enclosing();
         let frame = Frame {
             parent,
             slot,
             waker: cx.waker(),
-            origin: Cell::new(frame::visible_origin(node, parent_origin)),
+            origin: Cell::new(slot.origin_below(parent_origin, seen)),
         };
         if !slot.linked.get() && slot.deadline_bits() != NO_DEADLINE {
             // Its timer is not armed yet: the first check inside links it,

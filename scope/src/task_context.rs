@@ -1,6 +1,12 @@
 //! The per-task context: what a cancel check needs beyond the frames of the
 //! running poll — the task's cancel word, the runtime's root scope, the
-//! checkpoint budget — and the thread-local that holds it during a poll.
+//! checkpoint budget — and the thread-local that points at it during a poll.
+//!
+//! The per-poll state (innermost frame, snapshot, budget, ...) lives in the
+//! task's `TaskContext` itself, in the task's memory: entering a task's poll
+//! is one thread-local pointer swap and a few plain stores, and a nested
+//! poll (a `block_on` inside a poll) has a context of its own, so nothing
+//! needs saving. Code polled outside any task uses a per-thread context.
 //!
 //! # The cancel word (DESIGN §3: a check is one atomic load, and live)
 //!
@@ -56,7 +62,7 @@ impl TaskWord {
 }
 
 /// A snapshot value no word and root can have together: forces a refresh.
-const STALE: u64 = u64::MAX;
+pub(crate) const STALE: u64 = u64::MAX;
 
 /// One cancel check in this many also compares the deadlines of the poll's
 /// scopes with the clock. A deadline's timer fires on whichever thread
@@ -66,17 +72,29 @@ const STALE: u64 = u64::MAX;
 /// clock read per 256 checks.
 const CLOCK_EVERY: u32 = 256;
 
-/// The word of a task that has none yet: never bumped.
-#[cfg(not(loom))]
-static NO_WORD: AtomicU32 = AtomicU32::new(0);
-
 /// What a runtime keeps per task for the scope machinery: the task's cancel
-/// word, its checkpoint budget's pending free pass, and the wakers of
-/// primitives waiting below the task's top with wakers of their own. Enter it
-/// around every poll of the task with [`TaskContext::enter`].
-#[derive(Default)]
+/// word, the state of its running poll, its checkpoint budget's pending free
+/// pass, and the wakers of primitives waiting below the task's top with
+/// wakers of their own. Enter it around every poll of the task with
+/// [`TaskContext::enter`]; it must not move while entered (it lives in the
+/// task, or on the stack of a `block_on` call).
 pub struct TaskContext {
     word: OnceCell<Arc<TaskWord>>,
+    /// The innermost frame of the running poll, or null.
+    frame: Cell<*const Frame>,
+    /// `word`'s atomic, once allocated (else null).
+    watch: Cell<*const AtomicU32>,
+    /// The runtime's root scope (cancelled by a graceful shutdown), or null.
+    root: Cell<*const Node>,
+    /// `watch` and the root's cancel bit when the frames' origins were
+    /// computed, or `STALE`.
+    seen: Cell<u64>,
+    /// The waker the task is polled with (leaves outside any scope).
+    task_waker: Cell<*const Waker>,
+    budget: Cell<u32>,
+    /// Checks left until one also reads the clock for the deadlines of the
+    /// poll's scopes (see `visible_cancellation`).
+    clock_countdown: Cell<u32>,
     /// The last poll ended by yielding for the budget: the first checkpoint
     /// of the next poll completes without spending (so `budget = 1` makes
     /// every checkpoint yield exactly once).
@@ -94,7 +112,8 @@ pub struct TaskContext {
 }
 
 // SAFETY: a runtime touches a task's context only from the thread polling
-// the task (one at a time); the cells are never shared between threads.
+// the task (one at a time); the cells are never shared between threads, and
+// the raw pointers in them are only used during a poll on that thread.
 unsafe impl Send for TaskContext {}
 
 impl fmt::Debug for TaskContext {
@@ -103,59 +122,62 @@ impl fmt::Debug for TaskContext {
     }
 }
 
-impl Default for Leaves {
+impl Default for TaskContext {
     fn default() -> Self {
-        Leaves::new()
+        TaskContext::new()
     }
 }
 
-struct ScopeContext {
-    /// The innermost frame of the running poll, or null.
-    frame: Cell<*const Frame>,
-    /// The running task's context, or null (then `FALLBACK`).
-    task: Cell<*const TaskContext>,
-    /// The running task's word (or `NO_WORD`).
-    watch: Cell<*const AtomicU32>,
-    /// The runtime's root scope (cancelled by a graceful shutdown), or null.
-    root: Cell<*const Node>,
-    /// `watch` and the root's cancel bit when the frames' origins were
-    /// computed, or `STALE`.
-    seen: Cell<u64>,
-    /// The waker the task was polled with (leaves outside any scope).
-    task_waker: Cell<*const Waker>,
-    budget: Cell<u32>,
-    /// Checks left until one also reads the clock for the deadlines of the
-    /// poll's scopes (see `visible_cancellation`).
-    clock_countdown: Cell<u32>,
-}
-
-thread_local! {
-    static CONTEXT: ScopeContext = const {
-        ScopeContext {
+impl TaskContext {
+    /// A context for a new task.
+    pub const fn new() -> Self {
+        TaskContext {
+            word: OnceCell::new(),
             frame: Cell::new(ptr::null()),
-            task: Cell::new(ptr::null()),
             watch: Cell::new(ptr::null()),
             root: Cell::new(ptr::null()),
             seen: Cell::new(STALE),
             task_waker: Cell::new(ptr::null()),
             budget: Cell::new(u32::MAX),
             clock_countdown: Cell::new(CLOCK_EVERY),
+            budget_pass: Cell::new(false),
+            leaves: Leaves::new(),
+            tops: UnsafeCell::new(Vec::new()),
+            root_walked: Cell::new(false),
         }
-    };
-    /// The context of code polled on this thread outside any runtime task.
-    static FALLBACK: TaskContext = TaskContext::default();
+    }
 }
 
-/// Everything `TaskContext::enter` replaced, put back when the guard drops.
+thread_local! {
+    /// The context of the task being polled on this thread, or null.
+    static CURRENT: Cell<*const TaskContext> = const { Cell::new(ptr::null()) };
+    /// The context of code polled on this thread outside any runtime task.
+    static FALLBACK: TaskContext = const { TaskContext::new() };
+}
+
+/// Runs `f` with the context of the code polled right now (the running
+/// task's, else the thread's); `None` during thread teardown.
+#[inline(always)]
+fn with_current<R>(f: impl FnOnce(&TaskContext) -> R) -> Option<R> {
+    let current = CURRENT.try_with(Cell::get).ok()?;
+    // SAFETY: a non-null pointer is the context of a task whose poll is
+    // running on this thread (its guard resets the pointer before the poll
+    // ends, and the context does not move meanwhile).
+    match unsafe { current.as_ref() } {
+        Some(cx) => Some(f(cx)),
+        None => with_fallback(f),
+    }
+}
+
+#[cold]
+fn with_fallback<R>(f: impl FnOnce(&TaskContext) -> R) -> Option<R> {
+    FALLBACK.try_with(|cx| f(cx)).ok()
+}
+
+/// Leaves the task's context when dropped (also on unwind).
 #[must_use = "the task's context is left when the guard is dropped"]
 pub struct TaskGuard {
-    frame: *const Frame,
-    task: *const TaskContext,
-    watch: *const AtomicU32,
-    root: *const Node,
-    seen: u64,
-    task_waker: *const Waker,
-    budget: u32,
+    previous: *const TaskContext,
 }
 
 impl fmt::Debug for TaskGuard {
@@ -165,24 +187,10 @@ impl fmt::Debug for TaskGuard {
 }
 
 impl Drop for TaskGuard {
+    #[inline]
     fn drop(&mut self) {
-        let _ = CONTEXT.try_with(|cx| {
-            cx.frame.set(self.frame);
-            cx.task.set(self.task);
-            cx.watch.set(self.watch);
-            cx.root.set(self.root);
-            cx.seen.set(self.seen);
-            cx.task_waker.set(self.task_waker);
-            cx.budget.set(self.budget);
-        });
+        let _ = CURRENT.try_with(|current| current.set(self.previous));
     }
-}
-
-fn no_word() -> *const AtomicU32 {
-    #[cfg(not(loom))]
-    return &NO_WORD;
-    #[cfg(loom)]
-    return ptr::null();
 }
 
 impl TaskContext {
@@ -191,6 +199,7 @@ impl TaskContext {
     /// is the waker the task is polled with (it must outlive the guard),
     /// `budget` the checkpoint budget of the poll (DESIGN §2.8), `root` the
     /// runtime's root scope (above every task; cancelled to shut down).
+    #[inline]
     pub fn enter(
         &self,
         waker: &Waker,
@@ -198,28 +207,22 @@ impl TaskContext {
         root: Option<&crate::CancelScope>,
     ) -> TaskGuard {
         let root = root.map_or(ptr::null(), |scope| Arc::as_ptr(scope.node()));
-        let watch = self
-            .word
-            .get()
-            .map_or_else(no_word, |word| &word.0 as *const AtomicU32);
+        self.frame.set(ptr::null());
+        self.root.set(root);
+        self.seen.set(STALE);
+        self.task_waker.set(waker);
+        self.budget.set(budget);
         // SAFETY: `root` is kept alive by the caller (its runtime) for the
         // guard's life.
         if !self.root_walked.get() && unsafe { root_cancelled(root) } {
             self.root_cancelled();
         }
-        CONTEXT.with(|cx| TaskGuard {
-            frame: cx.frame.replace(ptr::null()),
-            task: cx.task.replace(self),
-            watch: cx.watch.replace(watch),
-            root: cx.root.replace(root),
-            seen: cx.seen.replace(STALE),
-            task_waker: cx.task_waker.replace(waker),
-            budget: cx.budget.replace(budget),
-        })
+        let previous = CURRENT
+            .try_with(|current| current.replace(self))
+            .unwrap_or(ptr::null());
+        TaskGuard { previous }
     }
-}
 
-impl TaskContext {
     /// The task finds the runtime's root cancelled for the first time: wake
     /// everything of the task that waits under a waker of its own.
     /// Outside the task's poll (and its panic catching): a waker's panic is
@@ -257,28 +260,57 @@ impl TaskContext {
             tops.pop();
         }
     }
+
+    /// The running task's word and root bit, as one value to compare.
+    #[inline(always)]
+    fn observe(&self) -> u64 {
+        // SAFETY: `watch` is null or the atomic of `self.word`, which lives
+        // as long as `self`.
+        let word = unsafe { self.watch.get().as_ref() }.map_or(0, |w| w.load(Acquire));
+        // SAFETY: as in `cancelled_root`.
+        let root = unsafe { root_cancelled(self.root.get()) };
+        u64::from(word) | (u64::from(root) << 32)
+    }
+
+    /// The world changed since the frames were computed: take a new
+    /// snapshot, link any frame whose deadline is not armed yet (so its
+    /// timer can fire during this very poll), and recompute every frame.
+    #[cold]
+    #[inline(never)]
+    fn refresh(&self, innermost: &Frame) {
+        self.seen.set(self.observe());
+        frame::arm_pending_deadlines(innermost);
+        frame::refresh(innermost);
+    }
+
+    /// Every `CLOCK_EVERY` checks: a deadline of the poll's scopes that
+    /// passed without its timer firing (every worker busy) cancels its
+    /// scope now.
+    #[cold]
+    #[inline(never)]
+    fn read_the_clock(&self, innermost: &Frame) {
+        self.clock_countdown.set(CLOCK_EVERY);
+        if frame::cancel_passed_deadlines(innermost) {
+            self.refresh(innermost);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn leave_outside_scopes(&self, waker: &Waker) {
+        self.leaves.register(waker);
+    }
 }
 
-/// Records a top scope of the running task (see `TaskContext::tops`); if
-/// the root is already cancelled and walked, walks it at once.
+/// Records a top scope of the running task (see `TaskContext::tops`).
 pub(crate) fn record_top(node: &Arc<Node>) {
-    let _ = CONTEXT.try_with(|cx| {
-        // SAFETY: the task's context outlives its poll, which is running.
-        if let Some(task) = unsafe { cx.task.get().as_ref() } {
-            task.add_top(node);
-        }
-    });
+    with_current(|cx| cx.add_top(node));
 }
 
 /// A top scope of the running task exits (the common, LIFO case is O(1);
 /// others are forgotten lazily).
 pub(crate) fn forget_top(node: &Arc<Node>) {
-    let _ = CONTEXT.try_with(|cx| {
-        // SAFETY: as in `record_top`.
-        if let Some(task) = unsafe { cx.task.get().as_ref() } {
-            task.forget_top(node);
-        }
-    });
+    with_current(|cx| cx.forget_top(node));
 }
 
 /// # Safety
@@ -293,95 +325,93 @@ unsafe fn root_cancelled(root: *const Node) -> bool {
 /// The runtime's root scope if it is cancelled (a graceful shutdown began),
 /// else null: the cancellation above every task's top scope.
 pub(crate) fn cancelled_root() -> *const Node {
-    CONTEXT
-        .try_with(|cx| {
-            let root = cx.root.get();
-            // SAFETY: the root is kept alive by the runtime whose poll (or
-            // `block_on`) entered it, which is running on this thread.
-            if unsafe { root_cancelled(root) } {
-                root
-            } else {
-                ptr::null()
-            }
-        })
-        .unwrap_or(ptr::null())
-}
-
-/// The running task's word and root bit, as one value to compare.
-#[inline(always)]
-fn observe(cx: &ScopeContext) -> u64 {
-    let watch = cx.watch.get();
-    // SAFETY: `watch` is `NO_WORD` or the word of the task being polled,
-    // which its `TaskContext` (entered for this poll) keeps alive.
-    let word = unsafe { watch.as_ref() }.map_or(0, |w| w.load(Acquire));
-    // SAFETY: as in `cancelled_root`.
-    let root = unsafe { root_cancelled(cx.root.get()) };
-    u64::from(word) | (u64::from(root) << 32)
+    with_current(|cx| {
+        let root = cx.root.get();
+        // SAFETY: the root is kept alive by the runtime whose poll (or
+        // `block_on`) entered it, which is running on this thread.
+        if unsafe { root_cancelled(root) } {
+            root
+        } else {
+            ptr::null()
+        }
+    })
+    .unwrap_or(ptr::null())
 }
 
 /// The innermost frame of the poll running on this thread, or null.
 #[inline]
 pub(crate) fn current_frame() -> *const Frame {
-    CONTEXT.try_with(|cx| cx.frame.get()).unwrap_or(ptr::null())
+    with_current(|cx| cx.frame.get()).unwrap_or(ptr::null())
 }
 
 /// For a scope about to push its frame: the enclosing frame and the
 /// cancellation it sees. At the top of a poll (no enclosing frame) this is
 /// the root scope, and the snapshot the frames of this poll are valid for is
 /// taken first.
+///
+/// Also returns the snapshot (`STALE` if the frames need a refresh), for the
+/// scope's cached view (`Slot::origin_below`).
 #[inline]
-pub(crate) fn enclosing() -> (*const Frame, *const Node) {
-    CONTEXT
-        .try_with(|cx| {
-            let frame = cx.frame.get();
-            // SAFETY: a non-null frame belongs to the poll that is running
-            // on this thread (its guard resets the pointer before it goes).
-            match unsafe { frame.as_ref() } {
-                Some(parent) => (frame, parent.origin.get()),
-                None => {
-                    cx.seen.set(observe(cx));
-                    // SAFETY: as in `cancelled_root`.
-                    let root = cx.root.get();
-                    let origin = if unsafe { root_cancelled(root) } {
-                        root
-                    } else {
-                        ptr::null()
-                    };
-                    (frame, origin)
-                }
+pub(crate) fn enclosing() -> (*const Frame, *const Node, u64) {
+    with_current(|cx| {
+        let frame = cx.frame.get();
+        // SAFETY: a non-null frame belongs to the poll that is running on
+        // this thread (its guard resets the pointer before it goes).
+        match unsafe { frame.as_ref() } {
+            Some(parent) => (frame, parent.origin.get(), cx.seen.get()),
+            None => {
+                let now = cx.observe();
+                cx.seen.set(now);
+                let root = if now >> 32 != 0 {
+                    cx.root.get()
+                } else {
+                    ptr::null()
+                };
+                (frame, root, now)
             }
-        })
-        .unwrap_or((ptr::null(), ptr::null()))
+        }
+    })
+    .unwrap_or((ptr::null(), ptr::null(), STALE))
+}
+
+/// The running task's word, or null if it has none yet (for comparing).
+#[inline]
+pub(crate) fn current_word_ptr() -> *const TaskWord {
+    with_current(|cx| cx.word.get().map_or(ptr::null(), Arc::as_ptr)).unwrap_or(ptr::null())
 }
 
 /// At the top of a task's poll, before reading any scope: the snapshot the
 /// frames of this poll are valid for.
 pub(crate) fn snapshot_top() -> u64 {
-    CONTEXT
-        .try_with(|cx| {
-            let now = observe(cx);
-            cx.seen.set(now);
-            now
-        })
-        .unwrap_or(STALE)
+    with_current(|cx| {
+        let now = cx.observe();
+        cx.seen.set(now);
+        now
+    })
+    .unwrap_or(STALE)
 }
 
 /// Makes the next cancel check refresh the frames (this thread changed a
 /// scope, or a frame needs linking before it can be trusted).
 #[inline]
 pub(crate) fn mark_stale() {
-    let _ = CONTEXT.try_with(|cx| cx.seen.set(STALE));
+    with_current(|cx| cx.seen.set(STALE));
 }
 
 /// Points the context at a frame until dropped (also on unwind).
 pub(crate) struct FrameGuard {
+    cx: *const TaskContext,
     previous: *const Frame,
 }
 
 impl Drop for FrameGuard {
     #[inline]
     fn drop(&mut self) {
-        let _ = CONTEXT.try_with(|cx| cx.frame.set(self.previous));
+        // SAFETY: the context the frame was pushed on; the guard lives in
+        // the same poll, during which the context stays put.
+        if let Some(cx) = unsafe { self.cx.as_ref() } {
+            cx.frame.set(self.previous);
+        }
     }
 }
 
@@ -389,10 +419,14 @@ impl Drop for FrameGuard {
 /// the guard (it lives on the caller's stack, beside the guard).
 #[inline]
 pub(crate) fn push(frame: &Frame) -> FrameGuard {
-    let previous = CONTEXT
-        .try_with(|cx| cx.frame.replace(frame))
-        .unwrap_or(ptr::null());
-    FrameGuard { previous }
+    with_current(|cx| FrameGuard {
+        cx,
+        previous: cx.frame.replace(frame),
+    })
+    .unwrap_or(FrameGuard {
+        cx: ptr::null(),
+        previous: ptr::null(),
+    })
 }
 
 /// The cancellation visible to code polled right now (the outermost
@@ -406,92 +440,53 @@ pub(crate) fn push(frame: &Frame) -> FrameGuard {
 /// root's state load and two pointer compares, inlined into the primitive.
 #[inline(always)]
 pub(crate) fn visible_cancellation(waker: Option<&Waker>) -> *const Node {
-    CONTEXT
-        .try_with(|cx| {
-            let frame = cx.frame.get();
-            // SAFETY: as in `enclosing`.
-            let Some(innermost) = (unsafe { frame.as_ref() }) else {
-                return outside_scopes(cx, waker);
-            };
-            if observe(cx) != cx.seen.get() {
-                refresh(cx, innermost);
+    with_current(|cx| {
+        let frame = cx.frame.get();
+        // SAFETY: as in `enclosing`.
+        let Some(innermost) = (unsafe { frame.as_ref() }) else {
+            let root = cx.root.get();
+            // SAFETY: as in `cancelled_root`.
+            if unsafe { root_cancelled(root) } {
+                return root;
             }
-            let countdown = cx.clock_countdown.get();
-            if countdown == 0 {
-                read_the_clock(cx, innermost);
-            } else {
-                cx.clock_countdown.set(countdown - 1);
-            }
-            let origin = innermost.origin.get();
             if let Some(waker) = waker {
-                if origin.is_null() {
-                    innermost.leave_if_foreign(waker);
+                // SAFETY: the task's waker outlives its poll, which is
+                // running (`TaskContext::enter`).
+                if let Some(task_waker) = unsafe { cx.task_waker.get().as_ref() } {
+                    if !waker.will_wake(task_waker) {
+                        cx.leave_outside_scopes(waker);
+                    }
                 }
             }
-            origin
-        })
-        .unwrap_or(ptr::null())
-}
-
-/// `visible_cancellation` in no scope: the runtime's root, if cancelled.
-#[cold]
-#[inline(never)]
-fn outside_scopes(cx: &ScopeContext, waker: Option<&Waker>) -> *const Node {
-    let root = cx.root.get();
-    // SAFETY: as in `cancelled_root`.
-    if unsafe { root_cancelled(root) } {
-        return root;
-    }
-    if let Some(waker) = waker {
-        leave_outside_scopes(cx, waker);
-    }
-    ptr::null()
-}
-
-/// Every `CLOCK_EVERY` checks: a deadline of the poll's scopes that passed
-/// without its timer firing (every worker busy) cancels its scope now.
-#[cold]
-#[inline(never)]
-fn read_the_clock(cx: &ScopeContext, innermost: &Frame) {
-    cx.clock_countdown.set(CLOCK_EVERY);
-    if frame::cancel_passed_deadlines(innermost) {
-        refresh(cx, innermost);
-    }
-}
-
-#[cold]
-fn leave_outside_scopes(cx: &ScopeContext, waker: &Waker) {
-    let task_waker = cx.task_waker.get();
-    // SAFETY: the task's waker and context outlive the task's poll, which
-    // is running (`TaskContext::enter`).
-    let (Some(task_waker), Some(task)) = (unsafe { task_waker.as_ref() }, unsafe {
-        cx.task.get().as_ref()
-    }) else {
-        return;
-    };
-    if !waker.will_wake(task_waker) {
-        task.leaves.register(waker);
-    }
-}
-
-/// The world changed since the frames were computed: take a new snapshot,
-/// link any frame whose deadline is not armed yet (so its timer can fire
-/// during this very poll), and recompute every frame.
-#[cold]
-#[inline(never)]
-fn refresh(cx: &ScopeContext, innermost: &Frame) {
-    cx.seen.set(observe(cx));
-    frame::arm_pending_deadlines(innermost);
-    frame::refresh(innermost);
+            return ptr::null();
+        };
+        if cx.observe() != cx.seen.get() {
+            cx.refresh(innermost);
+        }
+        let countdown = cx.clock_countdown.get();
+        if countdown == 0 {
+            cx.read_the_clock(innermost);
+        } else {
+            cx.clock_countdown.set(countdown - 1);
+        }
+        let origin = innermost.origin.get();
+        if let Some(waker) = waker {
+            if origin.is_null() {
+                innermost.leave_if_foreign(waker);
+            }
+        }
+        origin
+    })
+    .unwrap_or(ptr::null())
 }
 
 /// Recomputes the frames if something changed since they were computed.
 pub(crate) fn refresh_if_changed() {
-    let _ = CONTEXT.try_with(|cx| {
+    with_current(|cx| {
         // SAFETY: as in `enclosing`.
         if let Some(innermost) = unsafe { cx.frame.get().as_ref() } {
-            if observe(cx) != cx.seen.get() {
-                refresh(cx, innermost);
+            if cx.observe() != cx.seen.get() {
+                cx.refresh(innermost);
             }
         }
     });
@@ -500,42 +495,18 @@ pub(crate) fn refresh_if_changed() {
 /// The running task's word, allocated on first use, for a node it hosts.
 /// Outside any task, the thread's.
 pub(crate) fn current_word() -> Option<Arc<TaskWord>> {
-    CONTEXT
-        .try_with(|cx| {
-            let task = cx.task.get();
-            let make = |task: &TaskContext| {
-                let fresh = task.word.get().is_none();
-                let word = task
-                    .word
-                    .get_or_init(|| Arc::new(TaskWord(AtomicU32::new(0))))
-                    .clone();
-                if fresh && ptr::eq(task, task_or_fallback(cx)) {
-                    // Watch it from now on; it is new, so nothing can have
-                    // bumped it before the frames were computed (`seen`'s
-                    // word half is 0 for NO_WORD, as for a new word).
-                    cx.watch.set(&word.0);
-                }
-                word
-            };
-            // SAFETY: the task's context outlives its poll, which is running.
-            match unsafe { task.as_ref() } {
-                Some(task) => Some(make(task)),
-                None => FALLBACK.try_with(|f| make(f)).ok(),
-            }
-        })
-        .ok()
-        .flatten()
-}
-
-fn task_or_fallback(cx: &ScopeContext) -> *const TaskContext {
-    let task = cx.task.get();
-    if task.is_null() {
-        FALLBACK
-            .try_with(|f| f as *const TaskContext)
-            .unwrap_or(ptr::null())
-    } else {
-        task
-    }
+    with_current(|cx| {
+        let word = cx
+            .word
+            .get_or_init(|| Arc::new(TaskWord(AtomicU32::new(0))));
+        if cx.watch.get().is_null() {
+            // Watch it from now on; it is new, so nothing can have bumped
+            // it before the frames were computed (`seen`'s word half was 0
+            // without one, as for a new word).
+            cx.watch.set(&word.0);
+        }
+        word.clone()
+    })
 }
 
 /// Spends one unit of the running task's checkpoint budget (DESIGN §2.8).
@@ -549,25 +520,20 @@ fn task_or_fallback(cx: &ScopeContext) -> *const TaskContext {
 /// waiting.
 #[inline]
 pub fn poll_budget(cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-    let spent = CONTEXT
-        .try_with(|c| {
-            // SAFETY: the task's context outlives its poll, which is running.
-            if let Some(task) = unsafe { c.task.get().as_ref() } {
-                if task.budget_pass.replace(false) {
-                    return true;
-                }
-                let left = c.budget.get();
-                if left > 1 {
-                    c.budget.set(left - 1);
-                    return true;
-                }
-                c.budget.set(0);
-                task.budget_pass.set(true);
-                return false;
-            }
-            true
-        })
-        .unwrap_or(true);
+    let spent = with_current(|task| {
+        if task.budget_pass.replace(false) {
+            return true;
+        }
+        let left = task.budget.get();
+        if left > 1 {
+            task.budget.set(left - 1);
+            return true;
+        }
+        task.budget.set(0);
+        task.budget_pass.set(true);
+        false
+    })
+    .unwrap_or(true);
     if spent {
         std::task::Poll::Ready(())
     } else {
