@@ -44,8 +44,9 @@ impl Frame {
     #[inline(always)]
     pub(crate) fn leave_if_foreign(&self, waker: &Waker) {
         // SAFETY: the frame's waker is the poll's `cx.waker()`, alive while
-        // the frame is pushed.
-        if !waker.will_wake(unsafe { &*self.waker }) {
+        // the frame is pushed. (The data pointer alone: a waker of the same
+        // host with another vtable is only registered needlessly.)
+        if waker.data() != unsafe { &*self.waker }.data() {
             self.leave(waker);
         }
     }
@@ -214,12 +215,13 @@ impl Slot {
     /// The cancellation visible inside this scope, given the enclosing one
     /// and the poll's snapshot (see `seen`).
     #[inline]
-    pub(crate) fn origin_below(&self, parent_origin: *const Node, seen: u64) -> *const Node {
+    pub(crate) fn origin_below(&self, enclosing: &task_context::Enclosing) -> *const Node {
+        let (parent_origin, seen) = (enclosing.origin, enclosing.seen);
         if seen == self.seen.get()
             && seen != task_context::STALE
             && parent_origin == self.parent_origin.get()
-            && !self.owner.get().is_null()
-            && self.owner.get() == task_context::current_word_ptr()
+            && !enclosing.word.is_null()
+            && self.owner.get() == enclosing.word
         {
             return self.origin.get();
         }

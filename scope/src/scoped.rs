@@ -141,12 +141,12 @@ where
             Phase::Exited => panic!("a cancel scope's future was polled after it completed"),
         }
         let slot: &Slot = this.slot;
-        let (parent, parent_origin, seen) = task_context::enclosing();
+        let enclosing = task_context::enclosing();
         let frame = Frame {
-            parent,
+            parent: enclosing.frame,
             slot,
             waker: cx.waker(),
-            origin: Cell::new(slot.origin_below(parent_origin, seen)),
+            origin: Cell::new(slot.origin_below(&enclosing)),
         };
         if !slot.linked.get() && slot.deadline_bits() != NO_DEADLINE {
             // Its timer is not armed yet: the first check inside links it,
@@ -162,7 +162,7 @@ where
             }
         }
         let polled = {
-            let _frame = task_context::push(&frame);
+            let _frame = task_context::push_on(enclosing.cx, &frame);
             this.body.poll(cx)
         };
         let Poll::Ready(result) = polled else {

@@ -39,7 +39,9 @@ use std::sync::Arc;
 use std::task::Waker;
 
 /// A task's cancel word: bumped whenever something that decides the
-/// cancellation of one of the task's scopes changed.
+/// cancellation of one of the task's scopes changed. (Transparent: a pointer
+/// to its atomic is a pointer to it.)
+#[repr(transparent)]
 pub(crate) struct TaskWord(AtomicU32);
 
 impl TaskWord {
@@ -89,8 +91,10 @@ pub struct TaskContext {
     /// `watch` and the root's cancel bit when the frames' origins were
     /// computed, or `STALE`.
     seen: Cell<u64>,
-    /// The waker the task is polled with (leaves outside any scope).
-    task_waker: Cell<*const Waker>,
+    /// The data pointer of the waker the task is polled with (null: none):
+    /// a primitive outside any scope polled with a waker of another data
+    /// pointer leaves it with the task (`leaves`).
+    task_waker: Cell<*const ()>,
     budget: Cell<u32>,
     /// Checks left until one also reads the clock for the deadlines of the
     /// poll's scopes (see `visible_cancellation`).
@@ -210,7 +214,7 @@ impl TaskContext {
         self.frame.set(ptr::null());
         self.root.set(root);
         self.seen.set(STALE);
-        self.task_waker.set(waker);
+        self.task_waker.set(waker.data());
         self.budget.set(budget);
         // SAFETY: `root` is kept alive by the caller (its runtime) for the
         // guard's life.
@@ -344,21 +348,37 @@ pub(crate) fn current_frame() -> *const Frame {
     with_current(|cx| cx.frame.get()).unwrap_or(ptr::null())
 }
 
-/// For a scope about to push its frame: the enclosing frame and the
-/// cancellation it sees. At the top of a poll (no enclosing frame) this is
-/// the root scope, and the snapshot the frames of this poll are valid for is
-/// taken first.
-///
-/// Also returns the snapshot (`STALE` if the frames need a refresh), for the
-/// scope's cached view (`Slot::origin_below`).
+/// What a scope about to push its frame needs to know, from one look at the
+/// thread's context: the context, the enclosing frame and the cancellation
+/// it sees, the snapshot (`STALE` if the frames need a refresh) and the
+/// task's word (null if none yet), for the scope's cached view
+/// (`Slot::origin_below`).
+pub(crate) struct Enclosing {
+    pub(crate) cx: *const TaskContext,
+    pub(crate) frame: *const Frame,
+    pub(crate) origin: *const Node,
+    pub(crate) seen: u64,
+    pub(crate) word: *const TaskWord,
+}
+
+/// The `Enclosing` of the code polled right now. At the top of a poll (no
+/// enclosing frame) the enclosing cancellation is the root scope's, and the
+/// snapshot the frames of this poll are valid for is taken first.
 #[inline]
-pub(crate) fn enclosing() -> (*const Frame, *const Node, u64) {
+pub(crate) fn enclosing() -> Enclosing {
     with_current(|cx| {
         let frame = cx.frame.get();
+        let word = cx.watch.get().cast::<TaskWord>();
         // SAFETY: a non-null frame belongs to the poll that is running on
         // this thread (its guard resets the pointer before it goes).
         match unsafe { frame.as_ref() } {
-            Some(parent) => (frame, parent.origin.get(), cx.seen.get()),
+            Some(parent) => Enclosing {
+                cx,
+                frame,
+                origin: parent.origin.get(),
+                seen: cx.seen.get(),
+                word,
+            },
             None => {
                 let now = cx.observe();
                 cx.seen.set(now);
@@ -367,17 +387,29 @@ pub(crate) fn enclosing() -> (*const Frame, *const Node, u64) {
                 } else {
                     ptr::null()
                 };
-                (frame, root, now)
+                Enclosing {
+                    cx,
+                    frame,
+                    origin: root,
+                    seen: now,
+                    word,
+                }
             }
         }
     })
-    .unwrap_or((ptr::null(), ptr::null(), STALE))
+    .unwrap_or(Enclosing {
+        cx: ptr::null(),
+        frame: ptr::null(),
+        origin: ptr::null(),
+        seen: STALE,
+        word: ptr::null(),
+    })
 }
 
 /// The running task's word, or null if it has none yet (for comparing).
 #[inline]
 pub(crate) fn current_word_ptr() -> *const TaskWord {
-    with_current(|cx| cx.word.get().map_or(ptr::null(), Arc::as_ptr)).unwrap_or(ptr::null())
+    with_current(|cx| cx.watch.get().cast::<TaskWord>()).unwrap_or(ptr::null())
 }
 
 /// At the top of a task's poll, before reading any scope: the snapshot the
@@ -419,14 +451,26 @@ impl Drop for FrameGuard {
 /// the guard (it lives on the caller's stack, beside the guard).
 #[inline]
 pub(crate) fn push(frame: &Frame) -> FrameGuard {
-    with_current(|cx| FrameGuard {
-        cx,
-        previous: cx.frame.replace(frame),
-    })
-    .unwrap_or(FrameGuard {
-        cx: ptr::null(),
-        previous: ptr::null(),
-    })
+    let cx = with_current(|cx| cx as *const TaskContext).unwrap_or(ptr::null());
+    push_on(cx, frame)
+}
+
+/// `push` on the context an `Enclosing` came from (no second look at the
+/// thread-local).
+#[inline]
+pub(crate) fn push_on(cx: *const TaskContext, frame: &Frame) -> FrameGuard {
+    // SAFETY: `cx` is null or the context of the running poll (from
+    // `enclosing`), which stays put during it.
+    match unsafe { cx.as_ref() } {
+        Some(context) => FrameGuard {
+            cx,
+            previous: context.frame.replace(frame),
+        },
+        None => FrameGuard {
+            cx: ptr::null(),
+            previous: ptr::null(),
+        },
+    }
 }
 
 /// The cancellation visible to code polled right now (the outermost
@@ -450,12 +494,12 @@ pub(crate) fn visible_cancellation(waker: Option<&Waker>) -> *const Node {
                 return root;
             }
             if let Some(waker) = waker {
-                // SAFETY: the task's waker outlives its poll, which is
-                // running (`TaskContext::enter`).
-                if let Some(task_waker) = unsafe { cx.task_waker.get().as_ref() } {
-                    if !waker.will_wake(task_waker) {
-                        cx.leave_outside_scopes(waker);
-                    }
+                // The data pointer alone: a waker of the task with another
+                // vtable would only be registered needlessly (a spurious
+                // wake-up at shutdown), never missed.
+                let task_waker = cx.task_waker.get();
+                if !task_waker.is_null() && waker.data() != task_waker {
+                    cx.leave_outside_scopes(waker);
                 }
             }
             return ptr::null();
