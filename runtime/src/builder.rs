@@ -310,9 +310,13 @@ impl Builder {
         self
     }
 
-    /// How many consecutive ready waits a task may make before it is made to
-    /// yield (DESIGN §2.8). Default 128, tokio's coop budget; `1` gives Trio's
-    /// strict "every await is a schedule point". `0` makes `build` fail.
+    /// At most this many checkpoints complete in one poll of a task before
+    /// it yields to the scheduler (DESIGN §2.8): the last one yields first,
+    /// then completes when the task runs again. Default 128, tokio's coop
+    /// budget; `1` gives Trio's strict mode, where every checkpoint (a ready
+    /// wait, a cancelled `checkpoint()`) is a schedule point.
+    /// `checkpoint_if_cancelled()` is a cancel point only: it spends the
+    /// budget only when it finds the scope cancelled. `0` makes `build` fail.
     pub fn checkpoint_budget(mut self, budget: u32) -> Self {
         self.config.checkpoint_budget = budget;
         self

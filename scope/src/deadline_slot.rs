@@ -12,7 +12,7 @@
 //! `SeqCst`, fenced). One of the two sees the other and arms.
 
 use crate::cancelled::CancelReason;
-use crate::driver::{self, DeadlineDriver, NO_DEADLINE};
+use crate::driver::{self, NO_DEADLINE};
 use crate::loom::atomic::{Ordering::SeqCst, fence};
 use crate::node::{CANCEL_CALLED, ENTERED, EXITED, LINKED, Node, TimerSlot};
 use std::sync::Arc;
@@ -22,8 +22,7 @@ use std::time::Instant;
 impl Node {
     /// The scope is now linked: record the runtime's driver and arm the
     /// deadline if there is one (no lock when there is none).
-    pub(crate) fn activate(self: &Arc<Self>, driver: Option<Arc<dyn DeadlineDriver>>) {
-        self.set_driver(driver);
+    pub(crate) fn activate(self: &Arc<Self>) {
         // Dekker with `set_deadline`: our LINKED (set by the link) before
         // our deadline read.
         fence(SeqCst);
@@ -108,7 +107,7 @@ impl Node {
         if state & LINKED == 0 {
             return state & ENTERED != 0 && check_clock && self.now() >= deadline;
         }
-        let Some(driver) = self.driver() else {
+        let Some(driver) = self.driver_for_arming() else {
             return check_clock && driver::now() >= deadline;
         };
         if check_clock && driver.now() >= deadline {

@@ -19,7 +19,7 @@ use crate::cancelled::Cancelled;
 use crate::driver::{self, NO_DEADLINE};
 use crate::leaves::LazyLeaves;
 use crate::node::{CANCEL_CALLED, ENTERED, LINKED, Node, SHIELD};
-use crate::task_context::{self, TaskWord, current_frame};
+use crate::task_context::{self, current_frame};
 use std::cell::{Cell, OnceCell, UnsafeCell};
 use std::panic::Location;
 use std::ptr;
@@ -175,7 +175,7 @@ pub(crate) struct Slot {
     /// The word of the task whose snapshots `seen` holds, set once the node
     /// records that task's word (then every change to the node's state
     /// bumps it). Null: nothing cached.
-    owner: Cell<*const TaskWord>,
+    owner: Cell<*const Node>,
     /// The cancellation this scope saw at its last poll, with the snapshot
     /// and the enclosing cancellation it was computed for: while both are
     /// the same, the node's state has not changed either (its changes bump
@@ -322,7 +322,7 @@ pub(crate) fn materialize(frame: &Frame) -> &Arc<Node> {
         }
     }
     slot.linked.set(true);
-    node.activate(driver::current_driver());
+    node.activate();
     // A cancel above that walked past before our push never reached us or
     // the tasks already hung below us: wake them now.
     if !node.effective_origin().is_null() {

@@ -80,8 +80,9 @@
 //!
 //! # How it stays cheap
 //!
-//! See `task_context.rs` (a cancel check is one thread-local read and one
-//! load of the task's cancel word), `frame.rs` (the scopes of a poll, on its
+//! See `task_context.rs` (a cancel check is one thread-local read and two
+//! atomic loads: the task's cancel word and the runtime root's state),
+//! `frame.rs` (the scopes of a poll, on its
 //! stack) and `node.rs` with `tree.rs` (the lock-free tree: link, cancel
 //! walk, safe unlinking; its table says which operation takes which lock).
 //! A scope whose body finishes in its first poll without a check never

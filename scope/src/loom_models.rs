@@ -9,7 +9,6 @@ use crate::cancelled::CancelReason;
 use crate::driver::{DeadlineDriver, NO_DEADLINE, TimerHandle};
 use crate::host_waker::HostWaker;
 use crate::node::{CANCEL_CALLED, EXITED, Node};
-use crate::task_context::TaskWord;
 use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 use std::sync::{Arc, Mutex};
@@ -212,7 +211,8 @@ fn loom_deadline_moved_while_expiring() {
         let node = entered();
         node.set_deadline(Some(base + Duration::from_secs(10)));
         node.link_top(); // the scope waits: it is linked, its deadline armed
-        node.activate(Some(driver.clone()));
+        let _ = node.driver.set(driver.clone());
+        node.activate();
         driver.now_secs.store(10, SeqCst); // the deadline is due
         let later = base + Duration::from_secs(20);
         let mover = {
@@ -236,12 +236,12 @@ fn loom_task_root_waker_change_racing_cancel() {
     loom::model(|| {
         let parent = entered();
         let root = entered();
-        let word = TaskWord::new();
+        let word = entered();
         root.record_word(&word);
         root.link(&parent);
         let (_old, old_waker) = counter();
         assert!(root.host.register(&old_waker));
-        let seen_word = word.value();
+        let seen_word = word.own_word.value();
         let canceller = {
             let parent = parent.clone();
             thread::spawn(move || parent.cancel(CancelReason::Explicit))
@@ -250,7 +250,7 @@ fn loom_task_root_waker_change_racing_cancel() {
         let (new, new_waker) = counter();
         let registered = root.host.register(&new_waker);
         loom::sync::atomic::fence(SeqCst);
-        let moved = word.value() != seen_word;
+        let moved = word.own_word.value() != seen_word;
         canceller.join().unwrap();
         assert!(
             moved || new.0.load(SeqCst) > 0 || !registered,
@@ -341,15 +341,15 @@ fn loom_live_check_sees_a_cancel_from_another_thread() {
     loom::model(|| {
         let outer = entered();
         let inner = entered();
-        let word = TaskWord::new();
+        let word = entered();
         inner.record_word(&word);
         inner.link(&outer);
-        let seen = word.value();
+        let seen = word.own_word.value();
         let canceller = {
             let outer = outer.clone();
             thread::spawn(move || outer.cancel(CancelReason::Explicit))
         };
-        if word.value() != seen {
+        if word.own_word.value() != seen {
             assert!(
                 !inner.effective_origin().is_null(),
                 "the word moved but the refresh missed the cancel"
@@ -357,7 +357,7 @@ fn loom_live_check_sees_a_cancel_from_another_thread() {
         }
         canceller.join().unwrap();
         assert_ne!(
-            word.value(),
+            word.own_word.value(),
             seen,
             "a cancel of an enclosing scope left the word"
         );
@@ -524,7 +524,7 @@ fn loom_link_owned_racing_parent_exit() {
 fn loom_handle_enter_racing_cancel() {
     loom::model(|| {
         let node = Node::new(NO_DEADLINE, false);
-        let word = TaskWord::new();
+        let word = entered();
         let canceller = {
             let node = node.clone();
             thread::spawn(move || node.cancel(CancelReason::Explicit))
@@ -532,11 +532,11 @@ fn loom_handle_enter_racing_cancel() {
         assert!(node.try_enter());
         node.record_word(&word);
         loom::sync::atomic::fence(SeqCst); // as `Scoped::enter` does
-        let seen_word = word.value();
+        let seen_word = word.own_word.value();
         let saw = node.state() & CANCEL_CALLED != 0; // frame origin
         canceller.join().unwrap();
         assert!(
-            saw || word.value() != seen_word,
+            saw || word.own_word.value() != seen_word,
             "neither the frame nor the word shows the cancel"
         );
     });

@@ -17,7 +17,7 @@
 //! | operation | lock or flag taken | why |
 //! |---|---|---|
 //! | `link` / `link_owned` (a scope waits, a task joins a group) | none: a CAS push on the parent's list | lists are Treiber stacks at the head |
-//! | materializing a scope without a deadline | none (the driver is a set-once pointer) | |
+//! | materializing a scope without a deadline | none | |
 //! | materializing / moving / firing an armed deadline | the node's `timer` mutex | keeps "armed" and the wheel's entry in step; held for a wheel insert, never while waking |
 //! | `cancel`, `set_shield`, the cancel walk | none | walkers count themselves in `readers`; nodes are retired, never freed, under a walker |
 //! | `cancel_called()`, `deadline()`, `shield()` | none | atomic loads, and a clock read when a deadline is set; a deadline found passed is recorded as a cancel (one CAS, refused once exited) and walked |
@@ -95,17 +95,24 @@ pub(crate) struct Node {
     /// `retired_next`.
     pub(crate) retired: AtomicPtr<Node>,
     pub(crate) retired_next: AtomicPtr<Node>,
-    /// The cancel word of the task hosting this node (`Arc::into_raw`, set
-    /// once): a walk that reaches the node bumps it, so a cancel check in
-    /// that task's running poll sees the change with one load.
-    pub(crate) word: AtomicPtr<TaskWord>,
+    /// The node holding the cancel word of the task hosting this node
+    /// (`Arc::into_raw`, or this very node, which holds no reference to
+    /// itself; set once): a walk that reaches the node bumps that word, so a
+    /// cancel check in the task's running poll sees the change with one
+    /// load.
+    pub(crate) word: AtomicPtr<Node>,
+    /// The cancel word of a task, when this node holds it (a task's root
+    /// scope holds its task's, so a task spawned into a group allocates
+    /// nothing more for it).
+    pub(crate) own_word: TaskWord,
     pub(crate) host: HostWaker,
     /// While `STARTING`: a node linked under the caller's scope in this
     /// node's place, carrying its task's word and waker (`Arc::into_raw`,
     /// owned; set at creation, taken by the host when the task started).
     pub(crate) proxy: AtomicPtr<Node>,
-    /// The runtime's deadline driver (`Box::into_raw`, set once).
-    pub(crate) driver: AtomicPtr<Arc<dyn DeadlineDriver>>,
+    /// The runtime's deadline driver, recorded (once) when a deadline is
+    /// first armed: a node that never has a deadline never touches it.
+    pub(crate) driver: std::sync::OnceLock<Arc<dyn DeadlineDriver>>,
     pub(crate) timer: Mutex<TimerSlot>,
 }
 
@@ -159,9 +166,10 @@ impl Node {
             retired: AtomicPtr::new(ptr::null_mut()),
             retired_next: AtomicPtr::new(ptr::null_mut()),
             word: AtomicPtr::new(ptr::null_mut()),
+            own_word: TaskWord::new(),
             proxy: AtomicPtr::new(ptr::null_mut()),
             host: HostWaker::new(),
-            driver: AtomicPtr::new(ptr::null_mut()),
+            driver: std::sync::OnceLock::new(),
             timer: Mutex::new(TimerSlot::default()),
         })
     }
@@ -258,15 +266,21 @@ impl Node {
 
     /// Records the cancel word of the task hosting this node (once; a node
     /// polled later by another task keeps the first, see `task_context.rs`).
-    pub(crate) fn record_word(&self, word: &Arc<TaskWord>) {
+    pub(crate) fn record_word(&self, holder: &Arc<Node>) {
         if !self.word.load(Acquire).is_null() {
             return;
         }
-        let raw = Arc::into_raw(word.clone()).cast_mut();
+        let me = (self as *const Node).cast_mut();
+        let raw = if ptr::eq(Arc::as_ptr(holder), me) {
+            me // our own word: no reference to ourselves
+        } else {
+            Arc::into_raw(holder.clone()).cast_mut()
+        };
         if self
             .word
             .compare_exchange(ptr::null_mut(), raw, SeqCst, Acquire)
             .is_err()
+            && raw != me
         {
             // SAFETY: ours, from the `into_raw` above; never published.
             drop(unsafe { Arc::from_raw(raw) });
@@ -277,34 +291,37 @@ impl Node {
     /// host task's word (no wake-up).
     #[inline]
     pub(crate) fn touch(&self) {
-        let word = self.word.load(Acquire);
-        // SAFETY: set once from `Arc::into_raw`, released only in `drop`.
-        if let Some(word) = unsafe { word.as_ref() } {
-            word.bump();
+        let holder = self.word.load(Acquire);
+        // SAFETY: set once to this node or from `Arc::into_raw`, released
+        // only in `drop`.
+        if let Some(holder) = unsafe { holder.as_ref() } {
+            holder.own_word.bump();
         }
     }
 
-    /// The deadline driver this node arms its timer on (set at link time).
+    /// The deadline driver this node arms its timer on, if recorded.
     pub(crate) fn driver(&self) -> Option<&Arc<dyn DeadlineDriver>> {
-        // SAFETY: set once from `Box::into_raw`, freed only in `drop`.
-        unsafe { self.driver.load(Acquire).as_ref() }
+        self.driver.get()
     }
 
-    /// Records the runtime's driver, if none is recorded yet.
-    pub(crate) fn set_driver(&self, driver: Option<Arc<dyn DeadlineDriver>>) {
-        let Some(driver) = driver else { return };
-        if !self.driver.load(Acquire).is_null() {
-            return;
+    /// The driver to arm a deadline on: the recorded one; else this
+    /// thread's runtime's, or the nearest ancestor's (a deadline set from a
+    /// thread outside the runtime), recorded from now on.
+    pub(crate) fn driver_for_arming(&self) -> Option<&Arc<dyn DeadlineDriver>> {
+        if let Some(driver) = self.driver.get() {
+            return Some(driver);
         }
-        let raw = Box::into_raw(Box::new(driver));
-        if self
-            .driver
-            .compare_exchange(ptr::null_mut(), raw, SeqCst, Acquire)
-            .is_err()
-        {
-            // SAFETY: ours, from the `into_raw` above; never published.
-            drop(unsafe { Box::from_raw(raw) });
-        }
+        let found = driver::current_driver().or_else(|| {
+            let mut node = self.parent();
+            while let Some(n) = node {
+                if let Some(driver) = n.driver.get() {
+                    return Some(driver.clone());
+                }
+                node = n.parent();
+            }
+            None
+        })?;
+        Some(self.driver.get_or_init(|| found))
     }
 
     /// The clock this scope's deadline is measured on.
@@ -339,15 +356,10 @@ impl Drop for Node {
             };
         }
         drop(self.take_proxy());
-        let word = self.word.swap(ptr::null_mut(), SeqCst);
-        if !word.is_null() {
+        let holder = self.word.swap(ptr::null_mut(), SeqCst);
+        if !holder.is_null() && !ptr::eq(holder, self) {
             // SAFETY: set from `Arc::into_raw` in `record_word`.
-            drop(unsafe { Arc::from_raw(word) });
-        }
-        let driver = self.driver.swap(ptr::null_mut(), SeqCst);
-        if !driver.is_null() {
-            // SAFETY: set from `Box::into_raw` in `set_driver`.
-            drop(unsafe { Box::from_raw(driver) });
+            drop(unsafe { Arc::from_raw(holder) });
         }
     }
 }

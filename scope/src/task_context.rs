@@ -18,7 +18,11 @@
 //! word (and the root scope's state) did not change since it was computed:
 //! the top frame takes a snapshot before reading any scope, and a check
 //! compares the word with it — one load of a cache line that only moves when
-//! something changed. If it moved, the check recomputes every frame of the
+//! something changed. DESIGN §3 asks for one atomic load; a check makes two:
+//! the task's word and the runtime root's state (a graceful shutdown is not
+//! in the tree, so it cannot bump every task's word), both read-mostly
+//! lines that stay in every core's cache until a cancel writes them. One
+//! check in 256 also reads the clock (see `CLOCK_EVERY`). If it moved, the check recomputes every frame of the
 //! poll (a *refresh*), so a cancel from another thread, or a deadline fired
 //! on another worker, is seen by the very next check even inside one long
 //! poll; so is the task's own `cancel()` (as in Trio).
@@ -45,14 +49,18 @@ use std::task::Waker;
 pub(crate) struct TaskWord(AtomicU32);
 
 impl TaskWord {
-    #[cfg(all(test, loom))]
-    pub(crate) fn new() -> Arc<TaskWord> {
-        Arc::new(TaskWord(AtomicU32::new(0)))
+    pub(crate) fn new() -> TaskWord {
+        TaskWord(AtomicU32::new(0))
     }
 
     #[cfg(all(test, loom))]
     pub(crate) fn value(&self) -> u32 {
         self.0.load(Acquire)
+    }
+
+    /// The atomic, for a check to load.
+    pub(crate) fn atomic(&self) -> *const AtomicU32 {
+        &self.0
     }
 
     #[inline]
@@ -81,7 +89,11 @@ const CLOCK_EVERY: u32 = 256;
 /// [`TaskContext::enter`]; it must not move while entered (it lives in the
 /// task, or on the stack of a `block_on` call).
 pub struct TaskContext {
-    word: OnceCell<Arc<TaskWord>>,
+    /// The node holding the task's word (its root scope's node, or one made
+    /// for the purpose), once needed.
+    word: OnceCell<Arc<Node>>,
+    /// `word`'s node, for comparing (null: none yet).
+    holder: Cell<*const Node>,
     /// The innermost frame of the running poll, or null.
     frame: Cell<*const Frame>,
     /// `word`'s atomic, once allocated (else null).
@@ -137,6 +149,7 @@ impl TaskContext {
     pub const fn new() -> Self {
         TaskContext {
             word: OnceCell::new(),
+            holder: Cell::new(ptr::null()),
             frame: Cell::new(ptr::null()),
             watch: Cell::new(ptr::null()),
             root: Cell::new(ptr::null()),
@@ -358,7 +371,7 @@ pub(crate) struct Enclosing {
     pub(crate) frame: *const Frame,
     pub(crate) origin: *const Node,
     pub(crate) seen: u64,
-    pub(crate) word: *const TaskWord,
+    pub(crate) word: *const Node,
 }
 
 /// The `Enclosing` of the code polled right now. At the top of a poll (no
@@ -368,7 +381,7 @@ pub(crate) struct Enclosing {
 pub(crate) fn enclosing() -> Enclosing {
     with_current(|cx| {
         let frame = cx.frame.get();
-        let word = cx.watch.get().cast::<TaskWord>();
+        let word = cx.holder.get();
         // SAFETY: a non-null frame belongs to the poll that is running on
         // this thread (its guard resets the pointer before it goes).
         match unsafe { frame.as_ref() } {
@@ -408,8 +421,8 @@ pub(crate) fn enclosing() -> Enclosing {
 
 /// The running task's word, or null if it has none yet (for comparing).
 #[inline]
-pub(crate) fn current_word_ptr() -> *const TaskWord {
-    with_current(|cx| cx.watch.get().cast::<TaskWord>()).unwrap_or(ptr::null())
+pub(crate) fn current_word_ptr() -> *const Node {
+    with_current(|cx| cx.holder.get()).unwrap_or(ptr::null())
 }
 
 /// At the top of a task's poll, before reading any scope: the snapshot the
@@ -536,21 +549,38 @@ pub(crate) fn refresh_if_changed() {
     });
 }
 
-/// The running task's word, allocated on first use, for a node it hosts.
-/// Outside any task, the thread's.
-pub(crate) fn current_word() -> Option<Arc<TaskWord>> {
+/// The node holding the running task's word (made on first use), for a
+/// node the task hosts to record. Outside any task, the thread's.
+pub(crate) fn current_word() -> Option<Arc<Node>> {
     with_current(|cx| {
-        let word = cx
+        let holder = cx
             .word
-            .get_or_init(|| Arc::new(TaskWord(AtomicU32::new(0))));
-        if cx.watch.get().is_null() {
-            // Watch it from now on; it is new, so nothing can have bumped
-            // it before the frames were computed (`seen`'s word half was 0
-            // without one, as for a new word).
-            cx.watch.set(&word.0);
-        }
-        word.clone()
+            .get_or_init(|| Node::new(crate::driver::NO_DEADLINE, false));
+        cx.watch_holder(holder);
+        holder.clone()
     })
+}
+
+/// At a task root's first poll: its node holds the task's word, unless the
+/// task has one already. Returns the holder.
+pub(crate) fn adopt_word(root: &Arc<Node>) -> Option<Arc<Node>> {
+    with_current(|cx| {
+        let holder = cx.word.get_or_init(|| root.clone());
+        cx.watch_holder(holder);
+        holder.clone()
+    })
+}
+
+impl TaskContext {
+    fn watch_holder(&self, holder: &Arc<Node>) {
+        if self.holder.get().is_null() {
+            // Watch it from now on; it is new to this task, so nothing of
+            // the task bumped it before the frames were computed (`seen`'s
+            // word half was 0 without a word, as for a new one).
+            self.holder.set(Arc::as_ptr(holder));
+            self.watch.set(holder.own_word.atomic());
+        }
+    }
 }
 
 /// Spends one unit of the running task's checkpoint budget (DESIGN §2.8).

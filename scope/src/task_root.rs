@@ -94,7 +94,7 @@ impl TaskScope {
             None => node.link_top(),
         }
         // Its deadline (set through `scope()`) is armed like any scope's.
-        node.activate(crate::driver::current_driver());
+        node.activate();
         let slot = Slot::new(Some(node), crate::driver::NO_DEADLINE);
         slot.linked.set(true);
         TaskScope {
@@ -113,7 +113,7 @@ impl TaskScope {
         let node = self.slot.node();
         if self.seen.get().is_none() {
             // First poll: this task hosts the node from now on.
-            if let Some(word) = task_context::current_word() {
+            if let Some(word) = task_context::adopt_word(node) {
                 node.record_word(&word);
                 if let Some(proxy) = self.proxy() {
                     proxy.record_word(&word);
