@@ -33,7 +33,7 @@
 //! lost).
 
 use crate::frame::{self, Frame};
-use crate::leaves::Leaves;
+use crate::leaves::LazyLeaves;
 use crate::loom::atomic::{AtomicU32, Ordering::Acquire, Ordering::Release};
 use crate::node::{CANCEL_CALLED, Node};
 use std::cell::{Cell, OnceCell, UnsafeCell};
@@ -117,12 +117,12 @@ pub struct TaskContext {
     budget_pass: Cell<bool>,
     /// Primitives outside any scope polled with another waker than the
     /// task's: woken when the root scope is found cancelled.
-    leaves: Leaves,
+    leaves: LazyLeaves,
     /// The task's top scopes (linked with no parent: the runtime's root is
     /// above them). The root is not in the tree, so when the task first
     /// finds it cancelled it walks them itself, waking what waits below
     /// under wakers of its own (a `FuturesUnordered` of scopes).
-    tops: UnsafeCell<Vec<Arc<Node>>>,
+    tops: UnsafeCell<Option<Box<Vec<Arc<Node>>>>>,
     /// The tops were walked for the root's cancellation.
     root_walked: Cell<bool>,
 }
@@ -158,8 +158,8 @@ impl TaskContext {
             budget: Cell::new(u32::MAX),
             clock_countdown: Cell::new(CLOCK_EVERY),
             budget_pass: Cell::new(false),
-            leaves: Leaves::new(),
-            tops: UnsafeCell::new(Vec::new()),
+            leaves: LazyLeaves::new(),
+            tops: UnsafeCell::new(None),
             root_walked: Cell::new(false),
         }
     }
@@ -249,8 +249,8 @@ impl TaskContext {
         self.root_walked.set(true);
         // SAFETY: only the polling thread touches `tops`, and no reference
         // into it is held across this call.
-        let tops = unsafe { std::mem::take(&mut *self.tops.get()) };
-        for top in &tops {
+        let tops = unsafe { (*self.tops.get()).take() }.unwrap_or_default();
+        for top in tops.iter() {
             if top.state() & (crate::node::SHIELD | crate::node::EXITED) == 0 {
                 top.walk_quietly();
             }
@@ -262,7 +262,7 @@ impl TaskContext {
 
     fn add_top(&self, node: &Arc<Node>) {
         // SAFETY: as in `root_cancelled`.
-        let tops = unsafe { &mut *self.tops.get() };
+        let tops = unsafe { &mut *self.tops.get() }.get_or_insert_with(Box::default);
         if tops.len() == tops.capacity() && tops.len() >= 16 {
             // Forget the tops that exited (amortized O(1) per top).
             tops.retain(|top| top.state() & crate::node::EXITED == 0);
@@ -272,7 +272,9 @@ impl TaskContext {
 
     fn forget_top(&self, node: &Arc<Node>) {
         // SAFETY: as in `root_cancelled`.
-        let tops = unsafe { &mut *self.tops.get() };
+        let Some(tops) = (unsafe { &mut *self.tops.get() }) else {
+            return;
+        };
         if tops.last().is_some_and(|top| Arc::ptr_eq(top, node)) {
             tops.pop();
         }
