@@ -122,6 +122,9 @@ pub struct TaskContext {
     /// above them). The root is not in the tree, so when the task first
     /// finds it cancelled it walks them itself, waking what waits below
     /// under wakers of its own (a `FuturesUnordered` of scopes).
+    // Boxed: one pointer in every task instead of a `Vec`'s three words,
+    // for a list most tasks never use.
+    #[allow(clippy::box_collection)]
     tops: UnsafeCell<Option<Box<Vec<Arc<Node>>>>>,
     /// The tops were walked for the root's cancellation.
     root_walked: Cell<bool>,
