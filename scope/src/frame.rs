@@ -226,9 +226,12 @@ impl Slot {
             return self.origin.get();
         }
         let origin = visible_origin(self.node.get(), parent_origin);
-        self.seen.set(seen);
-        self.parent_origin.set(parent_origin);
-        self.origin.set(origin);
+        if !self.owner.get().is_null() {
+            // Only a scope whose node records the task's word can reuse it.
+            self.seen.set(seen);
+            self.parent_origin.set(parent_origin);
+            self.origin.set(origin);
+        }
         origin
     }
 

@@ -151,7 +151,7 @@ where
         if !slot.linked.get() && slot.deadline_bits() != NO_DEADLINE {
             // Its timer is not armed yet: the first check inside links it,
             // so the deadline fires even if this poll never returns.
-            task_context::mark_stale();
+            enclosing.mark_stale();
         }
         if !frame.origin.get().is_null() && !slot.leaves.is_empty() {
             // Cancelled: wake the primitives waiting below with wakers of

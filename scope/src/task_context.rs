@@ -448,6 +448,18 @@ pub(crate) fn mark_stale() {
     with_current(|cx| cx.seen.set(STALE));
 }
 
+impl Enclosing {
+    /// `mark_stale` on the context this came from (no second look at the
+    /// thread-local).
+    #[inline]
+    pub(crate) fn mark_stale(&self) {
+        // SAFETY: null or the context of the running poll, which stays put.
+        if let Some(cx) = unsafe { self.cx.as_ref() } {
+            cx.seen.set(STALE);
+        }
+    }
+}
+
 /// Points the context at a frame until dropped (also on unwind).
 pub(crate) struct FrameGuard {
     cx: *const TaskContext,
