@@ -172,26 +172,7 @@ pub(crate) struct Slot {
     pub(crate) registered: UnsafeCell<Option<Waker>>,
     /// Primitives below with wakers of their own (`leaves.rs`).
     pub(crate) leaves: LazyLeaves,
-    /// The word of the task whose snapshots `seen` holds, set once the node
-    /// records that task's word (then every change to the node's state
-    /// bumps it). Null: nothing cached.
-    owner: Cell<*const Node>,
-    /// The cancellation this scope saw at its last poll, with the snapshot
-    /// and the enclosing cancellation it was computed for: while both are
-    /// the same, the node's state has not changed either (its changes bump
-    /// the word), so a poll reuses it without touching the node — which is
-    /// not in the poller's cache when many tasks interleave.
-    seen: Cell<u64>,
-    parent_origin: Cell<*const Node>,
-    origin: Cell<*const Node>,
 }
-
-// SAFETY: the raw pointers are a cache: `owner` is only compared, and
-// `parent_origin`/`origin` are only returned when they equal what a fresh
-// computation gives now (the enclosing origin, this slot's own node, or
-// null), all of which the scope chain or the runtime keeps alive. A scope's
-// future moves between threads only between polls.
-unsafe impl Send for Slot {}
 
 impl Slot {
     pub(crate) fn new(node: Option<Arc<Node>>, deadline: u64) -> Slot {
@@ -205,44 +186,6 @@ impl Slot {
             linked: Cell::new(false),
             registered: UnsafeCell::new(None),
             leaves: LazyLeaves::new(),
-            owner: Cell::new(ptr::null()),
-            seen: Cell::new(task_context::STALE),
-            parent_origin: Cell::new(ptr::null()),
-            origin: Cell::new(ptr::null()),
-        }
-    }
-
-    /// The cancellation visible inside this scope, given the enclosing one
-    /// and the poll's snapshot (see `seen`).
-    #[inline]
-    pub(crate) fn origin_below(&self, enclosing: &task_context::Enclosing) -> *const Node {
-        let (parent_origin, seen) = (enclosing.origin, enclosing.seen);
-        if seen == self.seen.get()
-            && seen != task_context::STALE
-            && parent_origin == self.parent_origin.get()
-            && !enclosing.word.is_null()
-            && self.owner.get() == enclosing.word
-        {
-            return self.origin.get();
-        }
-        let origin = visible_origin(self.node.get(), parent_origin);
-        if !self.owner.get().is_null() {
-            // Only a scope whose node records the task's word can reuse it.
-            self.seen.set(seen);
-            self.parent_origin.set(parent_origin);
-            self.origin.set(origin);
-        }
-        origin
-    }
-
-    /// The node now records the running task's word: its changes bump it,
-    /// so this scope may cache what it sees (`origin_below`).
-    pub(crate) fn own(&self, node: &Node) {
-        let word = task_context::current_word_ptr();
-        if !word.is_null()
-            && node.word.load(std::sync::atomic::Ordering::Acquire) == word.cast_mut()
-        {
-            self.owner.set(word);
         }
     }
 
@@ -310,7 +253,6 @@ pub(crate) fn materialize(frame: &Frame) -> &Arc<Node> {
     let parent = unsafe { frame.parent.as_ref() }.map(materialize);
     if let Some(word) = task_context::current_word() {
         node.record_word(&word);
-        slot.own(node);
     }
     // SAFETY: the frame's waker is the poll's `cx.waker()`, alive meanwhile.
     let waker = unsafe { &*frame.waker };

@@ -98,7 +98,6 @@ impl<F> Scoped<F> {
                 // such a cancel must reach this task's running poll.
                 if let Some(word) = task_context::current_word() {
                     node.record_word(&word);
-                    slot.own(node);
                 }
                 // Dekker with a canceller on another thread (its bit, then
                 // its read of the word): it bumps our word, or the frame's
@@ -146,7 +145,7 @@ where
             parent: enclosing.frame,
             slot,
             waker: cx.waker(),
-            origin: Cell::new(slot.origin_below(&enclosing)),
+            origin: Cell::new(frame::visible_origin(slot.node.get(), enclosing.origin)),
         };
         if !slot.linked.get() && slot.deadline_bits() != NO_DEADLINE {
             // Its timer is not armed yet: the first check inside links it,

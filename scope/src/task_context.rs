@@ -72,7 +72,7 @@ impl TaskWord {
 }
 
 /// A snapshot value no word and root can have together: forces a refresh.
-pub(crate) const STALE: u64 = u64::MAX;
+const STALE: u64 = u64::MAX;
 
 /// One cancel check in this many also compares the deadlines of the poll's
 /// scopes with the clock. A deadline's timer fires on whichever thread
@@ -367,16 +367,12 @@ pub(crate) fn current_frame() -> *const Frame {
 }
 
 /// What a scope about to push its frame needs to know, from one look at the
-/// thread's context: the context, the enclosing frame and the cancellation
-/// it sees, the snapshot (`STALE` if the frames need a refresh) and the
-/// task's word (null if none yet), for the scope's cached view
-/// (`Slot::origin_below`).
+/// thread's context: the context, and the enclosing frame and the
+/// cancellation it sees.
 pub(crate) struct Enclosing {
     pub(crate) cx: *const TaskContext,
     pub(crate) frame: *const Frame,
     pub(crate) origin: *const Node,
-    pub(crate) seen: u64,
-    pub(crate) word: *const Node,
 }
 
 /// The `Enclosing` of the code polled right now. At the top of a poll (no
@@ -386,7 +382,6 @@ pub(crate) struct Enclosing {
 pub(crate) fn enclosing() -> Enclosing {
     with_current(|cx| {
         let frame = cx.frame.get();
-        let word = cx.holder.get();
         // SAFETY: a non-null frame belongs to the poll that is running on
         // this thread (its guard resets the pointer before it goes).
         match unsafe { frame.as_ref() } {
@@ -394,8 +389,6 @@ pub(crate) fn enclosing() -> Enclosing {
                 cx,
                 frame,
                 origin: parent.origin.get(),
-                seen: cx.seen.get(),
-                word,
             },
             None => {
                 let now = cx.observe();
@@ -409,8 +402,6 @@ pub(crate) fn enclosing() -> Enclosing {
                     cx,
                     frame,
                     origin: root,
-                    seen: now,
-                    word,
                 }
             }
         }
@@ -419,15 +410,7 @@ pub(crate) fn enclosing() -> Enclosing {
         cx: ptr::null(),
         frame: ptr::null(),
         origin: ptr::null(),
-        seen: STALE,
-        word: ptr::null(),
     })
-}
-
-/// The running task's word, or null if it has none yet (for comparing).
-#[inline]
-pub(crate) fn current_word_ptr() -> *const Node {
-    with_current(|cx| cx.holder.get()).unwrap_or(ptr::null())
 }
 
 /// At the top of a task's poll, before reading any scope: the snapshot the
