@@ -3,7 +3,7 @@
 //!
 //! Applications use this through the `canopy` facade, which re-exports it at
 //! its root. It knows no executor and no timer: it reaches tasks through
-//! `std::task::Waker` and deadlines through the [`DeadlineDriver`] hook the
+//! `std::task::Waker` and deadlines through the [`DeadlineDriver`](rt::DeadlineDriver) hook the
 //! runtime installs.
 //!
 //! ```
