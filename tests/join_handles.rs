@@ -8,7 +8,7 @@ mod common;
 use canopy::{
     CancelReason, CancelScope, JoinError, JoinHandle, Runtime, checkpoint_if_cancelled, yield_now,
 };
-use common::Gate;
+use common::{Gate, paused};
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -18,14 +18,6 @@ use std::time::Duration;
 /// How long a test waits for another thread before failing (never reached
 /// when things work: the waits end as soon as the event happens).
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn paused() -> Runtime {
-    Runtime::builder()
-        .workers(2)
-        .start_paused(true)
-        .build()
-        .unwrap()
-}
 
 /// Yields until `handle`'s task has finished (outside any cancelled scope).
 async fn until_finished<T>(handle: &JoinHandle<T>) {

@@ -17,7 +17,7 @@ use canopy::{
     CancelReason, CancelScope, Cancelled, Runtime, TimedOut, cancel_shielded_checkpoint,
     checkpoint, checkpoint_if_cancelled, fail_after, move_on_after, move_on_at, task_group,
 };
-use common::Gate;
+use common::{Gate, paused, real_clock};
 use futures::StreamExt;
 use futures::stream::{self, FuturesUnordered};
 use std::future::{Future, poll_fn};
@@ -37,18 +37,6 @@ const MS: Duration = Duration::from_millis(1);
 /// How long a test waits for something another thread or worker does
 /// before it calls it a failure (a bug must fail, not hang).
 const LIMIT: Duration = Duration::from_secs(10);
-
-fn paused() -> Runtime {
-    Runtime::builder()
-        .workers(2)
-        .start_paused(true)
-        .build()
-        .unwrap()
-}
-
-fn real_clock() -> Runtime {
-    Runtime::builder().workers(2).build().unwrap()
-}
 
 /// Runs `f` on its own thread and fails the test if it has not returned
 /// within `limit` (the thread is then left behind, wedged).

@@ -12,7 +12,7 @@ use canopy::{
     cancellable, checkpoint, checkpoint_if_cancelled, current_effective_deadline, fail_after,
     move_on_after, move_on_at, yield_now,
 };
-use common::Gate;
+use common::{Gate, paused, real_clock};
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -20,18 +20,6 @@ use std::time::{Duration, Instant};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const SEC: Duration = Duration::from_secs(1);
-
-fn paused() -> Runtime {
-    Runtime::builder()
-        .workers(2)
-        .start_paused(true)
-        .build()
-        .unwrap()
-}
-
-fn real_clock() -> Runtime {
-    Runtime::builder().workers(2).build().unwrap()
-}
 
 // ---- rule 1: Cancelled is a value -----------------------------------------
 

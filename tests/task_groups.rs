@@ -8,7 +8,7 @@ use canopy::time::sleep;
 use canopy::{
     CancelReason, CancelScope, Cancelled, Failure, Runtime, checkpoint, move_on_after, task_group,
 };
-use common::Gate;
+use common::{Gate, paused};
 use std::collections::HashSet;
 use std::future::{Future, poll_fn};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -20,14 +20,6 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const HOUR: Duration = Duration::from_secs(3600);
 const SEC: Duration = Duration::from_secs(1);
-
-fn paused() -> Runtime {
-    Runtime::builder()
-        .workers(2)
-        .start_paused(true)
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn the_group_waits_for_every_child_and_the_children_run_on_both_workers() {

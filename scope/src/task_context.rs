@@ -338,6 +338,8 @@ pub(crate) fn forget_top(node: &Arc<Node>) {
 /// # Safety
 ///
 /// `root` is null or a live node.
+// SAFETY (for callers): pass a root that its runtime keeps alive, as
+// `TaskContext::enter` records it.
 #[inline(always)]
 unsafe fn root_cancelled(root: *const Node) -> bool {
     // SAFETY: as the caller promises.

@@ -34,3 +34,20 @@ impl Gate {
         })
     }
 }
+
+/// A runtime on a paused clock, two workers: the default for behaviour tests.
+#[allow(dead_code)] // not every suite uses every helper
+pub fn paused() -> canopy::Runtime {
+    canopy::Runtime::builder()
+        .workers(2)
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
+/// A runtime on the real clock, two workers: for tests in which another OS
+/// thread acts in real time.
+#[allow(dead_code)] // not every suite uses every helper
+pub fn real_clock() -> canopy::Runtime {
+    canopy::Runtime::builder().workers(2).build().unwrap()
+}
