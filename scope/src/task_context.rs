@@ -92,8 +92,6 @@ pub struct TaskContext {
     /// The node holding the task's word (its root scope's node, or one made
     /// for the purpose), once needed.
     word: OnceCell<Arc<Node>>,
-    /// `word`'s node, for comparing (null: none yet).
-    holder: Cell<*const Node>,
     /// The innermost frame of the running poll, or null.
     frame: Cell<*const Frame>,
     /// `word`'s atomic, once allocated (else null).
@@ -152,7 +150,6 @@ impl TaskContext {
     pub const fn new() -> Self {
         TaskContext {
             word: OnceCell::new(),
-            holder: Cell::new(ptr::null()),
             frame: Cell::new(ptr::null()),
             watch: Cell::new(ptr::null()),
             root: Cell::new(ptr::null()),
@@ -575,11 +572,10 @@ pub(crate) fn adopt_word(root: &Arc<Node>) -> Option<Arc<Node>> {
 
 impl TaskContext {
     fn watch_holder(&self, holder: &Arc<Node>) {
-        if self.holder.get().is_null() {
+        if self.watch.get().is_null() {
             // Watch it from now on; it is new to this task, so nothing of
             // the task bumped it before the frames were computed (`seen`'s
             // word half was 0 without a word, as for a new one).
-            self.holder.set(Arc::as_ptr(holder));
             self.watch.set(holder.own_word.atomic());
         }
     }
