@@ -161,7 +161,7 @@ where
             }
         }
         let polled = {
-            let _frame = task_context::push_on(enclosing.cx, &frame);
+            let _frame = task_context::push_on(enclosing.state, &frame);
             this.body.poll(cx)
         };
         let Poll::Ready(result) = polled else {
