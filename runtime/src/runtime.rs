@@ -304,6 +304,7 @@ impl Runtime {
                 let _ = thread.join();
             }
         }
+        shared.blocking.close(shared);
         shared.finish_shutdown(stopped && !own_worker);
         stopped
     }

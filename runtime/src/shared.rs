@@ -131,6 +131,8 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) registry: Registry,
     pub(crate) timers: Arc<TimerDriver>,
+    /// The threads that run blocking closures (`blocking/pool.rs`).
+    pub(crate) blocking: crate::blocking::pool::BlockingPool,
     /// Index + 1 of the worker sleeping on the timers, 0 if none.
     timer_sentinel: AtomicUsize,
     /// `block_on` threads that are polling or have been woken to poll
@@ -184,6 +186,7 @@ impl Shared {
             // One timer shard per worker, one for every other thread.
             timers: Arc::new(TimerDriver::new(workers + 1, config.start_paused)),
             timer_sentinel: AtomicUsize::new(0),
+            blocking: crate::blocking::pool::BlockingPool::new(config.blocking),
             block_on_active: crate::loom::atomic::AtomicUsize::new(0),
             auto_advance: Mutex::new(()),
             closed: AtomicBool::new(false),
@@ -626,6 +629,7 @@ impl Shared {
         let completed = total(|c| &c.completed);
         let panicked = total(|c| &c.panicked);
         let dropped = total(|c| &c.dropped);
+        let blocking = self.blocking.metrics();
         RuntimeMetrics {
             workers: self
                 .remotes
@@ -646,6 +650,9 @@ impl Shared {
             alive_tasks: spawned.saturating_sub(completed + panicked + dropped),
             global_queue_depth: self.injector.len(),
             armed_timers: self.timers.armed(),
+            blocking_threads: blocking.threads,
+            blocking_idle_threads: blocking.idle_threads,
+            blocking_queue_depth: blocking.queue_depth,
         }
     }
 }

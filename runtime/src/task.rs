@@ -147,6 +147,43 @@ where
     JoinHandle::new(task, location)
 }
 
+/// The schedule function of a blocking task (`blocking/pool.rs`): its one
+/// poll runs on a pool thread. (Scheduled once, at spawn: the future never
+/// waits.)
+fn schedule_blocking(task: Task) {
+    // The task may run and be freed as soon as it is queued: keep the
+    // runtime alive by our own reference meanwhile.
+    let shared = task.metadata().shared.clone();
+    shared.blocking.submit(&shared, task);
+}
+
+/// Spawns `future` as a blocking task of `shared`: polled once, on a thread
+/// of the blocking pool.
+pub(crate) fn spawn_blocking<F>(
+    shared: &Arc<Shared>,
+    future: F,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let meta = TaskMeta {
+        shared: shared.clone(),
+        registration: AtomicU64::new(0),
+        join: JoinState::new(),
+    };
+    // SAFETY: as in `spawn` (the schedule function is a fn item too).
+    let (runnable, task) = unsafe {
+        async_task::Builder::new()
+            .metadata(meta)
+            .spawn_unchecked(move |meta| TaskFuture::new(future, meta), schedule_blocking)
+    };
+    shared.count(|c| &c.spawned);
+    runnable.schedule();
+    JoinHandle::new(task, location)
+}
+
 pin_project_lite::pin_project! {
     /// The user's future plus panic catching and registry bookkeeping.
     /// Output `Err(())` means it panicked; the payload is in the `JoinState`.

@@ -78,6 +78,16 @@ impl TaskScope {
         Self::under_with(Some(group.node()), Some(proxy))
     }
 
+    /// A task root under the innermost scope of the code polled right now
+    /// (linked first if it is not yet), or at the top if there is none:
+    /// for work that runs as part of the current operation elsewhere (a
+    /// blocking closure on another thread), so it sees that operation's
+    /// cancellation, live.
+    pub fn here() -> TaskScope {
+        let parent = frame::current_node();
+        Self::under(parent.as_ref())
+    }
+
     fn under(parent: Option<&Arc<Node>>) -> TaskScope {
         Self::under_with(parent, None)
     }
