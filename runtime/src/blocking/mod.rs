@@ -268,7 +268,8 @@ impl<F, T> fmt::Debug for ToThread<F, T> {
 /// A blocking closure as a task's future: its one poll runs the closure,
 /// under the scope it was started in.
 struct BlockingCall<F> {
-    scope: TaskScope,
+    /// `None`: started outside any scope.
+    scope: Option<TaskScope>,
     f: Option<F>,
 }
 
@@ -281,7 +282,10 @@ impl<F: FnOnce() -> T, T> Future for BlockingCall<F> {
         let this = &mut *self;
         let mut run = RunOnce(this.f.take());
         let _on_pool = thread_waker::PoolThread::enter();
-        this.scope.poll(Pin::new(&mut run), cx)
+        match &this.scope {
+            Some(scope) => scope.poll(Pin::new(&mut run), cx),
+            None => Pin::new(&mut run).poll(cx),
+        }
     }
 }
 
@@ -302,7 +306,7 @@ impl<F: FnOnce() -> T, T> Future for RunOnce<F> {
 pin_project_lite::pin_project! {
     /// A future run as a task under a given scope (`block_on`).
     struct ScopedTask<F> {
-        scope: TaskScope,
+        scope: Option<TaskScope>,
         #[pin]
         future: F,
     }
@@ -313,6 +317,9 @@ impl<F: Future> Future for ScopedTask<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        this.scope.poll(this.future, cx)
+        match this.scope {
+            Some(scope) => scope.poll(this.future, cx),
+            None => this.future.poll(cx),
+        }
     }
 }
