@@ -584,3 +584,35 @@ fn loom_orphaned_in_task_child_not_freed_under_walker() {
         drop(check);
     });
 }
+
+/// A running child (a task still being started) under a scope that is
+/// cancelled from another thread while its host exits because it saw the
+/// cancel — maybe before the walker read its list (found by
+/// `tests/task_groups.rs` under load). The child is woken either by the
+/// walker or by the exiting host's walk of its orphans.
+#[test]
+fn loom_cancel_racing_parent_exit_reaches_the_orphaned_child() {
+    loom::model(|| {
+        let parent = entered();
+        let child = entered();
+        let (woken, waker) = counter();
+        assert!(child.host.register(&waker));
+        child.link_owned(&parent);
+        let canceller = {
+            let parent = parent.clone();
+            thread::spawn(move || parent.cancel(CancelReason::Explicit))
+        };
+        // The host sees the cancel bit (a live check) and exits, maybe
+        // before the walker has read its list.
+        while parent.state() & CANCEL_CALLED == 0 {
+            thread::yield_now();
+        }
+        parent.deactivate(false);
+        canceller.join().unwrap();
+        assert!(
+            woken.0.load(SeqCst) > 0,
+            "the orphaned child was never woken"
+        );
+        child.deactivate(false);
+    });
+}

@@ -360,6 +360,15 @@ impl Node {
     /// This node exits: detach every child still listed at once, releasing
     /// the list's reference to those that finished; the others release it
     /// themselves when they exit (`child_exited`). O(children).
+    ///
+    /// A child still running (a task being started, whose caller stopped
+    /// waiting; a blocking closure) outlives the scope and keeps reading
+    /// its cancellation through its parent pointer — but no walk reaches
+    /// it any more. So if this node is effectively cancelled, the children
+    /// are walked here: a cancel whose walker woke the host first (which
+    /// then exited and detached the list before the walker read it) still
+    /// reaches them. Dekker with that walker: its bit, then its read of our
+    /// list; our swap, then our read of the bits.
     pub(crate) fn orphan_children(&self) {
         if self.children.load(SeqCst).is_null() {
             return;
@@ -369,15 +378,26 @@ impl Node {
         self.readers.fetch_add(1, SeqCst);
         fence(SeqCst);
         let mut child = self.children.swap(ptr::null_mut(), SeqCst);
+        fence(SeqCst);
+        let cancelled = !child.is_null() && !self.effective_origin().is_null();
+        let mut panic: WakePanic = None;
         // SAFETY: detached nodes stay allocated while we are counted.
         while let Some(node) = unsafe { child.as_ref() } {
             child = node.next.load(SeqCst);
             let before = node.state.fetch_or(ORPHANED, SeqCst);
-            if before & EXITED != 0 && node.take_list_reference() {
-                self.release_child(node);
+            if before & EXITED != 0 {
+                if node.take_list_reference() {
+                    self.release_child(node);
+                }
+            } else if cancelled && before & SHIELD == 0 {
+                node.visit(true, &mut panic);
+                node.walk_children_into(true, &mut panic);
             }
         }
         self.end_reading();
+        if let Some(payload) = panic {
+            crate::host_waker::report_waker_panic(payload, "a cancelled scope exited");
+        }
     }
 
     /// A listed child exited (its `EXITED` was just set, and `before` is its
