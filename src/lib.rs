@@ -115,8 +115,8 @@ pub mod time {
 pub use canopy_runtime::{
     BuildError, Builder, ChildOutput, DetachedOutput, DetachedTaskError, Failure, GroupClosed,
     GroupError, Handle, JoinError, JoinHandle, OutsideRuntime, RootFailure, Runtime,
-    RuntimeMetrics, StartError, TaskGroup, TaskStatus, WorkerMetrics, YieldNow, run, spawn,
-    spawn_detached, task_group, yield_now,
+    RuntimeMetrics, StartError, StuckPoll, TaskGroup, TaskStatus, WorkerMetrics, YieldNow, run,
+    spawn, spawn_detached, task_group, yield_now,
 };
 
 pub use canopy_scope::{

@@ -12,6 +12,7 @@ use std::sync::Arc;
 type Hook = Arc<dyn Fn() + Send + Sync + 'static>;
 type PanicHook = Arc<dyn Fn(&(dyn std::any::Any + Send)) + Send + Sync + 'static>;
 type ErrorHook = Arc<dyn Fn(&crate::DetachedTaskError) + Send + Sync + 'static>;
+type StuckHook = Arc<dyn Fn(&crate::StuckPoll) + Send + Sync + 'static>;
 type NameFn = Arc<dyn Fn(usize) -> String + Send + Sync + 'static>;
 
 /// The settings a running runtime reads.
@@ -39,6 +40,10 @@ pub(crate) struct Config {
     pub(crate) root_failure: RootFailure,
     /// The blocking pool's size limits.
     pub(crate) blocking: crate::blocking::pool::PoolLimits,
+    /// How long a poll may run before it is reported (`None`: never).
+    pub(crate) stuck_poll_threshold: Option<std::time::Duration>,
+    /// `None`: a rate-limited line on stderr.
+    pub(crate) on_stuck_poll: Option<StuckHook>,
 }
 
 /// What happens when a task in the runtime's root group fails with nobody to
@@ -126,6 +131,8 @@ impl Builder {
                     max_threads: crate::blocking::pool::DEFAULT_MAX_THREADS,
                     keep_alive: crate::blocking::pool::DEFAULT_KEEP_ALIVE,
                 },
+                stuck_poll_threshold: Some(crate::monitor::DEFAULT_THRESHOLD),
+                on_stuck_poll: None,
             },
         }
     }
@@ -343,6 +350,50 @@ impl Builder {
     /// message-passing latency for strict FIFO order.
     pub fn lifo_slot(mut self, enabled: bool) -> Self {
         self.config.lifo_slot = enabled;
+        self
+    }
+
+    /// How long one poll of a task may keep its worker before the runtime
+    /// reports it as stuck (default 100 ms; `None` turns the report off).
+    /// A stuck poll is counted in
+    /// [`WorkerMetrics::stuck_polls`](crate::WorkerMetrics::stuck_polls)
+    /// and reported to [`on_stuck_poll`](Self::on_stuck_poll). Either way,
+    /// tasks queued behind a stuck worker move to the others within about a
+    /// millisecond, and timers keep firing (see the `monitor` docs in the
+    /// source: a small thread that looks at the workers' poll counters,
+    /// so a poll pays nothing for it).
+    pub fn stuck_poll_threshold(mut self, threshold: Option<std::time::Duration>) -> Self {
+        self.config.stuck_poll_threshold = threshold;
+        self
+    }
+
+    /// Called (on the monitor thread) once for each poll that ran longer
+    /// than [`stuck_poll_threshold`](Self::stuck_poll_threshold), with the
+    /// task's spawn location. The default writes one line to stderr, at
+    /// most one every 10 seconds. A panic of the hook is contained.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// let stuck = Arc::new(Mutex::new(Vec::new()));
+    /// let log = stuck.clone();
+    /// let rt = canopy_runtime::Runtime::builder()
+    ///     .workers(2)
+    ///     .stuck_poll_threshold(Some(Duration::from_millis(20)))
+    ///     .on_stuck_poll(move |poll| log.lock().unwrap().push(poll.spawned_at.line()))
+    ///     .build()
+    ///     .unwrap();
+    /// let line = line!() + 1;
+    /// let handle = rt.spawn(async { std::thread::sleep(Duration::from_millis(200)) });
+    /// rt.block_on(handle).unwrap();
+    /// assert_eq!(stuck.lock().unwrap()[..], [line]);
+    /// ```
+    pub fn on_stuck_poll(
+        mut self,
+        hook: impl Fn(&crate::StuckPoll) + Send + Sync + 'static,
+    ) -> Self {
+        self.config.on_stuck_poll = Some(Arc::new(hook));
         self
     }
 

@@ -21,6 +21,10 @@
 //! stored. Exactly one of them sees the other's bit, so the payload is
 //! reported once or handed to the handle, never both, never neither.
 
+use crate::loom::atomic::{
+    AtomicUsize,
+    Ordering::{AcqRel, Acquire},
+};
 use crate::shared::{ContainedPanic, Shared};
 use crate::task::{TaskMeta, TaskOutput};
 use async_task::FallibleTask;
@@ -32,57 +36,62 @@ use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
-use std::sync::atomic::{
-    AtomicPtr, AtomicU8,
-    Ordering::{AcqRel, Acquire, Release},
-};
 use std::task::{Context, Poll, Wake, Waker};
 
-type Payload = Box<dyn Any + Send + 'static>;
+pub(crate) type Payload = Box<dyn Any + Send + 'static>;
 
-const HANDLE_DROPPED: u8 = 1;
-const PANIC_STORED: u8 = 2;
+/// `JoinState` bit: the handle was dropped before taking the output.
+const HANDLE_DROPPED: usize = 1;
+/// `JoinState` bit: the task stored a panic payload.
+const PANIC_STORED: usize = 2;
+const FLAGS: usize = HANDLE_DROPPED | PANIC_STORED;
 
 /// The task side and the handle side of the panic hand-off (module docs).
+/// One word, so the task's metadata stays small: the address of a leaked
+/// `Box<Payload>` (8-aligned, so its low bits are free) or 0, with the two
+/// flags in its low bits.
 #[derive(Debug)]
 pub(crate) struct JoinState {
-    flags: AtomicU8,
-    /// A leaked `Box<Payload>`, or null.
-    panic: AtomicPtr<Payload>,
+    word: AtomicUsize,
 }
 
 impl JoinState {
     pub(crate) fn new() -> Self {
         JoinState {
-            flags: AtomicU8::new(0),
-            panic: AtomicPtr::new(ptr::null_mut()),
+            word: AtomicUsize::new(0),
         }
     }
 
-    fn take_panic(&self) -> Option<Payload> {
-        let raw = self.panic.swap(ptr::null_mut(), Acquire);
-        // SAFETY: a non-null pointer came from `Box::into_raw` in
-        // `publish_panic`, and the swap gives it to exactly one caller.
-        (!raw.is_null()).then(|| *unsafe { Box::from_raw(raw) })
+    pub(crate) fn take_panic(&self) -> Option<Payload> {
+        // Acquire: pairs with the release of `publish_panic`, so the boxed
+        // payload is fully written.
+        let addr = self.word.fetch_and(FLAGS, Acquire) & !FLAGS;
+        // SAFETY: a non-zero address came from `Box::into_raw` in
+        // `publish_panic` (its provenance exposed there), and the
+        // `fetch_and` hands it to exactly one caller.
+        (addr != 0).then(|| *unsafe { Box::from_raw(ptr::with_exposed_provenance_mut(addr)) })
     }
 
-    /// The task panicked with `payload`.
-    pub(crate) fn publish_panic(&self, payload: Payload, shared: &Shared) {
-        self.panic.store(Box::into_raw(Box::new(payload)), Release);
-        if self.flags.fetch_or(PANIC_STORED, AcqRel) & HANDLE_DROPPED != 0 {
-            if let Some(payload) = self.take_panic() {
-                shared.report_unobserved_panic(payload);
-            }
+    /// The task panicked with `payload` (once per task). Returns it back if
+    /// the handle is gone: the caller reports it as unobserved.
+    #[must_use = "a returned payload was observed by nobody and must be reported"]
+    pub(crate) fn publish_panic(&self, payload: Payload) -> Option<Payload> {
+        let addr = Box::into_raw(Box::new(payload)).expose_provenance();
+        debug_assert_eq!(addr & FLAGS, 0, "a Box<Payload> is 8-aligned");
+        if self.word.fetch_or(addr | PANIC_STORED, AcqRel) & HANDLE_DROPPED != 0 {
+            return self.take_panic();
         }
+        None
     }
 
-    /// The handle is being dropped before taking the output.
-    fn handle_dropped(&self, shared: &Shared) {
-        if self.flags.fetch_or(HANDLE_DROPPED, AcqRel) & PANIC_STORED != 0 {
-            if let Some(payload) = self.take_panic() {
-                shared.report_unobserved_panic(payload);
-            }
+    /// The handle is being dropped before taking the output. Returns the
+    /// task's panic if it is already stored: the caller reports it.
+    #[must_use = "a returned payload was observed by nobody and must be reported"]
+    pub(crate) fn handle_dropped(&self) -> Option<Payload> {
+        if self.word.fetch_or(HANDLE_DROPPED, AcqRel) & PANIC_STORED != 0 {
+            return self.take_panic();
         }
+        None
     }
 }
 
@@ -273,7 +282,9 @@ impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
             let meta = self.meta();
-            meta.join.handle_dropped(&meta.shared);
+            if let Some(payload) = meta.join.handle_dropped() {
+                meta.shared.report_unobserved_panic(payload);
+            }
             // Detaching a finished task drops its output here; a panic of
             // its `Drop` is reported to the task's runtime, whichever this
             // thread serves (see `TaskOutput`). (`needs_drop` is known at

@@ -51,8 +51,10 @@ mod group_start;
 mod handle;
 mod idle;
 mod join;
+mod lifo_slot;
 mod loom;
 mod metrics;
+mod monitor;
 mod park;
 mod registry;
 mod runtime;
@@ -73,6 +75,7 @@ pub use group_start::{StartError, TaskStatus};
 pub use handle::{Handle, OutsideRuntime, spawn};
 pub use join::{JoinError, JoinHandle};
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
+pub use monitor::StuckPoll;
 pub use runtime::{Runtime, run};
 pub use yield_now::{YieldNow, yield_now};
 

@@ -274,3 +274,46 @@ fn loom_the_last_block_on_call_to_stop_moves_the_paused_clock() {
         );
     });
 }
+
+/// The panic hand-off between a task and its dropped handle (`join.rs`):
+/// whichever side comes second reports the payload, so it is reported
+/// exactly once — and never while the handle is still there.
+#[test]
+fn loom_join_panic_handoff_reports_exactly_once() {
+    use crate::join::JoinState;
+    loom::model(|| {
+        let state = Arc::new(JoinState::new());
+        let reported = Arc::new(AtomicUsize::new(0));
+        let task = {
+            let (state, reported) = (state.clone(), reported.clone());
+            thread::spawn(move || {
+                if state.publish_panic(Box::new("boom")).is_some() {
+                    reported.fetch_add(1, SeqCst);
+                }
+            })
+        };
+        if state.handle_dropped().is_some() {
+            reported.fetch_add(1, SeqCst);
+        }
+        task.join().unwrap();
+        assert_eq!(reported.load(SeqCst), 1);
+        assert!(state.take_panic().is_none(), "nothing left behind");
+    });
+}
+
+/// A handle that stays takes the payload after the task stored it; the task
+/// reports nothing.
+#[test]
+fn loom_join_panic_reaches_a_live_handle() {
+    use crate::join::JoinState;
+    loom::model(|| {
+        let state = Arc::new(JoinState::new());
+        let task = {
+            let state = state.clone();
+            thread::spawn(move || state.publish_panic(Box::new(7u8)).is_none())
+        };
+        assert!(task.join().unwrap(), "the task reports nothing");
+        let payload = state.take_panic().expect("the handle receives the panic");
+        assert_eq!(payload.downcast_ref::<u8>(), Some(&7));
+    });
+}

@@ -15,6 +15,8 @@ pub(crate) struct WorkerCounters {
     pub(crate) completed: AtomicU64,
     pub(crate) panicked: AtomicU64,
     pub(crate) dropped: AtomicU64,
+    /// Written by the monitor, not the worker.
+    pub(crate) stuck_polls: AtomicU64,
 }
 
 /// Adds one to a counter that only the calling thread writes.
@@ -83,4 +85,8 @@ pub struct WorkerMetrics {
     pub parks: u64,
     /// Tasks in this worker's local queue now (not counting its LIFO slot).
     pub local_queue_depth: usize,
+    /// Polls on this worker that ran longer than
+    /// [`Builder::stuck_poll_threshold`](crate::Builder::stuck_poll_threshold)
+    /// (each counted once, when the monitor noticed it).
+    pub stuck_polls: u64,
 }

@@ -139,6 +139,10 @@ impl Runtime {
                 ));
             }
         }
+        if let Err(e) = crate::monitor::start(&shared) {
+            drop(runtime);
+            return Err(BuildError::spawn_thread(e));
+        }
         Ok(runtime)
     }
 
@@ -304,6 +308,7 @@ impl Runtime {
                 let _ = thread.join();
             }
         }
+        shared.monitor_stop.stop();
         shared.blocking.close(shared);
         shared.finish_shutdown(stopped && !own_worker);
         stopped

@@ -76,6 +76,8 @@ pub(crate) enum ContainedPanic {
     TimerWaker,
     /// The `on_thread_stop` hook panicked.
     ThreadStopHook,
+    /// The `on_stuck_poll` hook panicked.
+    StuckPollHook,
 }
 
 /// The default report of a contained panic: one line on stderr (the panic
@@ -103,6 +105,10 @@ fn write_report(what: ContainedPanic, payload: &(dyn Any + Send)) {
         ContainedPanic::ThreadStopHook => {
             "the on_thread_stop hook panicked as a worker thread stopped; it was contained"
         }
+        ContainedPanic::StuckPollHook => {
+            "the on_stuck_poll hook panicked; it was contained, and is called again for the \
+             next stuck poll"
+        }
     };
     let _ = writeln!(std::io::stderr(), "canopy: {what}: {message}");
 }
@@ -118,8 +124,24 @@ pub(crate) fn report_outside_runtime(what: ContainedPanic, payload: Box<dyn Any 
 /// What other threads may touch of one worker.
 #[derive(Debug)]
 pub(crate) struct Remote {
+    /// Read by other workers as they steal.
     pub(crate) stealer: Stealer<Task>,
+    /// Written by whoever wakes the worker.
     pub(crate) parker: Parker,
+    /// Written by the worker itself on every poll: on a cache line of its
+    /// own, so stealers and wakers do not miss on it.
+    pub(crate) own: CachePadded<OwnSide>,
+}
+
+/// The part of a worker's shared state that the worker writes as it runs.
+#[derive(Debug)]
+pub(crate) struct OwnSide {
+    /// The worker's LIFO slot: its owner's, and the monitor's when the
+    /// owner is stuck (`lifo_slot.rs`).
+    pub(crate) lifo: crate::lifo_slot::LifoSlot,
+    /// The spawn location of the task the worker is polling, null between
+    /// polls: read by the monitor (`monitor.rs`).
+    pub(crate) polling: std::sync::atomic::AtomicPtr<std::panic::Location<'static>>,
     pub(crate) counters: WorkerCounters,
 }
 
@@ -131,6 +153,8 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) registry: Registry,
     pub(crate) timers: Arc<TimerDriver>,
+    /// Tells the monitor thread (`monitor.rs`) to stop.
+    pub(crate) monitor_stop: Arc<crate::monitor::MonitorStop>,
     /// The threads that run blocking closures (`blocking/pool.rs`).
     pub(crate) blocking: crate::blocking::pool::BlockingPool,
     /// Index + 1 of the worker sleeping on the timers, 0 if none.
@@ -176,7 +200,11 @@ impl Shared {
                     CachePadded::new(Remote {
                         stealer,
                         parker: Parker::new(),
-                        counters: WorkerCounters::default(),
+                        own: CachePadded::new(OwnSide {
+                            lifo: crate::lifo_slot::LifoSlot::new(),
+                            polling: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+                            counters: WorkerCounters::default(),
+                        }),
                     })
                 })
                 .collect(),
@@ -186,6 +214,7 @@ impl Shared {
             // One timer shard per worker, one for every other thread.
             timers: Arc::new(TimerDriver::new(workers + 1, config.start_paused)),
             timer_sentinel: AtomicUsize::new(0),
+            monitor_stop: Arc::default(),
             blocking: crate::blocking::pool::BlockingPool::new(config.blocking),
             block_on_active: crate::loom::atomic::AtomicUsize::new(0),
             auto_advance: Mutex::new(()),
@@ -276,7 +305,7 @@ impl Shared {
     ) {
         match worker {
             Some(w) if std::ptr::eq(Arc::as_ptr(&w.shared), self) => {
-                crate::metrics::bump(counter(&self.remotes[w.index()].counters));
+                crate::metrics::bump(counter(&self.remotes[w.index()].own.counters));
             }
             _ => {
                 counter(&self.outside_counters).fetch_add(1, Relaxed);
@@ -619,7 +648,7 @@ impl Shared {
         let all = || {
             self.remotes
                 .iter()
-                .map(|r| &r.counters)
+                .map(|r| &r.own.counters)
                 .chain([&*self.outside_counters])
         };
         let total = |counter: fn(&WorkerCounters) -> &AtomicU64| -> u64 {
@@ -635,9 +664,10 @@ impl Shared {
                 .remotes
                 .iter()
                 .map(|r| WorkerMetrics {
-                    polls: r.counters.polls.load(Relaxed),
-                    steals: r.counters.steals.load(Relaxed),
-                    parks: r.counters.parks.load(Relaxed),
+                    polls: r.own.counters.polls.load(Relaxed),
+                    steals: r.own.counters.steals.load(Relaxed),
+                    parks: r.own.counters.parks.load(Relaxed),
+                    stuck_polls: r.own.counters.stuck_polls.load(Relaxed),
                     local_queue_depth: r.stealer.len(),
                 })
                 .collect(),

@@ -53,6 +53,9 @@ pub(crate) struct TaskMeta {
     /// future, one thread at a time; the scheduler's hand-offs order them.
     registration: AtomicU64,
     pub(crate) join: JoinState,
+    /// Where the task was spawned (`#[track_caller]` on every spawn path):
+    /// the stuck-poll report names it.
+    pub(crate) location: &'static Location<'static>,
 }
 
 impl TaskMeta {
@@ -124,6 +127,7 @@ where
         shared: shared.clone(),
         registration: AtomicU64::new(0),
         join: JoinState::new(),
+        location,
     };
     // `spawn_unchecked` requires, beyond what `spawn` checks, that:
     // - the future is `Send` if the Runnable may move across threads: it is,
@@ -172,6 +176,7 @@ where
         shared: shared.clone(),
         registration: AtomicU64::new(0),
         join: JoinState::new(),
+        location,
     };
     // SAFETY: as in `spawn` (the schedule function is a fn item too).
     let (runnable, task) = unsafe {
@@ -245,7 +250,9 @@ impl TaskMeta {
     /// hand the payload to the `JoinHandle` (or report it if that is gone).
     fn fail(&self, payload: Payload) {
         self.shared.count(|c| &c.panicked);
-        self.join.publish_panic(payload, &self.shared);
+        if let Some(payload) = self.join.publish_panic(payload) {
+            self.shared.report_unobserved_panic(payload);
+        }
     }
 }
 

@@ -24,8 +24,12 @@
 //! `yield_now` and a spent checkpoint budget do, or by another thread) goes to
 //! the back.
 //!
-//! The slot is owned by its worker and cannot be stolen (as in tokio): while a
-//! task runs one very long poll, the single task it last woke waits for it.
+//! In tokio the slot is its worker's alone: while a task runs one very long
+//! poll, the task it last woke waits for the whole poll. canopy's slot is an
+//! atomic pointer (`lifo_slot.rs`), and the monitor (`monitor.rs`) moves a
+//! stuck worker's slot to the global queue and wakes an idle worker for it
+//! and for the local queue, so nothing waits behind a stuck worker for more
+//! than a millisecond or two (DESIGN §4).
 //!
 //! # Global-queue fairness
 //!
@@ -50,6 +54,7 @@ use crossbeam_utils::Backoff;
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 /// How many tasks may run from the LIFO slot in a row: 3, tokio's value,
@@ -81,7 +86,6 @@ pub(crate) struct WorkerLocal {
     pub(crate) shared: Arc<Shared>,
     index: usize,
     queue: LocalQueue<Task>,
-    lifo: Cell<Option<Task>>,
     searching: Cell<bool>,
     /// Ticks left until the next global-queue check.
     global_countdown: Cell<u32>,
@@ -97,6 +101,12 @@ impl WorkerLocal {
         self.index
     }
 
+    /// This worker's part of the shared state.
+    #[inline]
+    fn remote(&self) -> &crate::shared::Remote {
+        &self.shared.remotes[self.index]
+    }
+
     /// Queues a task woken or spawned on this worker's thread.
     pub(crate) fn schedule_local(&self, task: Task, woken_while_running: bool) {
         if woken_while_running || !self.shared.config.lifo_slot {
@@ -104,7 +114,7 @@ impl WorkerLocal {
             self.shared.notify_one();
             return;
         }
-        if let Some(previous) = self.lifo.replace(Some(task)) {
+        if let Some(previous) = self.remote().own.lifo.put(task) {
             // The displaced task is now stealable: let an idle worker know.
             self.queue.push(previous);
             self.shared.notify_one();
@@ -135,7 +145,9 @@ impl WorkerLocal {
         } else {
             self.global_countdown.set(left - 1);
         }
-        self.lifo
+        self.remote()
+            .own
+            .lifo
             .take()
             .or_else(|| self.queue.pop())
             .or_else(|| self.pop_global())
@@ -205,7 +217,7 @@ impl WorkerLocal {
         }
         self.poll(task);
         let mut lifo_polls = 0;
-        while let Some(task) = self.lifo.take() {
+        while let Some(task) = self.remote().own.lifo.take() {
             if lifo_polls == MAX_LIFO_POLLS {
                 self.queue.push(task);
                 self.shared.notify_one();
@@ -222,8 +234,13 @@ impl WorkerLocal {
             drop(task);
             return;
         }
-        bump(&self.shared.remotes[self.index].counters.polls);
+        let remote = self.remote();
+        bump(&remote.own.counters.polls);
+        // For the monitor (`monitor.rs`): two plain stores per poll.
+        let location: *const std::panic::Location<'static> = task.metadata().location;
+        remote.own.polling.store(location.cast_mut(), Relaxed);
         task.run();
+        remote.own.polling.store(std::ptr::null_mut(), Relaxed);
     }
 
     fn steal_work(&self) -> Option<Task> {
@@ -247,7 +264,7 @@ impl WorkerLocal {
                 loop {
                     match remotes[victim].stealer.steal_batch_and_pop(&self.queue) {
                         Steal::Success(task) => {
-                            bump(&remotes[self.index].counters.steals);
+                            bump(&remotes[self.index].own.counters.steals);
                             return Some(task);
                         }
                         Steal::Empty => break,
@@ -275,7 +292,7 @@ impl WorkerLocal {
         // On a paused clock, the last one to go idle moves time on.
         shared.maybe_auto_advance();
         let remote = &shared.remotes[self.index];
-        bump(&remote.counters.parks);
+        bump(&remote.own.counters.parks);
         while !shared.is_closed() {
             // One parked worker sleeps until the next timer deadline (see
             // canopy-timer's driver.rs for the protocol); the others until woken.
@@ -308,7 +325,7 @@ impl WorkerLocal {
 
     /// Drops every task left in the slot and queue (shutdown protocol, step 2).
     fn drain(&self) {
-        while let Some(task) = self.lifo.take().or_else(|| self.queue.pop()) {
+        while let Some(task) = self.remote().own.lifo.take().or_else(|| self.queue.pop()) {
             drop(task);
         }
     }
@@ -361,7 +378,6 @@ pub(crate) fn run_worker(
         shared: shared.clone(),
         index,
         queue,
-        lifo: Cell::new(None),
         searching: Cell::new(false),
         global_countdown: Cell::new(MAX_GLOBAL_INTERVAL),
         global_interval: Cell::new(MAX_GLOBAL_INTERVAL),
