@@ -1,0 +1,40 @@
+//! canopy's channels and sync primitives. Every method that can wait is a
+//! checkpoint (DESIGN §2.8) with exact rules for what a cancelled operation
+//! did (DESIGN §2.13): nothing is lost, duplicated or swallowed.
+//!
+//! Applications use this through the `canopy` facade, as `canopy::sync`.
+//!
+//! # The rules, for every primitive here
+//!
+//! - **Called in a cancelled scope**, a waiting operation returns
+//!   `Cancelled` and does nothing — no item taken or sent, no permit or lock
+//!   acquired — even if it could have completed at once.
+//! - **Cancelled while waiting**, it did nothing: a `send` hands its value
+//!   back, a `recv` took nothing, an `acquire` holds no permit.
+//! - **Handed its outcome first** (an item, a permit, the lock), it completes
+//!   normally even if its scope was cancelled meanwhile; the next checkpoint
+//!   reports the cancellation.
+//! - **Dropped while waiting**, it passes on whatever it had been handed, so
+//!   no other waiter misses its wake-up.
+//! - Releasing, setting, sending without waiting (`try_*`) and notifying are
+//!   not checkpoints; every method that can wait is one. One that completes
+//!   without waiting spends the task's checkpoint budget (a schedule point
+//!   once per budget).
+//!
+//! # How they work
+//!
+//! Each primitive keeps its waiters in a FIFO list (`wait_list.rs`) under its
+//! own short lock (no global lock), and wakes a waiter only by *handing* it
+//! its outcome, written into its node. That makes the cancellation rules
+//! above simple to keep: a waiter that leaves finds out under the lock
+//! whether it was handed something.
+
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations, rust_2018_idioms)]
+
+pub mod channel;
+mod loom;
+mod wait_list;
+
+#[cfg(all(test, loom))]
+mod loom_models;
