@@ -33,8 +33,21 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 pub mod channel;
+mod event;
+mod mutex;
+mod notify;
+pub mod oneshot;
+mod semaphore;
 mod loom;
 mod wait_list;
+mod wake_list;
+
+pub use event::{Event, EventWait};
+pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
+pub use notify::{Notified, Notify};
+pub use semaphore::{
+    Acquire, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
+};
 
 #[cfg(all(test, loom))]
 mod loom_models;

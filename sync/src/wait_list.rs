@@ -121,7 +121,7 @@ impl<W> WaitList<W> {
         self.nodes.remove(key).waiter
     }
 
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn get(&self, key: usize) -> &W {
         &self.nodes[key].waiter
     }

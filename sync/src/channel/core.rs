@@ -41,6 +41,7 @@
 use super::error::{TryRecvError, TrySendError};
 use crate::loom::{Mutex, atomic::AtomicUsize, lock};
 use crate::wait_list::WaitList;
+use crate::wake_list::WakeList;
 use std::collections::VecDeque;
 use std::task::Waker;
 
@@ -160,7 +161,7 @@ impl<T> Chan<T> {
     /// back, queued receivers learn the end. Returns whether this call closed
     /// it.
     pub(super) fn close(&self) -> bool {
-        let mut wakers = Vec::new();
+        let mut wakers = WakeList::new();
         {
             let mut state = lock(&self.state);
             if state.closed {
@@ -182,9 +183,7 @@ impl<T> Chan<T> {
                 }
             });
         }
-        for waker in wakers {
-            waker.wake();
-        }
+        wakers.wake_all();
         true
     }
 
