@@ -1,7 +1,7 @@
 //! The channel's error types. Each says what went wrong and what to do, and
 //! every error of a send hands the value back.
 
-use canopy_scope::Cancelled;
+use canopy_scope::{CancelError, Cancelled};
 use std::error::Error;
 use std::fmt;
 
@@ -154,3 +154,11 @@ impl fmt::Display for TryRecvError {
 }
 
 impl Error for TryRecvError {}
+
+/// So that a send can run directly in a scope (`scope.run(async { tx.send(v).await })`):
+/// the scope catches its own cancellation.
+impl<T> CancelError for SendError<T> {
+    fn as_cancelled(&self) -> Option<&Cancelled> {
+        self.cancelled()
+    }
+}
