@@ -49,5 +49,3 @@ pub use semaphore::{
     Acquire, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
 };
 
-#[cfg(all(test, loom))]
-mod loom_models;

@@ -51,6 +51,9 @@ mod error;
 mod recv;
 mod send;
 
+#[cfg(all(test, loom))]
+mod loom_models;
+
 pub use error::{SendError, TryRecvError, TrySendError};
 pub use recv::Recv;
 pub use send::Send;

@@ -26,6 +26,17 @@ impl RecvWait {
         location: &'static Location<'static>,
     ) -> Poll<Result<Option<T>, Cancelled>> {
         let cancelled = ready!(poll_cancelled(cx, location));
+        self.poll_decided(chan, cx, cancelled)
+    }
+
+    /// [`poll`](Self::poll) once the cancel check has been made (split out
+    /// so the loom models can drive the cancelled path without a runtime).
+    pub(super) fn poll_decided<T, C>(
+        &mut self,
+        chan: &Chan<T>,
+        cx: &mut Context<'_>,
+        cancelled: Result<(), C>,
+    ) -> Poll<Result<Option<T>, C>> {
         if let Some(key) = self.key {
             let mut state = lock(&chan.state);
             if let RecvSlot::Waiting(waker) = state.receivers.get_mut(key) {

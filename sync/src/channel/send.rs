@@ -52,37 +52,62 @@ impl<T> Future for Send<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let cancelled = ready!(poll_cancelled(cx, this.location));
-        if let Some(key) = this.key {
-            let mut state = lock(&this.chan.state);
+        this.poll_decided(cx, cancelled).map(|outcome| match outcome {
+            Ok(()) => Ok(()),
+            Err(SendFailed::Closed(value)) => Err(SendError::Closed(value)),
+            Err(SendFailed::Cancelled(value, cancelled)) => {
+                Err(SendError::Cancelled(value, cancelled))
+            }
+        })
+    }
+}
+
+/// A failed send, generic over the cancellation (so the loom models can
+/// drive the cancelled path without a runtime).
+pub(super) enum SendFailed<T, C> {
+    Closed(T),
+    Cancelled(T, C),
+}
+
+impl<T> Send<'_, T> {
+    /// `poll` once the cancel check has been made.
+    pub(super) fn poll_decided<C>(
+        &mut self,
+        cx: &mut Context<'_>,
+        cancelled: Result<(), C>,
+    ) -> Poll<Result<(), SendFailed<T, C>>> {
+        if let Some(key) = self.key {
+            let mut state = lock(&self.chan.state);
             if let SendSlot::Waiting(waker, _) = state.senders.get_mut(key) {
                 if let Err(cancelled) = cancelled {
-                    this.key = None;
+                    // Still queued: no receiver took the value.
+                    self.key = None;
                     let SendSlot::Waiting(_, value) = state.senders.remove(key) else {
                         unreachable!()
                     };
-                    return Poll::Ready(Err(SendError::Cancelled(value, cancelled)));
+                    return Poll::Ready(Err(SendFailed::Cancelled(value, cancelled)));
                 }
                 update_waker(waker, cx.waker());
                 return Poll::Pending;
             }
             // Handed its outcome: it stands, cancelled or not (§2.13).
-            this.key = None;
+            self.key = None;
             return Poll::Ready(match state.senders.remove(key) {
                 SendSlot::Sent => Ok(()),
-                SendSlot::Closed(value) => Err(SendError::Closed(value)),
+                SendSlot::Closed(value) => Err(SendFailed::Closed(value)),
                 SendSlot::Waiting(..) => unreachable!(),
             });
         }
-        let value = this.value.take().expect("`Send` polled after completion");
+        let value = self.value.take().expect("`Send` polled after completion");
         if let Err(cancelled) = cancelled {
-            return Poll::Ready(Err(SendError::Cancelled(value, cancelled)));
+            return Poll::Ready(Err(SendFailed::Cancelled(value, cancelled)));
         }
         if poll_budget(cx).is_pending() {
-            this.value = Some(value);
+            self.value = Some(value);
             return Poll::Pending;
         }
-        let mut state = lock(&this.chan.state);
-        match this.chan.try_send_locked(&mut state, value) {
+        let mut state = lock(&self.chan.state);
+        match self.chan.try_send_locked(&mut state, value) {
             Ok(woken) => {
                 drop(state);
                 if let Some(waker) = woken {
@@ -90,12 +115,12 @@ impl<T> Future for Send<'_, T> {
                 }
                 Poll::Ready(Ok(()))
             }
-            Err(TrySendError::Closed(value)) => Poll::Ready(Err(SendError::Closed(value))),
+            Err(TrySendError::Closed(value)) => Poll::Ready(Err(SendFailed::Closed(value))),
             Err(TrySendError::Full(value)) => {
                 let key = state
                     .senders
                     .push_back(SendSlot::Waiting(cx.waker().clone(), value));
-                this.key = Some(key);
+                self.key = Some(key);
                 Poll::Pending
             }
         }

@@ -25,9 +25,13 @@
 
 mod permit;
 
+#[cfg(all(test, loom))]
+mod loom_models;
+
 pub use permit::{OwnedSemaphorePermit, SemaphorePermit};
 
-use crate::loom::{Arc, Mutex, lock};
+use crate::loom::{Mutex, lock};
+use std::sync::Arc;
 use crate::wait_list::WaitList;
 use crate::wake_list::WakeList;
 use canopy_scope::{Cancelled, poll_budget, poll_cancelled};
@@ -221,6 +225,17 @@ impl AcquireWait {
     /// `Ready(Ok)` once the permits are this acquire's.
     fn poll(&mut self, sem: &Semaphore, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
         let cancelled = ready!(poll_cancelled(cx, self.location));
+        self.poll_decided(sem, cx, cancelled)
+    }
+
+    /// `poll` once the cancel check has been made (split out so the loom
+    /// models can drive the cancelled path without a runtime).
+    fn poll_decided<C>(
+        &mut self,
+        sem: &Semaphore,
+        cx: &mut Context<'_>,
+        cancelled: Result<(), C>,
+    ) -> Poll<Result<(), C>> {
         if let Some(key) = self.key {
             let mut state = lock(&sem.state);
             if !state.waiters.is_linked(key) {

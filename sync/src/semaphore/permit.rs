@@ -2,7 +2,7 @@
 //! gives its permits back.
 
 use super::Semaphore;
-use crate::loom::Arc;
+use std::sync::Arc;
 use std::fmt;
 
 /// Permits borrowed from a [`Semaphore`]; given back on drop.
