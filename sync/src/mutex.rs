@@ -98,6 +98,15 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
+    /// A `lock` that is not a cancel point (for `Condition`'s re-lock).
+    #[track_caller]
+    pub(crate) fn lock_shielded(&self) -> Lock<'_, T> {
+        Lock {
+            mutex: self,
+            acquire: self.sem.acquire_shielded(1),
+        }
+    }
+
     /// Takes the lock if it is free and nobody is queued. Not a checkpoint.
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError> {
         match self.sem.try_acquire() {
@@ -193,5 +202,12 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
 impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// The mutex this guard locks (for `Condition`).
+    pub(crate) fn mutex(guard: &Self) -> &'a Mutex<T> {
+        guard.mutex
     }
 }

@@ -123,6 +123,14 @@ impl Semaphore {
         }
     }
 
+    /// An acquire that is not a cancel point (for `Condition`'s re-lock).
+    #[track_caller]
+    pub(crate) fn acquire_shielded(&self, n: usize) -> Acquire<'_> {
+        let mut acquire = self.acquire_many(n);
+        acquire.wait.shielded = true;
+        acquire
+    }
+
     /// [`acquire_many`](Self::acquire_many) for a permit that owns a handle
     /// to the semaphore (`'static`, so it can move into a spawned task).
     #[track_caller]
@@ -209,6 +217,8 @@ impl fmt::Debug for Semaphore {
 #[derive(Debug)]
 struct AcquireWait {
     wanted: usize,
+    /// Not a cancel point (a `Condition` re-locking its mutex, as in Trio).
+    shielded: bool,
     key: Option<usize>,
     location: &'static Location<'static>,
 }
@@ -217,6 +227,7 @@ impl AcquireWait {
     fn new(wanted: usize, location: &'static Location<'static>) -> Self {
         AcquireWait {
             wanted,
+            shielded: false,
             key: None,
             location,
         }
@@ -224,7 +235,11 @@ impl AcquireWait {
 
     /// `Ready(Ok)` once the permits are this acquire's.
     fn poll(&mut self, sem: &Semaphore, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
-        let cancelled = ready!(poll_cancelled(cx, self.location));
+        let cancelled = if self.shielded {
+            Ok(())
+        } else {
+            ready!(poll_cancelled(cx, self.location))
+        };
         self.poll_decided(sem, cx, cancelled)
     }
 
