@@ -10,7 +10,10 @@
 
 mod common;
 
-use canopy::sync::{Event, Mutex, MutexGuard, Notify, OwnedSemaphorePermit, Semaphore};
+use canopy::sync::{
+    Barrier, CapacityLimiter, Condition, Event, LimiterError, Mutex, MutexGuard, Notify,
+    OwnedSemaphorePermit, RwLock, Semaphore,
+};
 use canopy::{CancelScope, Cancelled, checkpoint, yield_now};
 use common::{Gate, paused, real_clock};
 use futures::StreamExt;
@@ -36,6 +39,13 @@ fn primitives_and_their_guards_are_send_and_sync() {
     assert_send::<MutexGuard<'static, std::cell::Cell<u8>>>();
     assert_send_sync::<canopy::sync::Acquire<'static>>();
     assert_send_sync::<canopy::sync::Lock<'static, Vec<u8>>>();
+    assert_send_sync::<RwLock<Vec<u8>>>();
+    assert_send_sync::<canopy::sync::RwLockReadGuard<'static, Vec<u8>>>();
+    assert_send_sync::<canopy::sync::RwLockWriteGuard<'static, Vec<u8>>>();
+    assert_send_sync::<Barrier>();
+    assert_send_sync::<Condition>();
+    assert_send_sync::<canopy::sync::CondWait<'static, Vec<u8>>>();
+    assert_send_sync::<CapacityLimiter<u64>>();
 }
 
 // Event (Trio: test_Event)
@@ -615,4 +625,217 @@ fn waits_are_cancelled_at_shutdown() {
     thread::sleep(Duration::from_millis(10));
     assert!(rt.shutdown(Duration::from_secs(10)));
     assert_eq!(*results.lock().unwrap(), [true, true, true]);
+}
+
+// RwLock (tokio: sync_rwlock.rs)
+
+#[test]
+fn readers_share_and_a_queued_writer_blocks_later_readers() {
+    paused().block_on(async {
+        let lock = RwLock::new(0);
+        let first = lock.read().await.unwrap();
+        let second = lock.try_read().expect("readers share");
+        let mut write = pin!(lock.write());
+        assert!(futures::poll!(write.as_mut()).is_pending());
+        assert!(lock.try_read().is_none(), "a writer is queued: no barging");
+        let mut late_reader = pin!(lock.read());
+        assert!(futures::poll!(late_reader.as_mut()).is_pending());
+        drop((first, second));
+        *write.await.unwrap() += 1;
+        assert_eq!(*late_reader.await.unwrap(), 1);
+        assert!(lock.try_write().is_some());
+    });
+}
+
+#[test]
+fn write_in_a_cancelled_scope_takes_nothing_and_a_cancelled_queued_writer_lets_readers_in() {
+    paused().block_on(async {
+        let lock = RwLock::new(());
+        let scope = CancelScope::new();
+        scope.cancel();
+        assert_eq!(scope.run(async { lock.write().await.map(drop) }).await, Ok(None));
+        assert!(lock.try_write().is_some(), "still free");
+
+        let reader = lock.read().await.unwrap();
+        let scope = CancelScope::new();
+        let mut late_reader = Box::pin(lock.read());
+        scope
+            .run(async {
+                let mut write = pin!(lock.write());
+                assert!(futures::poll!(write.as_mut()).is_pending());
+                assert!(futures::poll!(late_reader.as_mut()).is_pending());
+                scope.cancel();
+                assert!(write.await.is_err());
+                Ok::<_, Cancelled>(())
+            })
+            .await
+            .unwrap();
+        let _second = late_reader.await.expect("the writer left: readers share again");
+        drop(reader);
+    });
+}
+
+// Barrier (tokio: sync_barrier.rs)
+
+#[test]
+fn barrier_releases_each_generation_with_one_leader() {
+    real_clock().block_on(async {
+        let barrier = Arc::new(Barrier::new(3));
+        for _round in 0..3 {
+            let tasks: Vec<_> = (0..3)
+                .map(|_| {
+                    let barrier = barrier.clone();
+                    canopy::spawn(async move { barrier.wait().await.unwrap().is_leader() })
+                })
+                .collect();
+            let mut leaders = 0;
+            for task in tasks {
+                leaders += task.await.unwrap() as usize;
+            }
+            assert_eq!(leaders, 1);
+        }
+    });
+}
+
+#[test]
+fn a_waiter_cancelled_before_release_counts_itself_out() {
+    paused().block_on(async {
+        let barrier = Barrier::new(2);
+        let scope = CancelScope::new();
+        scope
+            .run(async {
+                let mut wait = pin!(barrier.wait());
+                assert!(futures::poll!(wait.as_mut()).is_pending());
+                scope.cancel();
+                assert!(wait.await.is_err());
+                Ok::<_, Cancelled>(())
+            })
+            .await
+            .unwrap();
+        // Had it stayed counted, this one arrival would release the barrier.
+        let mut alone = pin!(barrier.wait());
+        assert!(futures::poll!(alone.as_mut()).is_pending());
+        let other = barrier.wait().await.unwrap();
+        assert!(other.is_leader());
+        assert!(!alone.await.unwrap().is_leader());
+    });
+}
+
+// Condition (Trio: test_Condition)
+
+#[test]
+fn condition_wait_releases_the_lock_and_takes_it_back() {
+    real_clock().block_on(async {
+        let state = Arc::new((Mutex::new(0u32), Condition::new()));
+        let setter = state.clone();
+        let task = canopy::spawn(async move {
+            for _ in 0..3 {
+                *setter.0.lock().await.unwrap() += 1;
+                setter.1.notify_all();
+                yield_now().await.unwrap();
+            }
+        });
+        let (mutex, cond) = &*state;
+        let mut guard = mutex.lock().await.unwrap();
+        while *guard < 3 {
+            let (again, waited) = cond.wait(guard).await;
+            waited.unwrap();
+            guard = again;
+        }
+        drop(guard);
+        task.await.unwrap();
+    });
+}
+
+#[test]
+fn condition_wait_cancelled_holds_the_lock_again_and_swallows_no_notification() {
+    paused().block_on(async {
+        let mutex = Mutex::new(());
+        let cond = Condition::new();
+        // Called in a cancelled scope: the lock is never let go.
+        let scope = CancelScope::new();
+        scope.cancel();
+        let held = mutex.lock().await.unwrap();
+        scope
+            .run(async {
+                let (guard, waited) = cond.wait(held).await;
+                assert!(waited.is_err());
+                assert!(mutex.try_lock().is_err(), "still held");
+                drop(guard);
+                Ok::<_, Cancelled>(())
+            })
+            .await
+            .unwrap();
+
+        // Cancelled while queued: leaves, re-locks; a later notify goes to
+        // the other waiter.
+        let mut other = Box::pin(async {
+            let guard = mutex.lock().await.unwrap();
+            let (_guard, waited) = cond.wait(guard).await;
+            waited
+        });
+        assert!(futures::poll!(other.as_mut()).is_pending());
+        let scope = CancelScope::new();
+        scope
+            .run(async {
+                let guard = mutex.lock().await.unwrap();
+                let mut wait = pin!(cond.wait(guard));
+                assert!(futures::poll!(wait.as_mut()).is_pending());
+                scope.cancel();
+                let (guard, waited) = wait.await;
+                assert!(waited.is_err());
+                drop(guard);
+                Ok::<_, Cancelled>(())
+            })
+            .await
+            .unwrap();
+        cond.notify_one();
+        assert_eq!(other.await, Ok(()));
+    });
+}
+
+// CapacityLimiter (Trio: test_CapacityLimiter)
+
+#[test]
+fn capacity_limiter_knows_its_borrowers_and_changes_its_total() {
+    paused().block_on(async {
+        let limiter = CapacityLimiter::new(2);
+        let a = limiter.acquire_on_behalf_of(1).await.unwrap();
+        assert_eq!(
+            limiter.acquire_on_behalf_of(1).await.unwrap_err(),
+            LimiterError::AlreadyBorrowing
+        );
+        let b = limiter.acquire_on_behalf_of(2).await.unwrap();
+        let mut borrowers = limiter.borrowers();
+        borrowers.sort();
+        assert_eq!(borrowers, [1, 2]);
+        assert_eq!(limiter.available_tokens(), 0);
+        let mut c = Box::pin(limiter.acquire_on_behalf_of(3));
+        assert!(futures::poll!(c.as_mut()).is_pending());
+        limiter.set_total_tokens(3); // raising admits the queued borrower
+        let c = c.await.unwrap();
+        assert_eq!(*c.borrower(), 3);
+        limiter.set_total_tokens(1); // lowering takes no token away
+        assert_eq!(limiter.borrowed_tokens(), 3);
+        drop((a, b));
+        assert_eq!(limiter.available_tokens(), 0, "the pool shrank as they came back");
+        drop(c);
+        assert_eq!(limiter.available_tokens(), 1);
+        assert!(limiter.try_acquire_on_behalf_of(4).unwrap().is_some());
+    });
+}
+
+#[test]
+fn capacity_limiter_acquire_in_a_cancelled_scope_takes_no_token() {
+    paused().block_on(async {
+        let limiter = CapacityLimiter::new(1);
+        let scope = CancelScope::new();
+        scope.cancel();
+        let out = scope
+            .run(async { limiter.acquire_on_behalf_of("x").await.map(drop) })
+            .await;
+        assert_eq!(out, Ok(None));
+        assert_eq!(limiter.available_tokens(), 1);
+        assert!(limiter.borrowers().is_empty());
+    });
 }

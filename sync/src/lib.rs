@@ -33,6 +33,7 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 mod barrier;
+mod capacity_limiter;
 pub mod channel;
 mod condition;
 mod event;
@@ -46,6 +47,7 @@ mod wait_list;
 mod wake_list;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
+pub use capacity_limiter::{CapacityLimiter, CapacityToken, LimiterError};
 pub use condition::{CondWait, Condition};
 pub use event::{Event, EventWait};
 pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
