@@ -192,6 +192,9 @@ fn mutex_contended<R: Contender, K: Kit>(rt: &R) {
     });
 }
 
+/// A named workload for one runtime.
+type Workload<R> = (&'static str, fn(&R));
+
 /// Runs every workload for one runtime + kit pair.
 fn bench_pair<R: Contender, K: Kit>(c: &mut Criterion) {
     let rt = R::start(workers());
@@ -200,7 +203,7 @@ fn bench_pair<R: Contender, K: Kit>(c: &mut Criterion) {
     } else {
         format!("{}+{}", R::NAME, K::NAME)
     };
-    let workloads: [(&str, fn(&R)); 6] = [
+    let workloads: [Workload<R>; 6] = [
         ("chan_mpmc", chan_mpmc::<R, K>),
         ("chan_spsc", chan_spsc::<R, K>),
         ("oneshot_ping_pong", oneshot_ping_pong::<R, K>),

@@ -270,7 +270,11 @@ fn a_send_cancelled_while_waiting_delivered_nothing_and_gives_the_value_back() {
             .await;
         assert_eq!(out, Ok(None));
         assert_eq!(rx.try_recv(), Ok(1));
-        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "2 was not delivered");
+        assert_eq!(
+            rx.try_recv(),
+            Err(TryRecvError::Empty),
+            "2 was not delivered"
+        );
     });
 }
 
@@ -290,7 +294,11 @@ fn a_recv_cancelled_while_waiting_took_nothing() {
             .await
             .unwrap();
         tx.try_send(5).unwrap();
-        assert_eq!(rx.try_recv(), Ok(5), "the value went to no cancelled waiter");
+        assert_eq!(
+            rx.try_recv(),
+            Ok(5),
+            "the value went to no cancelled waiter"
+        );
     });
 }
 
@@ -505,7 +513,10 @@ fn oneshot_ping_pong_between_tasks() {
 #[test]
 fn errors_say_what_went_wrong_and_what_to_do() {
     let closed = SendError::Closed(1).to_string();
-    assert!(closed.contains("closed") && closed.contains("into_inner"), "{closed}");
+    assert!(
+        closed.contains("closed") && closed.contains("into_inner"),
+        "{closed}"
+    );
     let full = TrySendError::Full(1).to_string();
     assert!(full.contains("full") && full.contains("send"), "{full}");
     let empty = TryRecvError::Empty.to_string();
@@ -550,7 +561,11 @@ fn mpmc_every_message_arrives_exactly_once_while_waiters_are_cancelled() {
     let per_producer = stress_messages();
     let total = per_producer * PRODUCERS;
     let seen: Arc<Vec<AtomicU8>> = Arc::new((0..total).map(|_| AtomicU8::new(0)).collect());
-    let slots: Slots = Arc::new((0..PRODUCERS + CONSUMERS).map(|_| Mutex::new(None)).collect());
+    let slots: Slots = Arc::new(
+        (0..PRODUCERS + CONSUMERS)
+            .map(|_| Mutex::new(None))
+            .collect(),
+    );
     let cancels = Arc::new(AtomicUsize::new(0));
     let cancelled_ops = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicBool::new(false));
@@ -670,17 +685,11 @@ fn concurrent_try_and_waiting_ops_on_a_rendezvous_channel_lose_nothing() {
             let tx = tx.clone();
             tasks.push(canopy::spawn(async move {
                 for i in 0..N / 2 {
-                    let mut value = i;
-                    loop {
-                        match tx.try_send(value) {
-                            Ok(()) => break,
-                            Err(TrySendError::Full(v)) => value = v,
-                            Err(TrySendError::Closed(_)) => panic!("closed"),
-                        }
-                        match tx.send(value).await {
-                            Ok(()) => break,
-                            Err(e) => panic!("{e}"),
-                        }
+                    // Try first; if no receiver waits, wait for one.
+                    match tx.try_send(i) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(v)) => tx.send(v).await.unwrap(),
+                        Err(TrySendError::Closed(_)) => panic!("closed"),
                     }
                 }
             }));

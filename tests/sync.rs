@@ -19,8 +19,8 @@ use common::{Gate, paused, real_clock};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::thread;
 use std::time::Duration;
 
@@ -161,9 +161,7 @@ fn acquire_in_a_cancelled_scope_takes_no_permit_even_when_one_is_free() {
         let sem = Semaphore::new(3);
         let scope = CancelScope::new();
         scope.cancel();
-        let out = scope
-            .run(async { sem.acquire().await.map(drop) })
-            .await;
+        let out = scope.run(async { sem.acquire().await.map(drop) }).await;
         assert_eq!(out, Ok(None));
         assert_eq!(sem.available_permits(), 3);
     });
@@ -326,7 +324,11 @@ fn semaphore_permits_are_conserved_under_a_cancel_storm() {
     });
     done.store(true, SeqCst);
     storm.join().unwrap();
-    assert_eq!(sem.available_permits(), PERMITS, "no permit lost or duplicated");
+    assert_eq!(
+        sem.available_permits(),
+        PERMITS,
+        "no permit lost or duplicated"
+    );
     assert!(caught.load(SeqCst) > 0, "the storm never hit");
 }
 
@@ -475,7 +477,11 @@ fn mutex_ownership_is_exclusive_and_conserved_under_a_cancel_storm() {
         }
         drop(scopes);
         canceller.await.unwrap();
-        assert_eq!(*mutex.lock().await.unwrap(), TASKS * ROUNDS, "no update lost");
+        assert_eq!(
+            *mutex.lock().await.unwrap(),
+            TASKS * ROUNDS,
+            "no update lost"
+        );
     });
     done.store(true, SeqCst);
     storm.join().unwrap();
@@ -510,7 +516,10 @@ fn notify_waiters_wakes_everyone_waiting_and_stores_nothing() {
         a.await.unwrap();
         b.await.unwrap();
         let mut later = pin!(notify.notified());
-        assert!(futures::poll!(later.as_mut()).is_pending(), "no permit stored");
+        assert!(
+            futures::poll!(later.as_mut()).is_pending(),
+            "no permit stored"
+        );
     });
 }
 
@@ -653,7 +662,10 @@ fn write_in_a_cancelled_scope_takes_nothing_and_a_cancelled_queued_writer_lets_r
         let lock = RwLock::new(());
         let scope = CancelScope::new();
         scope.cancel();
-        assert_eq!(scope.run(async { lock.write().await.map(drop) }).await, Ok(None));
+        assert_eq!(
+            scope.run(async { lock.write().await.map(drop) }).await,
+            Ok(None)
+        );
         assert!(lock.try_write().is_some(), "still free");
 
         let reader = lock.read().await.unwrap();
@@ -670,7 +682,9 @@ fn write_in_a_cancelled_scope_takes_nothing_and_a_cancelled_queued_writer_lets_r
             })
             .await
             .unwrap();
-        let _second = late_reader.await.expect("the writer left: readers share again");
+        let _second = late_reader
+            .await
+            .expect("the writer left: readers share again");
         drop(reader);
     });
 }
@@ -818,7 +832,11 @@ fn capacity_limiter_knows_its_borrowers_and_changes_its_total() {
         limiter.set_total_tokens(1); // lowering takes no token away
         assert_eq!(limiter.borrowed_tokens(), 3);
         drop((a, b));
-        assert_eq!(limiter.available_tokens(), 0, "the pool shrank as they came back");
+        assert_eq!(
+            limiter.available_tokens(),
+            0,
+            "the pool shrank as they came back"
+        );
         drop(c);
         assert_eq!(limiter.available_tokens(), 1);
         assert!(limiter.try_acquire_on_behalf_of(4).unwrap().is_some());

@@ -23,7 +23,8 @@ pub trait Kit: 'static {
     fn mpmc<T: Send + 'static>(cap: usize) -> (Self::Tx<T>, Self::MpmcRx<T>);
     fn spsc<T: Send + 'static>(cap: usize) -> (Self::Tx<T>, Self::SpscRx<T>);
     fn send<T: Send + 'static>(tx: &Self::Tx<T>, v: T) -> impl Future<Output = ()> + Send;
-    fn recv_mpmc<T: Send + 'static>(rx: &Self::MpmcRx<T>) -> impl Future<Output = Option<T>> + Send;
+    fn recv_mpmc<T: Send + 'static>(rx: &Self::MpmcRx<T>)
+    -> impl Future<Output = Option<T>> + Send;
     fn recv_spsc<T: Send + 'static>(
         rx: &mut Self::SpscRx<T>,
     ) -> impl Future<Output = Option<T>> + Send;

@@ -37,12 +37,12 @@ mod capacity_limiter;
 pub mod channel;
 mod condition;
 mod event;
+mod loom;
 mod mutex;
 mod notify;
 pub mod oneshot;
 mod rwlock;
 mod semaphore;
-mod loom;
 mod wait_list;
 mod wake_list;
 
@@ -56,4 +56,3 @@ pub use rwlock::{Read, RwLock, RwLockReadGuard, RwLockWriteGuard, Write};
 pub use semaphore::{
     Acquire, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
 };
-

@@ -12,5 +12,7 @@ pub(crate) use std::sync::{Arc, Mutex, MutexGuard, atomic};
 /// leaves the state consistent before anything that can panic (wakers are
 /// woken after the lock is released).
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

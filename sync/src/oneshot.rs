@@ -93,13 +93,17 @@ impl<T> Sender<T> {
 
     /// Whether the receiver is gone (a send would fail).
     pub fn is_closed(&self) -> bool {
-        self.inner.as_ref().is_none_or(|inner| lock(inner).receiver_gone)
+        self.inner
+            .as_ref()
+            .is_none_or(|inner| lock(inner).receiver_gone)
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let Some(inner) = self.inner.take() else { return };
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
         let mut slot = lock(&inner);
         slot.sender_gone = true;
         let waker = slot.waker.take();

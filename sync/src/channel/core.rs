@@ -210,3 +210,71 @@ pub(super) fn update_waker(slot: &mut Waker, waker: &Waker) {
         slot.clone_from(waker);
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::super::{TryRecvError, TrySendError, channel};
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        fut.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn a_full_buffer_queues_senders_and_a_recv_moves_the_first_one_in() {
+        let (tx, rx) = channel(1);
+        tx.try_send(1).unwrap();
+        let mut second = pin!(tx.send(2));
+        let mut third = pin!(tx.send(3));
+        assert!(poll_once(second.as_mut()).is_pending());
+        assert!(poll_once(third.as_mut()).is_pending());
+        assert_eq!(rx.try_recv(), Ok(1));
+        // Invariant 2: the freed slot went to the first queued sender.
+        assert_eq!(rx.len(), 1);
+        assert!(matches!(poll_once(second.as_mut()), Poll::Ready(Ok(()))));
+        assert!(poll_once(third.as_mut()).is_pending());
+        assert_eq!(rx.try_recv(), Ok(2));
+        assert_eq!(rx.try_recv(), Ok(3));
+        assert!(matches!(poll_once(third.as_mut()), Poll::Ready(Ok(()))));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    }
+
+    #[test]
+    fn a_send_hands_its_value_to_the_first_queued_receiver() {
+        let (tx, rx) = channel(4);
+        let mut first = pin!(rx.recv());
+        let mut second = pin!(rx.recv());
+        assert!(poll_once(first.as_mut()).is_pending());
+        assert!(poll_once(second.as_mut()).is_pending());
+        tx.try_send(1).unwrap();
+        assert_eq!(rx.len(), 0, "handed over, not buffered");
+        assert_eq!(poll_once(second.as_mut()), Poll::Pending);
+        assert_eq!(poll_once(first.as_mut()), Poll::Ready(Ok(Some(1))));
+    }
+
+    #[test]
+    fn close_empties_both_queues() {
+        let (tx, rx) = channel::<u8>(0);
+        let mut send = pin!(tx.send(1));
+        assert!(poll_once(send.as_mut()).is_pending());
+        assert!(rx.close());
+        assert!(matches!(
+            poll_once(send.as_mut()),
+            Poll::Ready(Err(super::super::SendError::Closed(1)))
+        ));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+        assert!(matches!(tx.try_send(2), Err(TrySendError::Closed(2))));
+    }
+
+    #[test]
+    fn dropping_a_queued_send_withdraws_its_value() {
+        let (tx, rx) = channel(0);
+        {
+            let mut send = pin!(tx.send(1));
+            assert!(poll_once(send.as_mut()).is_pending());
+        }
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    }
+}

@@ -43,9 +43,11 @@ impl<T> fmt::Debug for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SendError::Closed(_) => f.write_str("SendError::Closed(..)"),
-            SendError::Cancelled(_, cancelled) => {
-                f.debug_tuple("SendError::Cancelled").field(&"..").field(cancelled).finish()
-            }
+            SendError::Cancelled(_, cancelled) => f
+                .debug_tuple("SendError::Cancelled")
+                .field(&"..")
+                .field(cancelled)
+                .finish(),
         }
     }
 }

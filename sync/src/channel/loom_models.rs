@@ -74,7 +74,11 @@ fn loom_recv_cancelled_while_a_sender_hands_it_a_value() {
             [7],
             "exactly once"
         );
-        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed), "the sender is gone");
+        assert_eq!(
+            rx.try_recv(),
+            Err(TryRecvError::Closed),
+            "the sender is gone"
+        );
     });
 }
 

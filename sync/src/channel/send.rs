@@ -52,13 +52,14 @@ impl<T> Future for Send<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let cancelled = ready!(poll_cancelled(cx, this.location));
-        this.poll_decided(cx, cancelled).map(|outcome| match outcome {
-            Ok(()) => Ok(()),
-            Err(SendFailed::Closed(value)) => Err(SendError::Closed(value)),
-            Err(SendFailed::Cancelled(value, cancelled)) => {
-                Err(SendError::Cancelled(value, cancelled))
-            }
-        })
+        this.poll_decided(cx, cancelled)
+            .map(|outcome| match outcome {
+                Ok(()) => Ok(()),
+                Err(SendFailed::Closed(value)) => Err(SendError::Closed(value)),
+                Err(SendFailed::Cancelled(value, cancelled)) => {
+                    Err(SendError::Cancelled(value, cancelled))
+                }
+            })
     }
 }
 

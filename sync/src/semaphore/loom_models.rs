@@ -9,9 +9,9 @@
 
 use super::{AcquireWait, Semaphore};
 use loom::future::block_on;
-use std::sync::Arc;
 use loom::thread;
 use std::panic::Location;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 #[test]

@@ -31,7 +31,6 @@ mod loom_models;
 pub use permit::{OwnedSemaphorePermit, SemaphorePermit};
 
 use crate::loom::{Mutex, lock};
-use std::sync::Arc;
 use crate::wait_list::WaitList;
 use crate::wake_list::WakeList;
 use canopy_scope::{Cancelled, poll_budget, poll_cancelled};
@@ -40,6 +39,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
 
 /// A counting semaphore: [`acquire`](Self::acquire) waits for permits,
@@ -349,7 +349,10 @@ impl Future for AcquireOwned {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let sem = this.sem.as_ref().expect("`AcquireOwned` polled after completion");
+        let sem = this
+            .sem
+            .as_ref()
+            .expect("`AcquireOwned` polled after completion");
         ready!(this.wait.poll(sem, cx))?;
         let sem = this.sem.take().expect("checked above");
         Poll::Ready(Ok(OwnedSemaphorePermit::new(sem, this.wait.wanted)))
@@ -361,5 +364,60 @@ impl Drop for AcquireOwned {
         if let Some(sem) = &self.sem {
             self.wait.abandon(sem);
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::Semaphore;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        fut.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn release_grants_from_the_front_only_while_the_request_fits() {
+        let sem = Semaphore::new(0);
+        let mut two = pin!(sem.acquire_many(2));
+        let mut one = pin!(sem.acquire());
+        assert!(poll_once(two.as_mut()).is_pending());
+        assert!(poll_once(one.as_mut()).is_pending());
+        sem.add_permits(1);
+        // The front wants 2: nobody is served, the permit stays free.
+        assert_eq!(sem.available_permits(), 1);
+        assert!(poll_once(one.as_mut()).is_pending());
+        sem.add_permits(2);
+        // Both granted in order: 2 then 1.
+        assert_eq!(sem.available_permits(), 0);
+        let Poll::Ready(Ok(p2)) = poll_once(two.as_mut()) else {
+            panic!()
+        };
+        let Poll::Ready(Ok(p1)) = poll_once(one.as_mut()) else {
+            panic!()
+        };
+        assert_eq!((p2.num_permits(), p1.num_permits()), (2, 1));
+        drop((p1, p2));
+        assert_eq!(sem.available_permits(), 3);
+    }
+
+    #[test]
+    fn dropping_the_front_waiter_serves_the_ones_behind_it() {
+        let sem = Semaphore::new(1);
+        let mut one = pin!(sem.acquire());
+        {
+            let mut two = pin!(sem.acquire_many(2));
+            assert!(poll_once(two.as_mut()).is_pending());
+            assert!(poll_once(one.as_mut()).is_pending());
+        }
+        assert_eq!(
+            sem.available_permits(),
+            0,
+            "granted to `one` when `two` left"
+        );
+        assert!(matches!(poll_once(one.as_mut()), Poll::Ready(Ok(_))));
+        assert_eq!(sem.available_permits(), 1);
     }
 }

@@ -2,8 +2,8 @@
 //! gives its permits back.
 
 use super::Semaphore;
-use std::sync::Arc;
 use std::fmt;
+use std::sync::Arc;
 
 /// Permits borrowed from a [`Semaphore`]; given back on drop.
 #[must_use = "the permit is given back as soon as it is dropped"]
