@@ -13,7 +13,7 @@
 mod common;
 
 use canopy::sync::channel::{self, Receiver, SendError, Sender, TryRecvError, TrySendError};
-use canopy::sync::oneshot;
+use canopy::sync::{oneshot, watch};
 use canopy::{CancelScope, Cancelled, checkpoint};
 use common::{Gate, paused, real_clock};
 use futures::StreamExt;
@@ -708,4 +708,55 @@ fn concurrent_try_and_waiting_ops_on_a_rendezvous_channel_lose_nothing() {
         }
     });
     assert_eq!(got.load(SeqCst), N);
+}
+
+// watch (tokio: sync_watch.rs)
+
+#[test]
+fn watch_receivers_see_the_latest_value_and_the_senders_end() {
+    paused().block_on(async {
+        let (tx, mut rx) = watch::watch(0);
+        let mut other = tx.subscribe();
+        assert!(!rx.has_changed());
+        tx.send(1).unwrap();
+        tx.send(2).unwrap(); // 1 is skipped: only the latest counts
+        assert!(rx.changed().await.unwrap());
+        assert_eq!(*rx.borrow(), 2);
+        assert!(other.changed().await.unwrap());
+        let mut waiting = pin!(rx.changed());
+        assert!(futures::poll!(waiting.as_mut()).is_pending());
+        drop(tx);
+        assert_eq!(waiting.await, Ok(false), "the sender is gone");
+        assert_eq!(*other.borrow_and_update(), 2);
+    });
+}
+
+#[test]
+fn watch_changed_cancelled_marks_nothing_seen() {
+    paused().block_on(async {
+        let (tx, mut rx) = watch::watch(0);
+        tx.send(1).unwrap();
+        let scope = CancelScope::new();
+        scope.cancel();
+        assert_eq!(scope.run(async { rx.changed().await }).await, Ok(None));
+        assert!(rx.has_changed(), "still unseen");
+
+        rx.borrow_and_update();
+        let scope = CancelScope::new();
+        scope
+            .run(async {
+                let mut changed = pin!(rx.changed());
+                assert!(futures::poll!(changed.as_mut()).is_pending());
+                tx.send(2).unwrap();
+                scope.cancel();
+                assert_eq!(changed.await, Ok(true), "the change came first: it stands");
+                Ok::<_, Cancelled>(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(tx.send_replace(3), 2);
+        assert_eq!(tx.receiver_count(), 1);
+        drop(rx);
+        assert_eq!(tx.send(4), Err(4), "nobody could see it");
+    });
 }

@@ -45,6 +45,7 @@ mod rwlock;
 mod semaphore;
 mod wait_list;
 mod wake_list;
+pub mod watch;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
 pub use capacity_limiter::{CapacityLimiter, CapacityToken, LimiterError};
