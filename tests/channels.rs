@@ -13,7 +13,7 @@
 mod common;
 
 use canopy::sync::channel::{self, Receiver, SendError, Sender, TryRecvError, TrySendError};
-use canopy::sync::{oneshot, watch};
+use canopy::sync::{broadcast, oneshot, watch};
 use canopy::{CancelScope, Cancelled, checkpoint};
 use common::{Gate, paused, real_clock};
 use futures::StreamExt;
@@ -758,5 +758,58 @@ fn watch_changed_cancelled_marks_nothing_seen() {
         assert_eq!(tx.receiver_count(), 1);
         drop(rx);
         assert_eq!(tx.send(4), Err(4), "nobody could see it");
+    });
+}
+
+// broadcast (tokio: sync_broadcast.rs)
+
+#[test]
+fn broadcast_gives_every_receiver_every_value_and_reports_lag() {
+    paused().block_on(async {
+        let (tx, mut a) = broadcast::broadcast(2);
+        let mut b = tx.subscribe();
+        for i in 0..3 {
+            assert_eq!(tx.send(i), Ok(2));
+        }
+        // Capacity 2: `0` is gone.
+        assert_eq!(a.recv().await, Err(broadcast::RecvError::Lagged(1)));
+        assert_eq!(a.recv().await, Ok(1));
+        assert_eq!(a.recv().await, Ok(2));
+        assert_eq!(b.try_recv(), Err(broadcast::RecvError::Lagged(1)));
+        assert_eq!(b.try_recv(), Ok(Some(1)));
+        let mut waiting = pin!(a.recv());
+        assert!(futures::poll!(waiting.as_mut()).is_pending());
+        drop(tx);
+        assert_eq!(waiting.await, Err(broadcast::RecvError::Closed));
+        assert_eq!(b.recv().await, Ok(2), "what is kept is still received");
+        assert_eq!(b.recv().await, Err(broadcast::RecvError::Closed));
+    });
+}
+
+#[test]
+fn broadcast_recv_cancelled_takes_nothing() {
+    paused().block_on(async {
+        let (tx, mut rx) = broadcast::broadcast(4);
+        tx.send(1).unwrap();
+        let scope = CancelScope::new();
+        scope.cancel();
+        let out = scope.run(async { rx.recv().await }).await;
+        assert_eq!(out, Ok(None));
+        assert_eq!(rx.recv().await, Ok(1), "its position did not move");
+
+        let scope = CancelScope::new();
+        scope
+            .run(async {
+                let mut recv = pin!(rx.recv());
+                assert!(futures::poll!(recv.as_mut()).is_pending());
+                tx.send(2).unwrap();
+                scope.cancel();
+                assert_eq!(recv.await, Ok(2), "woken by the send first: it stands");
+                Ok::<_, Cancelled>(())
+            })
+            .await
+            .unwrap();
+        drop(rx);
+        assert_eq!(tx.send(3), Err(3), "no receiver left");
     });
 }

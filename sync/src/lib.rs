@@ -33,6 +33,7 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 mod barrier;
+pub mod broadcast;
 mod capacity_limiter;
 pub mod channel;
 mod condition;
