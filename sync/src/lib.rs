@@ -4,6 +4,47 @@
 //!
 //! Applications use this through the `canopy` facade, as `canopy::sync`.
 //!
+//! ```
+//! use canopy_scope::{CancelScope, Cancelled};
+//! use canopy_sync::channel::{self, SendError};
+//!
+//! let rt = canopy_runtime::Runtime::builder().workers(2).build().unwrap();
+//! rt.block_on(async {
+//!     let (tx, rx) = channel::channel(1);
+//!     tx.send(1).await.unwrap();
+//!     // The channel is full: this send waits, and its scope is cancelled.
+//!     let scope = CancelScope::new();
+//!     scope.cancel();
+//!     let out = scope.run(async {
+//!         match tx.send(2).await {
+//!             // Nothing was delivered; the value comes back.
+//!             Err(SendError::Cancelled(value, cancelled)) => {
+//!                 assert_eq!(value, 2);
+//!                 Err(cancelled)
+//!             }
+//!             other => panic!("{other:?}"),
+//!         }
+//!     });
+//!     assert_eq!(out.await, Ok::<Option<()>, Cancelled>(None));
+//!     assert_eq!(rx.recv().await?, Some(1));
+//!     assert!(rx.try_recv().is_err(), "2 was never sent");
+//!     Ok::<_, Cancelled>(())
+//! })
+//! .unwrap();
+//! ```
+//!
+//! # What is here
+//!
+//! | | waits (checkpoints) | never waits |
+//! |---|---|---|
+//! | [`channel::channel`], [`channel::unbounded`] (MPMC; capacity 0 = rendezvous) | `send`, `recv`, `Stream` | `try_send`, `try_recv`, `close` |
+//! | [`oneshot::oneshot`] | awaiting the receiver | `send`, `try_recv` |
+//! | [`watch::watch`] (latest value) | `changed` | `send`, `borrow` |
+//! | [`broadcast::broadcast`] (every receiver, every value) | `recv` | `send`, `try_recv` |
+//! | [`Mutex`] (fair, FIFO hand-off), [`RwLock`] (fair) | `lock`, `read`, `write` | `try_*`, dropping a guard |
+//! | [`Semaphore`] (FIFO, owned permits), [`CapacityLimiter`] (knows its borrowers) | `acquire*` | `try_acquire*`, releasing |
+//! | [`Event`], [`Notify`], [`Condition`], [`Barrier`] | `wait`, `notified`, `wait`, `wait` | `set`, `notify_*` |
+//!
 //! # The rules, for every primitive here
 //!
 //! - **Called in a cancelled scope**, a waiting operation returns
