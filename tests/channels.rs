@@ -14,9 +14,10 @@ mod common;
 
 use canopy::sync::channel::{self, Receiver, SendError, Sender, TryRecvError, TrySendError};
 use canopy::sync::{broadcast, oneshot, watch};
-use canopy::{CancelScope, Cancelled, checkpoint};
+use canopy::{CancelScope, Cancelled, checkpoint, yield_now};
 use common::{Gate, paused, real_clock};
 use futures::StreamExt;
+use futures::future::{Either, select};
 use futures::stream::FuturesUnordered;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::SeqCst};
@@ -556,9 +557,22 @@ fn cancel_random(slots: &Slots, seed: &mut u64) {
 
 #[test]
 fn mpmc_every_message_arrives_exactly_once_while_waiters_are_cancelled() {
+    mpmc_stress(16, stress_messages());
+}
+
+#[test]
+fn rendezvous_mpmc_every_message_arrives_exactly_once_while_waiters_are_cancelled() {
+    mpmc_stress(0, stress_messages() / 10);
+}
+
+/// 4 producers × 4 consumers over a channel of `capacity`, `per_producer`
+/// messages each, while an OS thread and a task cancel the scopes of random
+/// producers and consumers; two of the consumers also drop their receive
+/// whenever it is still pending at its second poll (so some are dropped
+/// after a value was handed to them). Every message must arrive exactly once.
+fn mpmc_stress(capacity: usize, per_producer: usize) {
     const PRODUCERS: usize = 4;
     const CONSUMERS: usize = 4;
-    let per_producer = stress_messages();
     let total = per_producer * PRODUCERS;
     let seen: Arc<Vec<AtomicU8>> = Arc::new((0..total).map(|_| AtomicU8::new(0)).collect());
     let slots: Slots = Arc::new(
@@ -585,7 +599,7 @@ fn mpmc_every_message_arrives_exactly_once_while_waiters_are_cancelled() {
 
     real_clock().block_on(async {
         // Small enough that senders wait often, so cancels hit waiting sends.
-        let (tx, rx) = channel::channel::<usize>(16);
+        let (tx, rx) = channel::channel::<usize>(capacity);
         let mut tasks = Vec::new();
         for p in 0..PRODUCERS {
             let (tx, slots) = (tx.clone(), slots.clone());
@@ -625,10 +639,24 @@ fn mpmc_every_message_arrives_exactly_once_while_waiters_are_cancelled() {
                     *slots[PRODUCERS + c].lock().unwrap() = Some(scope.clone());
                     let ended = scope
                         .run(async {
-                            while let Some(v) = rx.recv().await? {
-                                seen[v].fetch_add(1, SeqCst);
+                            loop {
+                                let got = if c % 2 == 1 {
+                                    let recv = pin!(rx.recv());
+                                    match select(recv, pin!(yield_now())).await {
+                                        Either::Left((got, _)) => got?,
+                                        Either::Right((yielded, _)) => {
+                                            yielded?; // the receive was dropped
+                                            continue;
+                                        }
+                                    }
+                                } else {
+                                    rx.recv().await?
+                                };
+                                match got {
+                                    Some(v) => seen[v].fetch_add(1, SeqCst),
+                                    None => return Ok::<_, Cancelled>(()),
+                                };
                             }
-                            Ok::<_, Cancelled>(())
                         })
                         .await
                         .unwrap();
