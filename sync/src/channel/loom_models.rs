@@ -127,3 +127,22 @@ fn loom_a_dropped_recv_passes_its_value_on() {
         assert_eq!(got.into_iter().chain(left).collect::<Vec<_>>(), [3]);
     });
 }
+
+#[test]
+fn loom_close_races_a_waiting_receiver_and_a_send() {
+    loom::model(|| {
+        let (tx, rx) = channel::<u8>(1);
+        let closer = tx.clone();
+        let receiver = thread::spawn(move || block_on(rx.recv()).unwrap());
+        let closing = thread::spawn(move || {
+            closer.close();
+        });
+        let sent = tx.try_send(9).is_ok();
+        closing.join().unwrap();
+        let got = receiver.join().unwrap();
+        // Either the send came first and the receiver got the value (from
+        // its hands or by draining the buffer), or the close came first and
+        // the send failed: never both, never neither.
+        assert_eq!(sent, got == Some(9), "sent {sent}, received {got:?}");
+    });
+}
