@@ -96,6 +96,11 @@ impl Notify {
     /// Waits for a notification. A checkpoint: `Err(Cancelled)` if the scope
     /// is cancelled when first polled (a stored permit is left in place) or
     /// while waiting and before it was notified.
+    ///
+    /// The future joins the queue at its first poll (unlike tokio's
+    /// `Notified`, creating it registers nothing): a `notify_waiters` made
+    /// before that poll is not seen by it; a `notify_one` is (as the
+    /// stored permit).
     #[track_caller]
     pub fn notified(&self) -> Notified<'_> {
         Notified {

@@ -31,16 +31,16 @@
 //!     let (tx, rx) = channel::channel(16);
 //!     let producer = canopy_runtime::spawn(async move {
 //!         for i in 0..100 {
-//!             tx.send(i).await.map_err(|e| e.cancelled().copied().unwrap())?;
+//!             tx.send(i).await?; // a `SendError` hands `i` back
 //!         }
-//!         Ok::<_, canopy_scope::Cancelled>(())
+//!         Ok::<_, channel::SendError<i32>>(())
 //!     }); // `tx` is dropped when the producer ends: that closes the channel.
 //!     let mut sum = 0;
 //!     while let Some(i) = rx.recv().await? {
 //!         sum += i;
 //!     }
 //!     assert_eq!(sum, 4950);
-//!     producer.await.unwrap()?;
+//!     producer.await.unwrap().unwrap();
 //!     Ok::<_, canopy_scope::Cancelled>(())
 //! })
 //! .unwrap();
