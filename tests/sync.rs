@@ -46,6 +46,8 @@ fn primitives_and_their_guards_are_send_and_sync() {
     assert_send_sync::<Condition>();
     assert_send_sync::<canopy::sync::CondWait<'static, Vec<u8>>>();
     assert_send_sync::<CapacityLimiter<u64>>();
+    assert_send_sync::<canopy::sync::OwnedMutexGuard<Vec<u8>>>();
+    assert_send_sync::<canopy::sync::LockOwned<Vec<u8>>>();
 }
 
 // Event (Trio: test_Event)
@@ -397,6 +399,33 @@ fn a_lock_handed_over_before_the_cancel_was_seen_is_returned() {
             .await
             .unwrap();
         assert!(mutex.try_lock().is_ok());
+    });
+}
+
+#[test]
+fn lock_owned_follows_the_same_rules() {
+    paused().block_on(async {
+        let mutex = Arc::new(Mutex::new(0));
+        let scope = CancelScope::new();
+        scope.cancel();
+        let out = scope
+            .run(async { mutex.clone().lock_owned().await.map(drop) })
+            .await;
+        assert_eq!(out, Ok(None));
+        assert!(
+            mutex.try_lock().is_ok(),
+            "a cancelled lock_owned took nothing"
+        );
+
+        let held = mutex.clone().lock_owned().await.unwrap();
+        let mut first = Box::pin(mutex.clone().lock_owned());
+        let mut second = pin!(mutex.clone().lock_owned());
+        assert!(futures::poll!(first.as_mut()).is_pending());
+        assert!(futures::poll!(second.as_mut()).is_pending());
+        drop(held); // handed to `first`...
+        drop(first); // ...which passes it on
+        *second.await.unwrap() += 1;
+        assert_eq!(*mutex.lock().await.unwrap(), 1);
     });
 }
 

@@ -81,6 +81,7 @@ mod condition;
 mod event;
 mod loom;
 mod mutex;
+mod mutex_owned;
 mod notify;
 pub mod oneshot;
 mod rwlock;
@@ -94,6 +95,7 @@ pub use capacity_limiter::{CapacityLimiter, CapacityToken, LimiterError};
 pub use condition::{CondWait, Condition};
 pub use event::{Event, EventWait};
 pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
+pub use mutex_owned::{LockOwned, OwnedMutexGuard};
 pub use notify::{Notified, Notify};
 pub use rwlock::{Read, RwLock, RwLockReadGuard, RwLockWriteGuard, Write};
 pub use semaphore::{

@@ -47,8 +47,8 @@ use std::task::{Context, Poll, ready};
 /// .unwrap();
 /// ```
 pub struct Mutex<T: ?Sized> {
-    sem: Semaphore,
-    data: UnsafeCell<T>,
+    pub(crate) sem: Semaphore,
+    pub(crate) data: UnsafeCell<T>,
 }
 
 // SAFETY: the mutex hands `&mut T` to one guard at a time (the invariant in

@@ -215,7 +215,7 @@ impl fmt::Debug for Semaphore {
 
 /// One acquire in progress (shared by [`Acquire`] and [`AcquireOwned`]).
 #[derive(Debug)]
-struct AcquireWait {
+pub(crate) struct AcquireWait {
     wanted: usize,
     /// Not a cancel point (a `Condition` re-locking its mutex, as in Trio).
     shielded: bool,
@@ -224,7 +224,7 @@ struct AcquireWait {
 }
 
 impl AcquireWait {
-    fn new(wanted: usize, location: &'static Location<'static>) -> Self {
+    pub(crate) fn new(wanted: usize, location: &'static Location<'static>) -> Self {
         AcquireWait {
             wanted,
             shielded: false,
@@ -234,7 +234,11 @@ impl AcquireWait {
     }
 
     /// `Ready(Ok)` once the permits are this acquire's.
-    fn poll(&mut self, sem: &Semaphore, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
+    pub(crate) fn poll(
+        &mut self,
+        sem: &Semaphore,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Cancelled>> {
         let cancelled = if self.shielded {
             Ok(())
         } else {
@@ -290,7 +294,7 @@ impl AcquireWait {
     }
 
     /// The future is dropped: leave the queue, passing on anything granted.
-    fn abandon(&mut self, sem: &Semaphore) {
+    pub(crate) fn abandon(&mut self, sem: &Semaphore) {
         let Some(key) = self.key.take() else { return };
         let mut wakers = WakeList::new();
         {
