@@ -80,6 +80,8 @@ pub mod channel;
 mod condition;
 mod event;
 mod loom;
+#[cfg(all(test, loom))]
+mod loom_models;
 mod mutex;
 mod mutex_owned;
 mod notify;
