@@ -452,8 +452,10 @@ fn oneshot_delivers_one_value_or_reports_the_sender_gone() {
         tx.send(1).unwrap();
         assert_eq!(rx.await, Ok(Some(1)));
 
-        let (tx, rx) = oneshot::oneshot::<u8>();
+        let (tx, mut rx) = oneshot::oneshot::<u8>();
+        assert_eq!(rx.try_recv(), Err(oneshot::TryRecvError::Empty));
         drop(tx);
+        assert_eq!(rx.try_recv(), Err(oneshot::TryRecvError::Closed));
         assert_eq!(rx.await, Ok(None));
 
         let (tx, rx) = oneshot::oneshot();

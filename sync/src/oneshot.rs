@@ -57,6 +57,31 @@ pub fn oneshot<T>() -> (Sender<T>, Receiver<T>) {
     )
 }
 
+/// Why [`Receiver::try_recv`] got no value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// Not sent yet; await the receiver to wait for it.
+    Empty,
+    /// The sender is gone without sending (or the value was taken already).
+    Closed,
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryRecvError::Empty => {
+                f.write_str("no value yet: the sender has not sent; await the receiver to wait")
+            }
+            TryRecvError::Closed => f.write_str(
+                "no value will come: the sender was dropped without sending \
+                 (or the value was already received)",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TryRecvError {}
+
 struct Slot<T> {
     value: Option<T>,
     waker: Option<Waker>,
@@ -132,15 +157,13 @@ pub struct Receiver<T> {
 }
 
 impl<T> Receiver<T> {
-    /// Takes the value if it has arrived. Not a checkpoint. `Ok(None)`:
-    /// the sender is gone without sending; `Err(())`: not yet.
-    #[allow(clippy::result_unit_err)]
-    pub fn try_recv(&mut self) -> Result<Option<T>, ()> {
+    /// Takes the value if it has arrived. Not a checkpoint.
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         let mut slot = lock(&self.inner);
         match slot.value.take() {
-            Some(value) => Ok(Some(value)),
-            None if slot.sender_gone => Ok(None),
-            None => Err(()),
+            Some(value) => Ok(value),
+            None if slot.sender_gone => Err(TryRecvError::Closed),
+            None => Err(TryRecvError::Empty),
         }
     }
 
