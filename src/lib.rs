@@ -126,6 +126,23 @@ pub use canopy_scope::{
     current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at,
 };
 
+/// Channels and sync primitives whose every wait is a checkpoint, with
+/// exact rules for what a cancelled operation did (nothing is lost).
+///
+/// ```
+/// let rt = canopy::Runtime::builder().workers(2).build().unwrap();
+/// rt.block_on(async {
+///     let (tx, rx) = canopy::sync::channel::channel(8);
+///     tx.send(1).await.unwrap();
+///     assert_eq!(rx.recv().await?, Some(1));
+///     Ok::<_, canopy::Cancelled>(())
+/// })
+/// .unwrap();
+/// ```
+pub mod sync {
+    pub use canopy_sync::*;
+}
+
 pub use canopy_runtime::{blocking, signal};
 
 pub use canopy_macros::{main, test};
