@@ -46,6 +46,7 @@ pub mod blocking;
 mod builder;
 mod context;
 mod detached;
+mod finish_event;
 mod group;
 mod group_start;
 mod handle;

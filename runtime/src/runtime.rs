@@ -244,18 +244,13 @@ impl Runtime {
         let deadline = Instant::now() + grace;
         // A `block_on` call on this very thread (the runtime was handed to
         // its future) cannot finish while we wait: it is not waited for.
-        let all_done =
-            || shared.metrics().alive_tasks == 0 && shared.block_on_calls_elsewhere() == 0;
-        let mut finished = all_done();
-        while !own && !finished {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            // A shutdown path, not a hot one: look again every millisecond.
-            thread::sleep((deadline - now).min(Duration::from_millis(1)));
-            finished = all_done();
-        }
+        let all_done = || shared.alive_tasks() == 0 && shared.block_on_calls_elsewhere() == 0;
+        let finished = if own {
+            all_done()
+        } else {
+            // Woken as tasks finish (`finish_event.rs`).
+            shared.finish_event.wait_until(all_done, deadline)
+        };
         self.close(None);
         finished
     }

@@ -153,6 +153,9 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) registry: Registry,
     pub(crate) timers: Arc<TimerDriver>,
+    /// Notified when a task or `block_on` call finishes once the root is
+    /// cancelled: what a graceful shutdown waits on (`finish_event.rs`).
+    pub(crate) finish_event: crate::finish_event::FinishEvent,
     /// Tells the monitor thread (`monitor.rs`) to stop.
     pub(crate) monitor_stop: Arc<crate::monitor::MonitorStop>,
     /// The threads that run blocking closures (`blocking/pool.rs`).
@@ -214,6 +217,7 @@ impl Shared {
             // One timer shard per worker, one for every other thread.
             timers: Arc::new(TimerDriver::new(workers + 1, config.start_paused)),
             timer_sentinel: AtomicUsize::new(0),
+            finish_event: Default::default(),
             monitor_stop: Arc::default(),
             blocking: crate::blocking::pool::BlockingPool::new(config.blocking),
             block_on_active: crate::loom::atomic::AtomicUsize::new(0),
@@ -435,6 +439,41 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .try_remove(key);
         drop(waker);
+        self.finished_one();
+    }
+
+    /// A task or `block_on` call finished: a graceful shutdown in progress
+    /// counts again (`finish_event.rs`).
+    #[inline]
+    pub(crate) fn finished_one(&self) {
+        if self.root_cancelled.load(Relaxed) {
+            self.finish_event.notify();
+        }
+    }
+
+    /// Tasks spawned and not yet finished or dropped (the per-worker
+    /// counters only: no other lock).
+    pub(crate) fn alive_tasks(&self) -> u64 {
+        self.task_totals().alive()
+    }
+
+    /// The task counts summed over every worker and the outside threads.
+    fn task_totals(&self) -> TaskTotals {
+        let all = || {
+            self.remotes
+                .iter()
+                .map(|r| &r.own.counters)
+                .chain([&*self.outside_counters])
+        };
+        let total = |counter: fn(&WorkerCounters) -> &AtomicU64| -> u64 {
+            all().map(|c| counter(c).load(Relaxed)).sum()
+        };
+        TaskTotals {
+            spawned: total(|c| &c.spawned),
+            completed: total(|c| &c.completed),
+            panicked: total(|c| &c.panicked),
+            dropped: total(|c| &c.dropped),
+        }
     }
 
     /// `block_on` calls in progress on threads other than this one (a
@@ -645,19 +684,7 @@ impl Shared {
     }
 
     pub(crate) fn metrics(&self) -> RuntimeMetrics {
-        let all = || {
-            self.remotes
-                .iter()
-                .map(|r| &r.own.counters)
-                .chain([&*self.outside_counters])
-        };
-        let total = |counter: fn(&WorkerCounters) -> &AtomicU64| -> u64 {
-            all().map(|c| counter(c).load(Relaxed)).sum()
-        };
-        let spawned = total(|c| &c.spawned);
-        let completed = total(|c| &c.completed);
-        let panicked = total(|c| &c.panicked);
-        let dropped = total(|c| &c.dropped);
+        let totals = self.task_totals();
         let blocking = self.blocking.metrics();
         RuntimeMetrics {
             workers: self
@@ -671,18 +698,33 @@ impl Shared {
                     local_queue_depth: r.stealer.len(),
                 })
                 .collect(),
-            spawned_tasks: spawned,
-            completed_tasks: completed,
-            panicked_tasks: panicked,
-            dropped_tasks: dropped,
+            spawned_tasks: totals.spawned,
+            completed_tasks: totals.completed,
+            panicked_tasks: totals.panicked,
+            dropped_tasks: totals.dropped,
             unobserved_panics: self.unobserved_panics.load(Relaxed),
             unobserved_errors: self.unobserved_errors.load(Relaxed),
-            alive_tasks: spawned.saturating_sub(completed + panicked + dropped),
+            alive_tasks: totals.alive(),
             global_queue_depth: self.injector.len(),
             armed_timers: self.timers.armed(),
             blocking_threads: blocking.threads,
             blocking_idle_threads: blocking.idle_threads,
             blocking_queue_depth: blocking.queue_depth,
         }
+    }
+}
+
+/// Task counts summed over the workers and the outside threads.
+struct TaskTotals {
+    spawned: u64,
+    completed: u64,
+    panicked: u64,
+    dropped: u64,
+}
+
+impl TaskTotals {
+    fn alive(&self) -> u64 {
+        self.spawned
+            .saturating_sub(self.completed + self.panicked + self.dropped)
     }
 }
