@@ -10,7 +10,7 @@ mod netutil;
 
 use canopy::net::{TcpListener, is_out_of_descriptors};
 use canopy::time::sleep;
-use common::real_clock;
+use common::{Gate, real_clock};
 use netutil::{LIMIT, within};
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -54,12 +54,17 @@ fn an_accept_loop_out_of_descriptors_reports_it_and_keeps_serving() {
     let rt = real_clock();
     let reported = Arc::new(Mutex::new(Vec::<String>::new()));
     let errors = reported.clone();
+    // The loop starts accepting only once the descriptors are gone, so the
+    // connection cannot be accepted before.
+    let exhausted = Gate::default();
+    let go = exhausted.passed();
     within(LIMIT, move || {
         let (addr, server) = rt.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             // The accept loop as a server writes it (see TcpListener::accept).
             let server = canopy::spawn(async move {
+                go.await;
                 loop {
                     match listener.accept().await {
                         Ok((stream, _)) => {
@@ -81,6 +86,7 @@ fn an_accept_loop_out_of_descriptors_reports_it_and_keeps_serving() {
         // Connect while descriptors remain, then take the rest.
         let mut client = std::net::TcpStream::connect(addr).unwrap();
         let held = exhaust_descriptors();
+        exhausted.open();
         while reported.lock().unwrap().len() < 2 {
             std::thread::sleep(Duration::from_millis(5));
         }

@@ -89,8 +89,8 @@ impl<T: AsFd> Registered<T> {
         let reactor = self.reactor.clone();
         let source = self.source.clone();
         let key = self.key;
-        // `self` no longer owns the fd: forget it without deregistering.
-        std::mem::forget(self);
+        // Without its io, dropping `self` deregisters nothing.
+        drop(self);
         let mapped = f(io);
         Registered {
             io: Some(mapped),
