@@ -257,6 +257,11 @@ impl Shared {
     /// driver (module docs, "The driver").
     pub(crate) fn unpark_worker(&self, index: usize) {
         self.remotes[index].parker.unpark();
+        // Orders the token before the read of the role (the Dekker pair
+        // with `WorkerLocal::park`; explicit, as in the timer driver, so
+        // that loom, which models SeqCst accesses as acquire/release only,
+        // checks the real guarantee).
+        std::sync::atomic::fence(SeqCst);
         if self.driver.load(SeqCst) == index + 1 {
             self.reactor.wake();
         }

@@ -285,6 +285,9 @@ impl WorkerLocal {
             // until woken.
             let driver = shared.try_become_driver(self.index);
             if driver {
+                // The other half of `Shared::unpark_worker`'s Dekker pair:
+                // the role is published before the token is looked at.
+                std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
                 let deadline = shared.timers.prepare_sleep();
                 // Still counted as parked, so the tasks that I/O events and
                 // timers wake go through the global queue and the idle
