@@ -162,12 +162,19 @@ fn canopy_accept(rt: &Canopy) {
             }
         });
         let clients: Vec<_> = (0..ACCEPTS)
-            .map(|_| handle.spawn(async move { TcpStream::connect(addr).await.unwrap() }))
+            .map(|_| {
+                handle.spawn(async move {
+                    let stream = TcpStream::connect(addr).await.unwrap();
+                    reset_on_close(&stream);
+                    stream
+                })
+            })
             .collect();
+        // Every connection is accepted before any client closes.
+        server.await.unwrap();
         for client in clients {
             drop(client.await.unwrap());
         }
-        server.await.unwrap();
     });
 }
 
@@ -182,12 +189,19 @@ fn tokio_accept(rt: &Tokio) {
             }
         });
         let clients: Vec<_> = (0..ACCEPTS)
-            .map(|_| tokio::spawn(async move { TcpStream::connect(addr).await.unwrap() }))
+            .map(|_| {
+                tokio::spawn(async move {
+                    let stream = TcpStream::connect(addr).await.unwrap();
+                    reset_on_close(&stream);
+                    stream
+                })
+            })
             .collect();
+        // Every connection is accepted before any client closes.
+        server.await.unwrap();
         for client in clients {
             drop(client.await.unwrap());
         }
-        server.await.unwrap();
     });
 }
 
@@ -204,13 +218,29 @@ fn async_io_accept(rt: &AsyncExecutor) {
             }
         });
         let clients: Vec<_> = (0..ACCEPTS)
-            .map(|_| ex.spawn(async move { Async::<TcpStream>::connect(addr).await.unwrap() }))
+            .map(|_| {
+                ex.spawn(async move {
+                    let stream = Async::<TcpStream>::connect(addr).await.unwrap();
+                    reset_on_close(stream.get_ref());
+                    stream
+                })
+            })
             .collect();
+        server.await;
         for client in clients {
             drop(client.await);
         }
-        server.await;
     });
+}
+
+/// Linger 0 on the client, which closes last: closing sends a reset and
+/// leaves no `TIME_WAIT` socket behind,
+/// so tens of thousands of accepted connections per run do not exhaust the
+/// ephemeral ports for the contender that runs next.
+fn reset_on_close(stream: &impl std::os::fd::AsFd) {
+    socket2::SockRef::from(stream)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
 }
 
 fn net(c: &mut Criterion) {

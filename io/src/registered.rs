@@ -224,3 +224,23 @@ pub(crate) fn checkpoint(
         Poll::Ready(Ok(()))
     })
 }
+
+/// `AsFd` and `AsRawFd` for a socket type wrapping `Registered` in `io`, so
+/// `socket2::SockRef::from(&socket)` reaches every socket option.
+macro_rules! impl_as_fd {
+    ($($ty:ty),*) => {$(
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.io.get().as_fd()
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(self.io.get())
+            }
+        }
+    )*};
+}
+
+pub(crate) use impl_as_fd;

@@ -148,3 +148,5 @@ impl UdpSocket {
         Ok(self.io.into_inner())
     }
 }
+
+crate::registered::impl_as_fd!(UdpSocket);

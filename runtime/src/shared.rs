@@ -30,7 +30,7 @@
 //! # The driver
 //!
 //! One parked worker at a time is "the driver" (`driver` holds its index
-//! + 1): it sleeps in the reactor's poller with the earliest timer deadline
+//! plus one): it sleeps in the reactor's poller with the earliest timer deadline
 //! as timeout, so I/O events and timers wake the same thread (see
 //! `worker.rs`, `park`). The others sleep on their parkers. Waking a worker
 //! (`unpark_worker`) sets its parker's token, *then* reads `driver` and, if

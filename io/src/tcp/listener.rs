@@ -151,3 +151,5 @@ fn accept_error(error: io::Error) -> io::Error {
     }
     context(error, "accept failed")
 }
+
+crate::registered::impl_as_fd!(TcpListener);

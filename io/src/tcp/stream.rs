@@ -262,3 +262,5 @@ impl futures_io::AsyncWrite for TcpStream {
         Poll::Ready(self.shutdown(Shutdown::Write))
     }
 }
+
+crate::registered::impl_as_fd!(TcpStream);

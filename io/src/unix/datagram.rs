@@ -131,3 +131,5 @@ impl UnixDatagram {
         Ok(self.io.into_inner())
     }
 }
+
+crate::registered::impl_as_fd!(UnixDatagram);

@@ -96,3 +96,5 @@ impl UnixListener {
         Ok(self.io.into_inner())
     }
 }
+
+crate::registered::impl_as_fd!(UnixListener);

@@ -179,3 +179,5 @@ impl futures_io::AsyncWrite for UnixStream {
         Poll::Ready(self.shutdown(Shutdown::Write))
     }
 }
+
+crate::registered::impl_as_fd!(UnixStream);
