@@ -644,3 +644,66 @@ fn fd_limit() -> usize {
     let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
     if ok { limit.rlim_cur as usize } else { 1024 }
 }
+
+#[test]
+fn io_completes_while_the_worker_that_was_driving_is_stuck() {
+    // The task that gets stuck is woken by I/O, so the parked worker that
+    // was waiting in the poller (the driver) is often the one to run it;
+    // the other worker sleeps on its parker. The driver must hand its role
+    // over as it leaves, or nobody would poll for the echo below. Rounds
+    // make it likely that the driver itself gets stuck at least once.
+    let rt = real_clock();
+    within(Duration::from_secs(60), move || {
+        rt.block_on(async {
+            let (client, server) = pair().await?;
+            let echo = spawn(async move {
+                let mut buf = [0; 8];
+                loop {
+                    if server.read_exact(&mut buf).await.is_err() {
+                        return io::Result::Ok(());
+                    }
+                    server.write_all(&buf).await?;
+                }
+            });
+            for round in 0..6u64 {
+                let (trigger, triggered) = pair().await?;
+                let started = Arc::new(AtomicBool::new(false));
+                let done = Arc::new(AtomicBool::new(false));
+                let stuck = {
+                    let (started, done) = (started.clone(), done.clone());
+                    spawn(async move {
+                        let mut byte = [0; 1];
+                        triggered.read_exact(&mut byte).await?;
+                        started.store(true, SeqCst);
+                        thread::sleep(Duration::from_millis(700));
+                        done.store(true, SeqCst);
+                        io::Result::Ok(())
+                    })
+                };
+                // Let both workers park (a hint only: the test holds
+                // whichever way this goes).
+                thread::sleep(Duration::from_millis(30));
+                trigger.write_all(b"!").await?;
+                // Wait for the stuck task on this thread, not on a timer:
+                // timers need the driver too.
+                while !started.load(SeqCst) {
+                    thread::yield_now();
+                }
+                let mut buf = [0; 8];
+                for i in 0..5u64 {
+                    client.write_all(&(round * 10 + i).to_le_bytes()).await?;
+                    client.read_exact(&mut buf).await?;
+                    assert_eq!(u64::from_le_bytes(buf), round * 10 + i);
+                }
+                assert!(
+                    !done.load(SeqCst),
+                    "round {round}: the echo waited for the stuck worker"
+                );
+                stuck.await.unwrap()?;
+            }
+            drop(client);
+            echo.await.unwrap()
+        })
+        .unwrap();
+    });
+}
