@@ -16,6 +16,18 @@
 //!    the budget never comes after bytes were moved;
 //! 5. runs the call; `WouldBlock` clears the readiness and goes back to 1.
 //!
+//! Readiness is cleared only on `WouldBlock`. tokio also clears it after a
+//! short read (fewer bytes than asked for), saving the `WouldBlock` call;
+//! that is sound only with a sticky "read closed" bit (`EPOLLRDHUP`), which
+//! `polling` does not report: a FIN that arrives with the last bytes would
+//! leave a reader waiting for an edge that never comes (tried; the echo test
+//! hung now and then).
+//!
+//! A waiter that registers just as the runtime shuts down looks at the
+//! shutdown flag again after registering: `Reactor::shut_down` sets the flag
+//! before it wakes each source's waiters under their lock, so either the
+//! wake-up finds the waiter or the waiter sees the flag.
+//!
 //! The outcome is decided by the system call: once it moved bytes, the
 //! operation returns them even if its scope was cancelled meanwhile; the
 //! next checkpoint reports the cancellation.
@@ -125,6 +137,10 @@ impl<T: AsFd> Registered<T> {
             {
                 Poll::Ready(tick) => tick,
                 Poll::Pending => {
+                    if self.reactor.is_shut_down() {
+                        self.source.forget(direction, &mut state.key);
+                        return Poll::Ready(Err(crate::error::runtime_shut_down()));
+                    }
                     state.waited = true;
                     return Poll::Pending;
                 }
