@@ -109,7 +109,7 @@ fn tokio_echo(rt: &Tokio) {
 fn async_io_echo(rt: &AsyncExecutor) {
     use async_io::Async;
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
-    use std::net::{TcpListener, TcpStream};
+    use std::net::TcpStream;
     let ex = rt.spawner();
     rt.block_on(async move {
         let listener = Async::new(listener_1024()).unwrap();
@@ -208,7 +208,7 @@ fn tokio_accept(rt: &Tokio) {
 
 fn async_io_accept(rt: &AsyncExecutor) {
     use async_io::Async;
-    use std::net::{TcpListener, TcpStream};
+    use std::net::TcpStream;
     let ex = rt.spawner();
     rt.block_on(async move {
         let listener = Async::new(listener_1024()).unwrap();
