@@ -152,7 +152,7 @@ pub use canopy_scope::{
     current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at,
 };
 
-pub use canopy_runtime::signal;
+pub use canopy_runtime::{blocking, signal};
 
 pub use canopy_macros::{main, test};
 

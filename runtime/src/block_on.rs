@@ -153,10 +153,12 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let scope = canopy_scope::rt::TaskContext::default();
     loop {
         signal.state.begin_poll();
-        let polled = {
-            let _scope = scope.enter(&waker, shared.config.checkpoint_budget, Some(shared.root()));
-            future.as_mut().poll(&mut cx)
-        };
+        let polled = scope.enter(
+            &waker,
+            shared.config.checkpoint_budget,
+            Some(shared.root()),
+            || future.as_mut().poll(&mut cx),
+        );
         if let Poll::Ready(output) = polled {
             // A root task failed under `RootFailure::CancelRoot`: surface it
             // here, where the program waits. A panic is resumed as it was

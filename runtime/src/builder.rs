@@ -37,6 +37,8 @@ pub(crate) struct Config {
     pub(crate) handle_signals: bool,
     /// What a root task's unobserved panic does (`Builder::root_failure`).
     pub(crate) root_failure: RootFailure,
+    /// The blocking pool's size limits.
+    pub(crate) blocking: crate::blocking::pool::PoolLimits,
 }
 
 /// What happens when a task in the runtime's root group fails with nobody to
@@ -120,6 +122,10 @@ impl Builder {
                 shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
                 handle_signals: false,
                 root_failure: RootFailure::Report,
+                blocking: crate::blocking::pool::PoolLimits {
+                    max_threads: crate::blocking::pool::DEFAULT_MAX_THREADS,
+                    keep_alive: crate::blocking::pool::DEFAULT_KEEP_ALIVE,
+                },
             },
         }
     }
@@ -340,6 +346,21 @@ impl Builder {
         self
     }
 
+    /// The most threads the blocking pool ([`crate::blocking`]) runs at once
+    /// (default 512, as tokio); closures beyond wait in its queue. `0`
+    /// makes `build` fail.
+    pub fn max_blocking_threads(mut self, threads: usize) -> Self {
+        self.config.blocking.max_threads = threads;
+        self
+    }
+
+    /// How long a blocking-pool thread with nothing to do waits for work
+    /// before it exits (default 10 s, as tokio).
+    pub fn blocking_keep_alive(mut self, keep_alive: std::time::Duration) -> Self {
+        self.config.blocking.keep_alive = keep_alive;
+        self
+    }
+
     /// Starts the runtime's clock paused (for tests): time then moves only by
     /// `canopy::time::advance`, or jumps to the next timer deadline whenever
     /// every worker and every `block_on` thread is idle, so a test that sleeps
@@ -374,6 +395,9 @@ impl Builder {
         if self.config.thread_stack_size == Some(0) {
             return Err(BuildError::new(ErrorKind::ZeroStackSize));
         }
+        if self.config.blocking.max_threads == 0 {
+            return Err(BuildError::new(ErrorKind::ZeroBlockingThreads));
+        }
         let mut config = self.config.clone();
         config.workers = workers;
         Runtime::start(config)
@@ -405,6 +429,7 @@ enum ErrorKind {
     ZeroBudget,
     ZeroGlobalQueueInterval,
     ZeroStackSize,
+    ZeroBlockingThreads,
     SpawnThread(std::io::Error),
     /// The I/O reactor (an epoll/kqueue instance) could not be created.
     Reactor(std::io::Error),
@@ -488,6 +513,10 @@ impl fmt::Display for BuildError {
             }
             ErrorKind::ZeroStackSize => f.write_str(
                 "thread_stack_size(0) is not a usable stack; leave it unset for the default",
+            ),
+            ErrorKind::ZeroBlockingThreads => f.write_str(
+                "max_blocking_threads(0) leaves no thread to run blocking closures; use at \
+                 least 1 (default 512)",
             ),
             ErrorKind::SpawnThread(e) => write!(f, "could not start a worker thread: {e}"),
             ErrorKind::Reactor(e) => write!(

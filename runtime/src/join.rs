@@ -187,8 +187,21 @@ impl<T> JoinHandle<T> {
 impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().poll_join(cx, true)
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// The join. `cancellable`: a join that has to wait is a cancel point
+    /// (always, for users; a blocking call that waits for its closure
+    /// whatever happens is not).
+    pub(crate) fn poll_join(
+        &mut self,
+        cx: &mut Context<'_>,
+        cancellable: bool,
+    ) -> Poll<Result<T, JoinError>> {
+        let this = self;
         let task = this
             .task
             .as_mut()
@@ -202,6 +215,8 @@ impl<T> Future for JoinHandle<T> {
             // ready join is still a schedule point once per budget, and it
             // yields *before* taking the output, which stays in the task.
             std::task::ready!(canopy_scope::poll_budget(cx));
+        } else if !cancellable {
+            // Waits whatever happens: no cancel point.
         } else if let Err(cancelled) =
             std::task::ready!(canopy_scope::poll_cancelled(cx, this.location))
         {
@@ -374,7 +389,7 @@ impl JoinError {
         }
     }
 
-    fn dropped() -> Self {
+    pub(crate) fn dropped() -> Self {
         JoinError {
             repr: Repr::Dropped,
         }

@@ -42,6 +42,7 @@
 
 mod block_on;
 mod block_on_state;
+pub mod blocking;
 mod builder;
 mod context;
 mod detached;

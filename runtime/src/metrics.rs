@@ -61,6 +61,14 @@ pub struct RuntimeMetrics {
     pub global_queue_depth: usize,
     /// Timers armed (sleeps and intervals waiting on the timer wheel).
     pub armed_timers: usize,
+    /// Threads of the blocking pool ([`crate::blocking`]), busy or idle.
+    /// (Blocking closures count as tasks in the task counts above.)
+    pub blocking_threads: usize,
+    /// Blocking-pool threads waiting for a closure.
+    pub blocking_idle_threads: usize,
+    /// Blocking closures waiting for a thread (all `max_blocking_threads`
+    /// are busy).
+    pub blocking_queue_depth: usize,
 }
 
 /// One worker's counters, part of [`RuntimeMetrics`].

@@ -305,6 +305,7 @@ impl Runtime {
                 let _ = thread.join();
             }
         }
+        shared.blocking.close(shared);
         shared.finish_shutdown(stopped && !own_worker);
         stopped
     }

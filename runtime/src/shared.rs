@@ -154,6 +154,8 @@ pub(crate) struct Shared {
     pub(crate) timers: Arc<TimerDriver>,
     /// The I/O reactor (module docs, "The driver").
     pub(crate) reactor: Arc<canopy_io::Reactor>,
+    /// The threads that run blocking closures (`blocking/pool.rs`).
+    pub(crate) blocking: crate::blocking::pool::BlockingPool,
     /// Index + 1 of the worker sleeping in the reactor with the timers'
     /// deadline (the driver), 0 if none.
     driver: AtomicUsize,
@@ -213,6 +215,7 @@ impl Shared {
             timers: Arc::new(TimerDriver::new(workers + 1, config.start_paused)),
             reactor,
             driver: AtomicUsize::new(0),
+            blocking: crate::blocking::pool::BlockingPool::new(config.blocking),
             block_on_active: crate::loom::atomic::AtomicUsize::new(0),
             auto_advance: Mutex::new(()),
             closed: AtomicBool::new(false),
@@ -677,6 +680,7 @@ impl Shared {
         let completed = total(|c| &c.completed);
         let panicked = total(|c| &c.panicked);
         let dropped = total(|c| &c.dropped);
+        let blocking = self.blocking.metrics();
         RuntimeMetrics {
             workers: self
                 .remotes
@@ -697,6 +701,9 @@ impl Shared {
             alive_tasks: spawned.saturating_sub(completed + panicked + dropped),
             global_queue_depth: self.injector.len(),
             armed_timers: self.timers.armed(),
+            blocking_threads: blocking.threads,
+            blocking_idle_threads: blocking.idle_threads,
+            blocking_queue_depth: blocking.queue_depth,
         }
     }
 }

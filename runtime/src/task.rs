@@ -48,14 +48,19 @@ pub(crate) struct TaskMeta {
     /// The runtime the task belongs to. Held here rather than captured by the
     /// schedule function, so that function is a zero-sized fn item.
     pub(crate) shared: Arc<Shared>,
-    /// The packed registry `Entry`, once the task has one (see
-    /// `registry.rs`). Written and read only by whoever polls or drops the
+    /// The packed registry `Entry` with `REGISTERED`, once the task has one
+    /// (see `registry.rs`); 0 before and after. Written and read only by whoever polls or drops the
     /// future, one thread at a time; the scheduler's hand-offs order them.
     registration: AtomicU64,
     pub(crate) join: JoinState,
 }
 
 impl TaskMeta {
+    /// Whether the task has a registry entry (one load, by the poller).
+    fn is_registered(&self) -> bool {
+        self.registration.load(Relaxed) != 0
+    }
+
     /// Gives the task a registry entry in the shard of the thread polling it.
     fn register(&self, waker: &Waker) {
         let shared = &self.shared;
@@ -64,14 +69,26 @@ impl TaskMeta {
             _ => shared.registry.outside_shard(),
         });
         let entry = shared.registry.insert(shard, waker.clone());
-        self.registration.store(entry.pack(), Relaxed);
+        self.registration.store(entry.pack() | REGISTERED, Relaxed);
     }
 
+    /// Removes the task's registry entry, if it has one.
     fn deregister(&self) {
-        let entry = Entry::unpack(self.registration.load(Relaxed));
-        self.shared.registry.remove(entry);
+        // Only the poller touches it (no read-modify-write needed).
+        let packed = self.registration.load(Relaxed);
+        if packed != 0 {
+            self.registration.store(0, Relaxed);
+            self.shared
+                .registry
+                .remove(Entry::unpack(packed & !REGISTERED));
+        }
     }
 }
+
+/// Set in `TaskMeta::registration` beside a packed entry, so that a task
+/// with an entry never reads 0 (a packed entry may be 0). Shard numbers are
+/// far below 2^31.
+const REGISTERED: u64 = 1 << 63;
 
 /// The async-task schedule function: every wake-up of every task lands here.
 fn schedule(task: Task, info: ScheduleInfo) {
@@ -130,6 +147,43 @@ where
     JoinHandle::new(task, location)
 }
 
+/// The schedule function of a blocking task (`blocking/pool.rs`): its one
+/// poll runs on a pool thread. (Scheduled once, at spawn: the future never
+/// waits.)
+fn schedule_blocking(task: Task) {
+    // The task may run and be freed as soon as it is queued: keep the
+    // runtime alive by our own reference meanwhile.
+    let shared = task.metadata().shared.clone();
+    shared.blocking.submit(&shared, task);
+}
+
+/// Spawns `future` as a blocking task of `shared`: polled once, on a thread
+/// of the blocking pool.
+pub(crate) fn spawn_blocking<F>(
+    shared: &Arc<Shared>,
+    future: F,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let meta = TaskMeta {
+        shared: shared.clone(),
+        registration: AtomicU64::new(0),
+        join: JoinState::new(),
+    };
+    // SAFETY: as in `spawn` (the schedule function is a fn item too).
+    let (runnable, task) = unsafe {
+        async_task::Builder::new()
+            .metadata(meta)
+            .spawn_unchecked(move |meta| TaskFuture::new(future, meta), schedule_blocking)
+    };
+    shared.count(|c| &c.spawned);
+    runnable.schedule();
+    JoinHandle::new(task, location)
+}
+
 pin_project_lite::pin_project! {
     /// The user's future plus panic catching and registry bookkeeping.
     /// Output `Err(())` means it panicked; the payload is in the `JoinState`.
@@ -142,13 +196,12 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: Option<F>,
         meta: &'a TaskMeta,
-        // The task's scope context: its cancel word, budget pass, leaves.
-        // `None` once dropped, with the future: its leaves hold wakers that
-        // the task's code handed to canopy primitives (a combinator's, user
-        // code), whose `Drop` may panic, so it is dropped under
-        // `catch_unwind` too.
-        scope: Option<canopy_scope::rt::TaskContext>,
-        registered: bool,
+        // The task's scope context (one word: its cancel word, leaves and
+        // budget pass live behind it). Released with the future: its leaves
+        // hold wakers that the task's code handed to canopy primitives (a
+        // combinator's, user code), whose `Drop` may panic, so it is
+        // released under `catch_unwind` too.
+        scope: canopy_scope::rt::TaskContext,
     }
 
     impl<'a, F> PinnedDrop for TaskFuture<'a, F> {
@@ -158,9 +211,7 @@ pin_project_lite::pin_project! {
                 // Finished: `poll` did the bookkeeping.
                 return;
             }
-            if *this.registered {
-                this.meta.deregister();
-            }
+            this.meta.deregister();
             // Dropped unfinished (a hard shutdown). If that drop panics, the
             // task never delivered an output, so the panic takes its place:
             // it reaches the `JoinHandle`, or is reported if that is gone.
@@ -168,7 +219,7 @@ pin_project_lite::pin_project! {
                 Ok(()) => this.meta.shared.count(|c| &c.dropped),
                 Err(payload) => this.meta.fail(payload),
             }
-            drop_reporting(this.scope.take(), &this.meta.shared, ContainedPanic::Waker);
+            release_reporting(this.scope, &this.meta.shared);
         }
     }
 }
@@ -203,8 +254,7 @@ impl<'a, F> TaskFuture<'a, F> {
         TaskFuture {
             inner: Some(inner),
             meta,
-            scope: Some(canopy_scope::rt::TaskContext::default()),
-            registered: false,
+            scope: canopy_scope::rt::TaskContext::new(),
         }
     }
 }
@@ -222,43 +272,34 @@ impl<F: Future> Future for TaskFuture<'_, F> {
         // graceful shutdown), with its checkpoint budget.
         let meta = *this.meta;
         let shared = &meta.shared;
-        let root = shared.cancelled_root();
-        let result = {
-            let scope = this
-                .scope
-                .as_ref()
-                .expect("a task's scope lives as long as its future");
-            let _scope = scope.enter(
-                cx.waker(),
-                shared.config.checkpoint_budget,
-                Some(shared.root()),
-            );
-            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
-        };
+        let result = this.scope.enter(
+            cx.waker(),
+            shared.config.checkpoint_budget,
+            Some(shared.root()),
+            || catch_unwind(AssertUnwindSafe(|| inner.poll(cx))),
+        );
         let result = match result {
             Ok(Poll::Pending) => {
-                if !*this.registered {
+                if !meta.is_registered() {
                     meta.register(cx.waker());
-                    *this.registered = true;
-                }
-                // The root was cancelled during this poll, maybe before we
-                // were registered for its wake-all: poll again to see it.
-                if root.is_none() && shared.cancelled_root().is_some() {
-                    cx.waker().wake_by_ref();
+                    // The root was cancelled during this poll, maybe before
+                    // we were registered for its wake-all: poll again to
+                    // see it. (Once registered, its wake-all finds us.)
+                    if shared.cancelled_root().is_some() {
+                        cx.waker().wake_by_ref();
+                    }
                 }
                 return Poll::Pending;
             }
             Ok(Poll::Ready(output)) => Ok(output),
             Err(payload) => Err(payload),
         };
-        if *this.registered {
-            meta.deregister();
-        }
+        meta.deregister();
         // The future is done: drop it now, here, where its `Drop` can be
         // caught (see the field's docs), and the wakers its code left with
         // the scope machinery.
         let dropped = drop_in_place_caught(this.inner);
-        drop_reporting(this.scope.take(), shared, ContainedPanic::Waker);
+        release_reporting(this.scope, shared);
         match (result, dropped) {
             (Ok(output), Ok(())) => {
                 shared.count(|c| &c.completed);
@@ -282,6 +323,14 @@ impl<F: Future> Future for TaskFuture<'_, F> {
                 Poll::Ready(Err(()))
             }
         }
+    }
+}
+
+/// Releases a finished task's scope context, reporting a panic of a waker's
+/// `Drop` (a waker the task's code left with it) as unobserved.
+fn release_reporting(scope: &canopy_scope::rt::TaskContext, shared: &Shared) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| scope.release())) {
+        shared.report_contained_panic(ContainedPanic::Waker, payload);
     }
 }
 

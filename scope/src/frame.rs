@@ -207,6 +207,15 @@ impl Slot {
         }
     }
 
+    /// The steady state of a scope's poll: linked, with `waker` the one
+    /// registered (so `refresh_waker` would do nothing).
+    #[inline(always)]
+    pub(crate) fn is_steady(&self, waker: &Waker) -> bool {
+        // SAFETY: as in `refresh_waker`.
+        let registered = unsafe { &*self.registered.get() };
+        self.linked.get() && registered.as_ref().is_some_and(|r| r.will_wake(waker))
+    }
+
     /// Registers `waker` with the linked node if it is not the one already
     /// registered (a pointer comparison in the steady state). Returns
     /// whether it registered.

@@ -132,6 +132,6 @@ pub use timeout::{FailAt, fail_after, fail_at, move_on_after, move_on_at};
 #[doc(hidden)]
 pub mod rt {
     pub use crate::driver::{DeadlineDriver, DriverGuard, TimerHandle, enter_driver};
-    pub use crate::task_context::{TaskContext, TaskGuard};
+    pub use crate::task_context::TaskContext;
     pub use crate::task_root::TaskScope;
 }

@@ -129,17 +129,60 @@ where
     F: Future<Output = Result<T, E>>,
     E: CancelError,
 {
+    /// One poll of the body inside the scope.
+    ///
+    /// The steady state — entered, linked, the same waker as last time —
+    /// is the path every poll of a long-lived scope takes, inlined into the
+    /// enclosing future (nested scopes become one function): compute the
+    /// frame, push it, poll the body. Everything else (entering, linking,
+    /// a new waker, leaves to wake, exiting) is out of line.
+    #[inline]
     pub(crate) fn poll_outcome(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T, E>> {
-        let this = self.project();
-        match this.phase {
+        let mut this = self.project();
+        let slot: &Slot = this.slot;
+        if *this.phase != Phase::Entered || !slot.is_steady(cx.waker()) || !slot.leaves.is_empty() {
+            return Self::poll_unsteady(this.body, slot, this.start, this.phase, cx);
+        }
+        let enclosing = task_context::enclosing();
+        let frame = Frame {
+            parent: enclosing.frame,
+            slot,
+            waker: cx.waker(),
+            origin: Cell::new(frame::visible_origin(slot.node.get(), enclosing.origin)),
+        };
+        let polled = {
+            let _frame = task_context::push_on(enclosing.state, &frame);
+            this.body.as_mut().poll(cx)
+        };
+        match polled {
+            Poll::Pending => {
+                if !slot.leaves.is_empty() {
+                    wake_leaves_if_cancelled(&frame);
+                }
+                Poll::Pending
+            }
+            Poll::Ready(result) => Poll::Ready(exit(slot, this.phase, &frame, result)),
+        }
+    }
+
+    /// `poll_outcome` off the steady path: the first poll (enter), a scope
+    /// not linked yet, a waker that changed, leaves waiting below.
+    #[inline(never)]
+    fn poll_unsteady(
+        mut body: Pin<&mut F>,
+        slot: &Slot,
+        start: &Start,
+        phase: &mut Phase,
+        cx: &mut Context<'_>,
+    ) -> Poll<Outcome<T, E>> {
+        match phase {
             Phase::Unentered => {
-                Self::enter(this.slot, this.start);
-                *this.phase = Phase::Entered;
+                Self::enter(slot, start);
+                *phase = Phase::Entered;
             }
             Phase::Entered => {}
             Phase::Exited => panic!("a cancel scope's future was polled after it completed"),
         }
-        let slot: &Slot = this.slot;
         let enclosing = task_context::enclosing();
         let frame = Frame {
             parent: enclosing.frame,
@@ -153,16 +196,11 @@ where
             enclosing.mark_stale();
         }
         if !frame.origin.get().is_null() && !slot.leaves.is_empty() {
-            // Cancelled: wake the primitives waiting below with wakers of
-            // their own, so that they are polled and see it. (A waker's
-            // panic goes to this task, after all were woken.)
-            if let Some(payload) = slot.leaves.flush() {
-                std::panic::resume_unwind(payload);
-            }
+            wake_leaves(slot);
         }
         let polled = {
-            let _frame = task_context::push_on(enclosing.cx, &frame);
-            this.body.poll(cx)
+            let _frame = task_context::push_on(enclosing.state, &frame);
+            body.as_mut().poll(cx)
         };
         let Poll::Ready(result) = polled else {
             if slot.linked.get() {
@@ -178,36 +216,64 @@ where
             } else {
                 frame::materialize(&frame);
             }
-            if !slot.leaves.is_empty() && !frame::refresh(&frame).is_null() {
-                // Cancelled during this poll after primitives below went to
-                // sleep with wakers of their own (the walk may have come
-                // before we were linked, or a later check saw it first): wake
-                // them now, or nobody would.
-                if let Some(payload) = slot.leaves.flush() {
-                    std::panic::resume_unwind(payload);
-                }
+            if !slot.leaves.is_empty() {
+                wake_leaves_if_cancelled(&frame);
             }
             return Poll::Pending;
         };
-        *this.phase = Phase::Exited;
-        // The cancellation the body saw last (a cancel made by the body
-        // itself updated it).
-        let origin = frame.origin.get();
-        let node = slot.node.get();
-        let outcome = match result {
-            Ok(value) => Outcome::Completed(value),
-            Err(error) => match node {
-                Some(node)
-                    if ptr::eq(origin, Arc::as_ptr(node)) && error.as_cancelled().is_some() =>
-                {
-                    Outcome::Caught(node.reason(), node.id())
-                }
-                _ => Outcome::Failed(error),
-            },
-        };
-        leave(slot, matches!(outcome, Outcome::Caught(..)));
-        Poll::Ready(outcome)
+        Poll::Ready(exit(slot, phase, &frame, result))
     }
+}
+
+/// The scope is cancelled: wake the primitives waiting below with wakers of
+/// their own, so that they are polled and see it. (A waker's panic goes to
+/// this task, after all were woken.)
+#[cold]
+#[inline(never)]
+fn wake_leaves(slot: &Slot) {
+    if let Some(payload) = slot.leaves.flush() {
+        std::panic::resume_unwind(payload);
+    }
+}
+
+/// After a pending poll with leaves: if the scope was cancelled during the
+/// poll after primitives below went to sleep with wakers of their own (the
+/// walk may have come before we were linked, or a later check saw it
+/// first), wake them now, or nobody would.
+#[cold]
+#[inline(never)]
+fn wake_leaves_if_cancelled(frame: &Frame) {
+    if !frame::refresh(frame).is_null() {
+        // SAFETY: the frame's slot is the caller's, alive meanwhile.
+        wake_leaves(unsafe { &*frame.slot });
+    }
+}
+
+/// The body finished: decide whether this scope caught the cancellation
+/// (DESIGN §2.4), and leave the tree.
+#[inline(never)]
+fn exit<T, E: CancelError>(
+    slot: &Slot,
+    phase: &mut Phase,
+    frame: &Frame,
+    result: Result<T, E>,
+) -> Outcome<T, E> {
+    *phase = Phase::Exited;
+    // The cancellation the body saw last (a cancel made by the body itself
+    // updated it).
+    let origin = frame.origin.get();
+    let node = slot.node.get();
+    let outcome = match result {
+        Ok(value) => Outcome::Completed(value),
+        Err(error) => match node {
+            Some(node) if ptr::eq(origin, Arc::as_ptr(node)) && error.as_cancelled().is_some() => {
+                Outcome::Caught(node.reason(), node.id())
+            }
+            _ => Outcome::Failed(error),
+        },
+    };
+    leave(slot, matches!(outcome, Outcome::Caught(..)));
+    outcome
 }
 
 /// Takes the scope out of the tree: unlinks it, disarms its deadline, marks

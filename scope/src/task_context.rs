@@ -2,11 +2,20 @@
 //! running poll — the task's cancel word, the runtime's root scope, the
 //! checkpoint budget — and the thread-local that points at it during a poll.
 //!
-//! The per-poll state (innermost frame, snapshot, budget, ...) lives in the
-//! task's `TaskContext` itself, in the task's memory: entering a task's poll
-//! is one thread-local pointer swap and a few plain stores, and a nested
-//! poll (a `block_on` inside a poll) has a context of its own, so nothing
-//! needs saving. Code polled outside any task uses a per-thread context.
+//! # Two parts: the poll's, on its stack, and the task's, in the task
+//!
+//! Everything a poll needs ([`PollState`]: the innermost frame, the
+//! snapshot, the budget, ...) lives on the stack of the call that polls the
+//! task, and the thread-local points at it: entering a poll is a few stores
+//! to a stack frame that is already in cache and one thread-local swap, and
+//! a nested poll (a `block_on` inside a poll) has its own, so nothing needs
+//! saving. What outlives a poll is the [`TaskContext`] the runtime keeps in
+//! each task: one word — a pointer to the task's [`Extras`] (its cancel
+//! word, its top scopes, the leaves outside any scope), allocated the first
+//! time a scope of the task needs them, with two flags in its low bits. A
+//! task that never waits inside a scope costs the runtime eight bytes of
+//! task memory and no allocation. Code polled outside any task uses a
+//! per-thread poll state and context.
 //!
 //! # The cancel word (DESIGN §3: a check is one atomic load, and live)
 //!
@@ -22,10 +31,11 @@
 //! the task's word and the runtime root's state (a graceful shutdown is not
 //! in the tree, so it cannot bump every task's word), both read-mostly
 //! lines that stay in every core's cache until a cancel writes them. One
-//! check in 256 also reads the clock (see `CLOCK_EVERY`). If it moved, the check recomputes every frame of the
-//! poll (a *refresh*), so a cancel from another thread, or a deadline fired
-//! on another worker, is seen by the very next check even inside one long
-//! poll; so is the task's own `cancel()` (as in Trio).
+//! check in 256 also reads the clock (see `CLOCK_EVERY`). If it moved, the
+//! check recomputes every frame of the poll (a *refresh*), so a cancel from
+//! another thread, or a deadline fired on another worker, is seen by the
+//! very next check even inside one long poll; so is the task's own
+//! `cancel()` (as in Trio).
 //!
 //! A node is hosted by the task that first polls it; a scope's future moved
 //! to another task keeps the first task's word (its new host is still woken
@@ -33,7 +43,7 @@
 //! lost).
 
 use crate::frame::{self, Frame};
-use crate::leaves::LazyLeaves;
+use crate::leaves::Leaves;
 use crate::loom::atomic::{AtomicU32, Ordering::Acquire, Ordering::Release};
 use crate::node::{CANCEL_CALLED, Node};
 use std::cell::{Cell, OnceCell, UnsafeCell};
@@ -82,55 +92,42 @@ const STALE: u64 = u64::MAX;
 /// clock read per 256 checks.
 const CLOCK_EVERY: u32 = 256;
 
-/// What a runtime keeps per task for the scope machinery: the task's cancel
-/// word, the state of its running poll, its checkpoint budget's pending free
-/// pass, and the wakers of primitives waiting below the task's top with
-/// wakers of their own. Enter it around every poll of the task with
-/// [`TaskContext::enter`]; it must not move while entered (it lives in the
-/// task, or on the stack of a `block_on` call).
-pub struct TaskContext {
+/// What a task's scopes need to keep between polls, allocated the first
+/// time one of them does (see the module docs).
+struct Extras {
     /// The node holding the task's word (its root scope's node, or one made
     /// for the purpose), once needed.
     word: OnceCell<Arc<Node>>,
-    /// The innermost frame of the running poll, or null.
-    frame: Cell<*const Frame>,
-    /// `word`'s atomic, once allocated (else null).
-    watch: Cell<*const AtomicU32>,
-    /// The runtime's root scope (cancelled by a graceful shutdown), or null.
-    root: Cell<*const Node>,
-    /// `watch` and the root's cancel bit when the frames' origins were
-    /// computed, or `STALE`.
-    seen: Cell<u64>,
-    /// The data pointer of the waker the task is polled with (null: none):
-    /// a primitive outside any scope polled with a waker of another data
-    /// pointer leaves it with the task (`leaves`).
-    task_waker: Cell<*const ()>,
-    budget: Cell<u32>,
-    /// Checks left until one also reads the clock for the deadlines of the
-    /// poll's scopes (see `visible_cancellation`).
-    clock_countdown: Cell<u32>,
-    /// The last poll ended by yielding for the budget: the first checkpoint
-    /// of the next poll completes without spending (so `budget = 1` makes
-    /// every checkpoint yield exactly once).
-    budget_pass: Cell<bool>,
     /// Primitives outside any scope polled with another waker than the
     /// task's: woken when the root scope is found cancelled.
-    leaves: LazyLeaves,
+    leaves: Leaves,
     /// The task's top scopes (linked with no parent: the runtime's root is
     /// above them). The root is not in the tree, so when the task first
     /// finds it cancelled it walks them itself, waking what waits below
     /// under wakers of its own (a `FuturesUnordered` of scopes).
-    // Boxed: one pointer in every task instead of a `Vec`'s three words,
-    // for a list most tasks never use.
-    #[allow(clippy::box_collection)]
-    tops: UnsafeCell<Option<Box<Vec<Arc<Node>>>>>,
-    /// The tops were walked for the root's cancellation.
-    root_walked: Cell<bool>,
+    tops: UnsafeCell<Vec<Arc<Node>>>,
+}
+
+/// `TaskContext` flag: the last poll ended by yielding for the budget, so
+/// the first checkpoint of the next poll completes without spending (a
+/// budget of 1 makes every checkpoint yield exactly once).
+const BUDGET_PASS: usize = 0b01;
+/// `TaskContext` flag: the tops were walked for the root's cancellation.
+const ROOT_WALKED: usize = 0b10;
+const FLAGS: usize = BUDGET_PASS | ROOT_WALKED;
+
+/// What a runtime keeps per task for the scope machinery, between polls:
+/// one word (module docs). Poll the task inside [`TaskContext::enter`].
+/// Dropping it drops the wakers the task's code left with it; a runtime that
+/// must contain a panicking waker `Drop` calls [`TaskContext::release`]
+/// under `catch_unwind` first.
+pub struct TaskContext {
+    /// A `Box<Extras>` pointer (or null), tagged with the `FLAGS`.
+    extras: Cell<*mut Extras>,
 }
 
 // SAFETY: a runtime touches a task's context only from the thread polling
-// the task (one at a time); the cells are never shared between threads, and
-// the raw pointers in them are only used during a poll on that thread.
+// the task (one at a time); the extras are never shared between threads.
 unsafe impl Send for TaskContext {}
 
 impl fmt::Debug for TaskContext {
@@ -145,99 +142,105 @@ impl Default for TaskContext {
     }
 }
 
+impl Drop for TaskContext {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
 impl TaskContext {
     /// A context for a new task.
     pub const fn new() -> Self {
         TaskContext {
-            word: OnceCell::new(),
-            frame: Cell::new(ptr::null()),
-            watch: Cell::new(ptr::null()),
-            root: Cell::new(ptr::null()),
-            seen: Cell::new(STALE),
-            task_waker: Cell::new(ptr::null()),
-            budget: Cell::new(u32::MAX),
-            clock_countdown: Cell::new(CLOCK_EVERY),
-            budget_pass: Cell::new(false),
-            leaves: LazyLeaves::new(),
-            tops: UnsafeCell::new(None),
-            root_walked: Cell::new(false),
+            extras: Cell::new(ptr::null_mut()),
         }
     }
-}
 
-thread_local! {
-    /// The context of the task being polled on this thread, or null.
-    static CURRENT: Cell<*const TaskContext> = const { Cell::new(ptr::null()) };
-    /// The context of code polled on this thread outside any runtime task.
-    static FALLBACK: TaskContext = const { TaskContext::new() };
-}
-
-/// Runs `f` with the context of the code polled right now (the running
-/// task's, else the thread's); `None` during thread teardown.
-#[inline(always)]
-fn with_current<R>(f: impl FnOnce(&TaskContext) -> R) -> Option<R> {
-    let current = CURRENT.try_with(Cell::get).ok()?;
-    // SAFETY: a non-null pointer is the context of a task whose poll is
-    // running on this thread (its guard resets the pointer before the poll
-    // ends, and the context does not move meanwhile).
-    match unsafe { current.as_ref() } {
-        Some(cx) => Some(f(cx)),
-        None => with_fallback(f),
+    /// Drops what the task's scopes kept (the wakers its code left with
+    /// canopy, its word) — when the task's future is dropped. A waker's
+    /// `Drop` may panic; the context is empty afterwards either way.
+    pub fn release(&self) {
+        let tagged = self.extras.get();
+        let extras = tagged.map_addr(|addr| addr & !FLAGS);
+        if extras.is_null() {
+            return;
+        }
+        self.extras.set(tagged.map_addr(|addr| addr & FLAGS));
+        // SAFETY: a non-null untagged pointer came from `Box::into_raw` in
+        // `extras`, and was just cleared, so it is freed once.
+        drop(unsafe { Box::from_raw(extras) });
     }
-}
 
-#[cold]
-fn with_fallback<R>(f: impl FnOnce(&TaskContext) -> R) -> Option<R> {
-    FALLBACK.try_with(|cx| f(cx)).ok()
-}
-
-/// Leaves the task's context when dropped (also on unwind).
-#[must_use = "the task's context is left when the guard is dropped"]
-pub struct TaskGuard {
-    previous: *const TaskContext,
-}
-
-impl fmt::Debug for TaskGuard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskGuard").finish_non_exhaustive()
-    }
-}
-
-impl Drop for TaskGuard {
     #[inline]
-    fn drop(&mut self) {
-        let _ = CURRENT.try_with(|current| current.set(self.previous));
+    fn flag(&self, flag: usize) -> bool {
+        self.extras.get().addr() & flag != 0
     }
-}
 
-impl TaskContext {
-    /// For runtimes: makes this the context of the code polled on this
-    /// thread until the guard drops — around each poll of the task. `waker`
-    /// is the waker the task is polled with (it must outlive the guard),
-    /// `budget` the checkpoint budget of the poll (DESIGN §2.8), `root` the
-    /// runtime's root scope (above every task; cancelled to shut down).
     #[inline]
-    pub fn enter(
+    fn set_flag(&self, flag: usize, on: bool) {
+        let tagged = self.extras.get();
+        self.extras
+            .set(tagged.map_addr(|addr| if on { addr | flag } else { addr & !flag }));
+    }
+
+    /// The extras, if allocated.
+    #[inline]
+    fn extras_if_any(&self) -> Option<&Extras> {
+        // SAFETY: null or a live `Box<Extras>` owned by `self` (freed only
+        // by `release`, which no caller holding this reference runs).
+        unsafe { self.extras.get().map_addr(|addr| addr & !FLAGS).as_ref() }
+    }
+
+    /// The extras, allocated on first use.
+    fn extras(&self) -> &Extras {
+        if let Some(extras) = self.extras_if_any() {
+            return extras;
+        }
+        let fresh = Box::into_raw(Box::new(Extras {
+            word: OnceCell::new(),
+            leaves: Leaves::new(),
+            tops: UnsafeCell::new(Vec::new()),
+        }));
+        let flags = self.extras.get().addr() & FLAGS;
+        self.extras.set(fresh.map_addr(|addr| addr | flags));
+        // SAFETY: just allocated, owned by `self`.
+        unsafe { &*fresh }
+    }
+
+    /// For runtimes: runs `poll` (one poll of the task) as the code polled
+    /// on this thread: its checkpoints see the task's scopes. `waker` is
+    /// the waker the task is polled with, `budget` the checkpoint budget of
+    /// the poll (DESIGN §2.8), `root` the runtime's root scope (above every
+    /// task; cancelled to shut down), which the caller keeps alive.
+    #[inline]
+    pub fn enter<R>(
         &self,
         waker: &Waker,
         budget: u32,
         root: Option<&crate::CancelScope>,
-    ) -> TaskGuard {
+        poll: impl FnOnce() -> R,
+    ) -> R {
         let root = root.map_or(ptr::null(), |scope| Arc::as_ptr(scope.node()));
-        self.frame.set(ptr::null());
-        self.root.set(root);
-        self.seen.set(STALE);
-        self.task_waker.set(waker.data());
-        self.budget.set(budget);
-        // SAFETY: `root` is kept alive by the caller (its runtime) for the
-        // guard's life.
-        if !self.root_walked.get() && unsafe { root_cancelled(root) } {
+        // SAFETY: `root` is kept alive by the caller (its runtime) meanwhile.
+        if !self.flag(ROOT_WALKED) && unsafe { root_cancelled(root) } {
             self.root_cancelled();
         }
-        let previous = CURRENT
-            .try_with(|current| current.replace(self))
-            .unwrap_or(ptr::null());
-        TaskGuard { previous }
+        let state = PollState {
+            task: self,
+            frame: Cell::new(ptr::null()),
+            watch: Cell::new(
+                self.extras_if_any()
+                    .and_then(|extras| extras.word.get())
+                    .map_or(ptr::null(), |holder| holder.own_word.atomic()),
+            ),
+            root,
+            seen: Cell::new(STALE),
+            task_waker: waker.data(),
+            budget: Cell::new(budget),
+            clock_countdown: Cell::new(CLOCK_EVERY),
+        };
+        let _current = Current::set(&state);
+        poll()
     }
 
     /// The task finds the runtime's root cancelled for the first time: wake
@@ -246,23 +249,26 @@ impl TaskContext {
     /// contained.
     #[cold]
     fn root_cancelled(&self) {
-        self.root_walked.set(true);
+        self.set_flag(ROOT_WALKED, true);
+        let Some(extras) = self.extras_if_any() else {
+            return;
+        };
         // SAFETY: only the polling thread touches `tops`, and no reference
         // into it is held across this call.
-        let tops = unsafe { (*self.tops.get()).take() }.unwrap_or_default();
+        let tops = unsafe { std::mem::take(&mut *extras.tops.get()) };
         for top in tops.iter() {
             if top.state() & (crate::node::SHIELD | crate::node::EXITED) == 0 {
                 top.walk_quietly();
             }
         }
-        if let Some(payload) = self.leaves.flush() {
+        if let Some(payload) = extras.leaves.flush() {
             crate::host_waker::report_waker_panic(payload, "the runtime shut down");
         }
     }
 
     fn add_top(&self, node: &Arc<Node>) {
         // SAFETY: as in `root_cancelled`.
-        let tops = unsafe { &mut *self.tops.get() }.get_or_insert_with(Box::default);
+        let tops = unsafe { &mut *self.extras().tops.get() };
         if tops.len() == tops.capacity() && tops.len() >= 16 {
             // Forget the tops that exited (amortized O(1) per top).
             tops.retain(|top| top.state() & crate::node::EXITED == 0);
@@ -271,23 +277,138 @@ impl TaskContext {
     }
 
     fn forget_top(&self, node: &Arc<Node>) {
-        // SAFETY: as in `root_cancelled`.
-        let Some(tops) = (unsafe { &mut *self.tops.get() }) else {
+        let Some(extras) = self.extras_if_any() else {
             return;
         };
+        // SAFETY: as in `root_cancelled`.
+        let tops = unsafe { &mut *extras.tops.get() };
         if tops.last().is_some_and(|top| Arc::ptr_eq(top, node)) {
             tops.pop();
         }
     }
+}
 
+/// The state of the poll running on a thread, on the stack of the call that
+/// polls (see the module docs).
+pub(crate) struct PollState {
+    /// The task's context; null in a thread's fallback state (resolved by
+    /// `task`).
+    task: *const TaskContext,
+    /// The innermost frame of the poll, or null.
+    frame: Cell<*const Frame>,
+    /// The task word's atomic, once allocated (else null).
+    watch: Cell<*const AtomicU32>,
+    /// The runtime's root scope (cancelled by a graceful shutdown), or null.
+    root: *const Node,
+    /// `watch` and the root's cancel bit when the frames' origins were
+    /// computed, or `STALE`.
+    seen: Cell<u64>,
+    /// The data pointer of the waker the task is polled with (null: none):
+    /// a primitive outside any scope polled with a waker of another data
+    /// pointer leaves it with the task (`Extras::leaves`).
+    task_waker: *const (),
+    budget: Cell<u32>,
+    /// Checks left until one also reads the clock for the deadlines of the
+    /// poll's scopes (see `visible_cancellation`).
+    clock_countdown: Cell<u32>,
+}
+
+impl PollState {
+    /// The state of code polled on a thread outside any task.
+    const fn fallback() -> Self {
+        PollState {
+            task: ptr::null(),
+            frame: Cell::new(ptr::null()),
+            watch: Cell::new(ptr::null()),
+            root: ptr::null(),
+            seen: Cell::new(STALE),
+            task_waker: ptr::null(),
+            budget: Cell::new(u32::MAX),
+            clock_countdown: Cell::new(CLOCK_EVERY),
+        }
+    }
+
+    /// Runs `f` with the context of the polled task (the thread's outside
+    /// any task); `None` during thread teardown.
+    fn with_task<R>(&self, f: impl FnOnce(&TaskContext) -> R) -> Option<R> {
+        // SAFETY: a task's state points at the task's context, which
+        // outlives the poll (`TaskContext::enter`).
+        match unsafe { self.task.as_ref() } {
+            Some(task) => Some(f(task)),
+            None => FALLBACK.try_with(|fallback| f(&fallback.task)).ok(),
+        }
+    }
+}
+
+/// What code polled on a thread outside any runtime task uses. One
+/// thread-local for both parts: once it is torn down, neither is reachable
+/// (the state's `watch` points into the context's extras).
+struct Fallback {
+    state: PollState,
+    task: TaskContext,
+}
+
+thread_local! {
+    /// The state of the poll running on this thread, or null.
+    static CURRENT: Cell<*const PollState> = const { Cell::new(ptr::null()) };
+    static FALLBACK: Fallback = const {
+        Fallback {
+            state: PollState::fallback(),
+            task: TaskContext::new(),
+        }
+    };
+}
+
+/// Makes a poll state the thread's current one until dropped (also on
+/// unwind), then restores the previous one.
+struct Current {
+    previous: *const PollState,
+}
+
+impl Current {
+    #[inline]
+    fn set(state: &PollState) -> Current {
+        let previous = CURRENT
+            .try_with(|current| current.replace(state))
+            .unwrap_or(ptr::null());
+        Current { previous }
+    }
+}
+
+impl Drop for Current {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|current| current.set(self.previous));
+    }
+}
+
+/// Runs `f` with the state of the poll running right now (the running
+/// task's, else the thread's); `None` during thread teardown.
+#[inline(always)]
+fn with_current<R>(f: impl FnOnce(&PollState) -> R) -> Option<R> {
+    let current = CURRENT.try_with(Cell::get).ok()?;
+    // SAFETY: a non-null pointer is the state of a poll running on this
+    // thread (on its stack; `Current` resets the pointer before it goes).
+    match unsafe { current.as_ref() } {
+        Some(state) => Some(f(state)),
+        None => with_fallback(f),
+    }
+}
+
+#[cold]
+fn with_fallback<R>(f: impl FnOnce(&PollState) -> R) -> Option<R> {
+    FALLBACK.try_with(|fallback| f(&fallback.state)).ok()
+}
+
+impl PollState {
     /// The running task's word and root bit, as one value to compare.
     #[inline(always)]
     fn observe(&self) -> u64 {
-        // SAFETY: `watch` is null or the atomic of `self.word`, which lives
-        // as long as `self`.
+        // SAFETY: `watch` is null or the atomic of the task's word holder,
+        // which the task's extras keep alive.
         let word = unsafe { self.watch.get().as_ref() }.map_or(0, |w| w.load(Acquire));
         // SAFETY: as in `cancelled_root`.
-        let root = unsafe { root_cancelled(self.root.get()) };
+        let root = unsafe { root_cancelled(self.root) };
         u64::from(word) | (u64::from(root) << 32)
     }
 
@@ -317,19 +438,35 @@ impl TaskContext {
     #[cold]
     #[inline(never)]
     fn leave_outside_scopes(&self, waker: &Waker) {
-        self.leaves.register(waker);
+        self.with_task(|task| task.extras().leaves.register(waker));
+    }
+
+    /// The node holding the task's word, for the task's nodes to record,
+    /// made (or `candidate` adopted) on first use; watched from now on.
+    fn word_holder(&self, candidate: impl FnOnce() -> Arc<Node>) -> Option<Arc<Node>> {
+        self.with_task(|task| {
+            let holder = task.extras().word.get_or_init(candidate);
+            if self.watch.get().is_null() {
+                // Watch it from now on; it is new to this task, so nothing
+                // of the task bumped it before the frames were computed
+                // (`seen`'s word half was 0 without a word, as for a new
+                // one).
+                self.watch.set(holder.own_word.atomic());
+            }
+            holder.clone()
+        })
     }
 }
 
-/// Records a top scope of the running task (see `TaskContext::tops`).
+/// Records a top scope of the running task (see `Extras::tops`).
 pub(crate) fn record_top(node: &Arc<Node>) {
-    with_current(|cx| cx.add_top(node));
+    with_current(|state| state.with_task(|task| task.add_top(node)));
 }
 
 /// A top scope of the running task exits (the common, LIFO case is O(1);
 /// others are forgotten lazily).
 pub(crate) fn forget_top(node: &Arc<Node>) {
-    with_current(|cx| cx.forget_top(node));
+    with_current(|state| state.with_task(|task| task.forget_top(node)));
 }
 
 /// # Safety
@@ -346,12 +483,11 @@ unsafe fn root_cancelled(root: *const Node) -> bool {
 /// The runtime's root scope if it is cancelled (a graceful shutdown began),
 /// else null: the cancellation above every task's top scope.
 pub(crate) fn cancelled_root() -> *const Node {
-    with_current(|cx| {
-        let root = cx.root.get();
+    with_current(|state| {
         // SAFETY: the root is kept alive by the runtime whose poll (or
         // `block_on`) entered it, which is running on this thread.
-        if unsafe { root_cancelled(root) } {
-            root
+        if unsafe { root_cancelled(state.root) } {
+            state.root
         } else {
             ptr::null()
         }
@@ -362,14 +498,14 @@ pub(crate) fn cancelled_root() -> *const Node {
 /// The innermost frame of the poll running on this thread, or null.
 #[inline]
 pub(crate) fn current_frame() -> *const Frame {
-    with_current(|cx| cx.frame.get()).unwrap_or(ptr::null())
+    with_current(|state| state.frame.get()).unwrap_or(ptr::null())
 }
 
 /// What a scope about to push its frame needs to know, from one look at the
-/// thread's context: the context, and the enclosing frame and the
+/// thread's poll state: the state, and the enclosing frame and the
 /// cancellation it sees.
 pub(crate) struct Enclosing {
-    pub(crate) cx: *const TaskContext,
+    pub(crate) state: *const PollState,
     pub(crate) frame: *const Frame,
     pub(crate) origin: *const Node,
 }
@@ -379,26 +515,26 @@ pub(crate) struct Enclosing {
 /// snapshot the frames of this poll are valid for is taken first.
 #[inline]
 pub(crate) fn enclosing() -> Enclosing {
-    with_current(|cx| {
-        let frame = cx.frame.get();
+    with_current(|state| {
+        let frame = state.frame.get();
         // SAFETY: a non-null frame belongs to the poll that is running on
         // this thread (its guard resets the pointer before it goes).
         match unsafe { frame.as_ref() } {
             Some(parent) => Enclosing {
-                cx,
+                state,
                 frame,
                 origin: parent.origin.get(),
             },
             None => {
-                let now = cx.observe();
-                cx.seen.set(now);
+                let now = state.observe();
+                state.seen.set(now);
                 let root = if now >> 32 != 0 {
-                    cx.root.get()
+                    state.root
                 } else {
                     ptr::null()
                 };
                 Enclosing {
-                    cx,
+                    state,
                     frame,
                     origin: root,
                 }
@@ -406,7 +542,7 @@ pub(crate) fn enclosing() -> Enclosing {
         }
     })
     .unwrap_or(Enclosing {
-        cx: ptr::null(),
+        state: ptr::null(),
         frame: ptr::null(),
         origin: ptr::null(),
     })
@@ -415,9 +551,9 @@ pub(crate) fn enclosing() -> Enclosing {
 /// At the top of a task's poll, before reading any scope: the snapshot the
 /// frames of this poll are valid for.
 pub(crate) fn snapshot_top() -> u64 {
-    with_current(|cx| {
-        let now = cx.observe();
-        cx.seen.set(now);
+    with_current(|state| {
+        let now = state.observe();
+        state.seen.set(now);
         now
     })
     .unwrap_or(STALE)
@@ -427,34 +563,34 @@ pub(crate) fn snapshot_top() -> u64 {
 /// scope, or a frame needs linking before it can be trusted).
 #[inline]
 pub(crate) fn mark_stale() {
-    with_current(|cx| cx.seen.set(STALE));
+    with_current(|state| state.seen.set(STALE));
 }
 
 impl Enclosing {
-    /// `mark_stale` on the context this came from (no second look at the
+    /// `mark_stale` on the poll state this came from (no second look at the
     /// thread-local).
     #[inline]
     pub(crate) fn mark_stale(&self) {
-        // SAFETY: null or the context of the running poll, which stays put.
-        if let Some(cx) = unsafe { self.cx.as_ref() } {
-            cx.seen.set(STALE);
+        // SAFETY: null or the state of the running poll, which stays put.
+        if let Some(state) = unsafe { self.state.as_ref() } {
+            state.seen.set(STALE);
         }
     }
 }
 
-/// Points the context at a frame until dropped (also on unwind).
+/// Points the poll state at a frame until dropped (also on unwind).
 pub(crate) struct FrameGuard {
-    cx: *const TaskContext,
+    state: *const PollState,
     previous: *const Frame,
 }
 
 impl Drop for FrameGuard {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: the context the frame was pushed on; the guard lives in
-        // the same poll, during which the context stays put.
-        if let Some(cx) = unsafe { self.cx.as_ref() } {
-            cx.frame.set(self.previous);
+        // SAFETY: the poll state the frame was pushed on; the guard lives in
+        // the same poll, during which the state stays put.
+        if let Some(state) = unsafe { self.state.as_ref() } {
+            state.frame.set(self.previous);
         }
     }
 }
@@ -463,23 +599,23 @@ impl Drop for FrameGuard {
 /// the guard (it lives on the caller's stack, beside the guard).
 #[inline]
 pub(crate) fn push(frame: &Frame) -> FrameGuard {
-    let cx = with_current(|cx| cx as *const TaskContext).unwrap_or(ptr::null());
-    push_on(cx, frame)
+    let state = with_current(|state| state as *const PollState).unwrap_or(ptr::null());
+    push_on(state, frame)
 }
 
-/// `push` on the context an `Enclosing` came from (no second look at the
+/// `push` on the poll state an `Enclosing` came from (no second look at the
 /// thread-local).
 #[inline]
-pub(crate) fn push_on(cx: *const TaskContext, frame: &Frame) -> FrameGuard {
-    // SAFETY: `cx` is null or the context of the running poll (from
+pub(crate) fn push_on(state: *const PollState, frame: &Frame) -> FrameGuard {
+    // SAFETY: `state` is null or the state of the running poll (from
     // `enclosing`), which stays put during it.
-    match unsafe { cx.as_ref() } {
-        Some(context) => FrameGuard {
-            cx,
-            previous: context.frame.replace(frame),
+    match unsafe { state.as_ref() } {
+        Some(current) => FrameGuard {
+            state,
+            previous: current.frame.replace(frame),
         },
         None => FrameGuard {
-            cx: ptr::null(),
+            state: ptr::null(),
             previous: ptr::null(),
         },
     }
@@ -496,34 +632,33 @@ pub(crate) fn push_on(cx: *const TaskContext, frame: &Frame) -> FrameGuard {
 /// root's state load and two pointer compares, inlined into the primitive.
 #[inline(always)]
 pub(crate) fn visible_cancellation(waker: Option<&Waker>) -> *const Node {
-    with_current(|cx| {
-        let frame = cx.frame.get();
+    with_current(|state| {
+        let frame = state.frame.get();
         // SAFETY: as in `enclosing`.
         let Some(innermost) = (unsafe { frame.as_ref() }) else {
-            let root = cx.root.get();
             // SAFETY: as in `cancelled_root`.
-            if unsafe { root_cancelled(root) } {
-                return root;
+            if unsafe { root_cancelled(state.root) } {
+                return state.root;
             }
             if let Some(waker) = waker {
                 // The data pointer alone: a waker of the task with another
                 // vtable would only be registered needlessly (a spurious
                 // wake-up at shutdown), never missed.
-                let task_waker = cx.task_waker.get();
+                let task_waker = state.task_waker;
                 if !task_waker.is_null() && waker.data() != task_waker {
-                    cx.leave_outside_scopes(waker);
+                    state.leave_outside_scopes(waker);
                 }
             }
             return ptr::null();
         };
-        if cx.observe() != cx.seen.get() {
-            cx.refresh(innermost);
+        if state.observe() != state.seen.get() {
+            state.refresh(innermost);
         }
-        let countdown = cx.clock_countdown.get();
+        let countdown = state.clock_countdown.get();
         if countdown == 0 {
-            cx.read_the_clock(innermost);
+            state.read_the_clock(innermost);
         } else {
-            cx.clock_countdown.set(countdown - 1);
+            state.clock_countdown.set(countdown - 1);
         }
         let origin = innermost.origin.get();
         if let Some(waker) = waker {
@@ -538,11 +673,11 @@ pub(crate) fn visible_cancellation(waker: Option<&Waker>) -> *const Node {
 
 /// Recomputes the frames if something changed since they were computed.
 pub(crate) fn refresh_if_changed() {
-    with_current(|cx| {
+    with_current(|state| {
         // SAFETY: as in `enclosing`.
-        if let Some(innermost) = unsafe { cx.frame.get().as_ref() } {
-            if cx.observe() != cx.seen.get() {
-                cx.refresh(innermost);
+        if let Some(innermost) = unsafe { state.frame.get().as_ref() } {
+            if state.observe() != state.seen.get() {
+                state.refresh(innermost);
             }
         }
     });
@@ -551,34 +686,14 @@ pub(crate) fn refresh_if_changed() {
 /// The node holding the running task's word (made on first use), for a
 /// node the task hosts to record. Outside any task, the thread's.
 pub(crate) fn current_word() -> Option<Arc<Node>> {
-    with_current(|cx| {
-        let holder = cx
-            .word
-            .get_or_init(|| Node::new(crate::driver::NO_DEADLINE, false));
-        cx.watch_holder(holder);
-        holder.clone()
-    })
+    with_current(|state| state.word_holder(|| Node::new(crate::driver::NO_DEADLINE, false)))
+        .flatten()
 }
 
 /// At a task root's first poll: its node holds the task's word, unless the
 /// task has one already. Returns the holder.
 pub(crate) fn adopt_word(root: &Arc<Node>) -> Option<Arc<Node>> {
-    with_current(|cx| {
-        let holder = cx.word.get_or_init(|| root.clone());
-        cx.watch_holder(holder);
-        holder.clone()
-    })
-}
-
-impl TaskContext {
-    fn watch_holder(&self, holder: &Arc<Node>) {
-        if self.watch.get().is_null() {
-            // Watch it from now on; it is new to this task, so nothing of
-            // the task bumped it before the frames were computed (`seen`'s
-            // word half was 0 without a word, as for a new one).
-            self.watch.set(holder.own_word.atomic());
-        }
-    }
+    with_current(|state| state.word_holder(|| root.clone())).flatten()
 }
 
 /// Spends one unit of the running task's checkpoint budget (DESIGN §2.8).
@@ -592,18 +707,13 @@ impl TaskContext {
 /// waiting.
 #[inline]
 pub fn poll_budget(cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-    let spent = with_current(|task| {
-        if task.budget_pass.replace(false) {
-            return true;
-        }
-        let left = task.budget.get();
+    let spent = with_current(|state| {
+        let left = state.budget.get();
         if left > 1 {
-            task.budget.set(left - 1);
+            state.budget.set(left - 1);
             return true;
         }
-        task.budget.set(0);
-        task.budget_pass.set(true);
-        false
+        state.spend_last()
     })
     .unwrap_or(true);
     if spent {
@@ -611,5 +721,26 @@ pub fn poll_budget(cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
     } else {
         cx.waker().wake_by_ref();
         std::task::Poll::Pending
+    }
+}
+
+impl PollState {
+    /// The budget is down to its last unit (or spent): the free pass an
+    /// earlier poll earned by yielding goes first; else spend it and yield,
+    /// earning the pass. `true`: the checkpoint completes. (Taking the pass
+    /// last rather than first changes nothing a poll can count: a poll with
+    /// the pass completes `budget` checkpoints, one without `budget - 1`.)
+    #[cold]
+    fn spend_last(&self) -> bool {
+        self.with_task(|task| {
+            if task.flag(BUDGET_PASS) {
+                task.set_flag(BUDGET_PASS, false);
+                return true;
+            }
+            self.budget.set(0);
+            task.set_flag(BUDGET_PASS, true);
+            false
+        })
+        .unwrap_or(true)
     }
 }

@@ -78,6 +78,17 @@ impl TaskScope {
         Self::under_with(Some(group.node()), Some(proxy))
     }
 
+    /// A task root under the innermost scope of the code polled right now
+    /// (linked first if it is not yet): for work that runs as part of the
+    /// current operation elsewhere (a blocking closure on another thread),
+    /// so it sees that operation's cancellation, live. `None` outside any
+    /// scope: such work sees only the runtime's root, which the runtime
+    /// enters anyway.
+    pub fn here() -> Option<TaskScope> {
+        let parent = frame::current_node()?;
+        Some(Self::under(Some(&parent)))
+    }
+
     fn under(parent: Option<&Arc<Node>>) -> TaskScope {
         Self::under_with(parent, None)
     }

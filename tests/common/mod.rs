@@ -7,8 +7,10 @@ use std::task::{Poll, Waker};
 /// A one-shot gate: `passed()` is a future that completes once any thread
 /// calls `open()`, woken through the waker it registered.
 #[derive(Clone, Default)]
+#[allow(dead_code)] // not every suite uses every helper
 pub struct Gate(Arc<Mutex<(bool, Option<Waker>)>>);
 
+#[allow(dead_code)]
 impl Gate {
     pub fn open(&self) {
         let waker = {
