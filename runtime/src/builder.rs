@@ -482,6 +482,8 @@ enum ErrorKind {
     ZeroStackSize,
     ZeroBlockingThreads,
     SpawnThread(std::io::Error),
+    /// The I/O reactor (an epoll/kqueue instance) could not be created.
+    Reactor(std::io::Error),
     /// The payload sits in a `Mutex` only so that `BuildError` is `Sync`,
     /// as in `JoinError`; it is never locked concurrently.
     HookPanicked {
@@ -499,6 +501,10 @@ impl BuildError {
 
     pub(crate) fn spawn_thread(error: std::io::Error) -> Self {
         BuildError::new(ErrorKind::SpawnThread(error))
+    }
+
+    pub(crate) fn reactor(error: std::io::Error) -> Self {
+        BuildError::new(ErrorKind::Reactor(error))
     }
 
     /// `hook` panicked with `payload` for worker `worker`.
@@ -564,6 +570,11 @@ impl fmt::Display for BuildError {
                  least 1 (default 512)",
             ),
             ErrorKind::SpawnThread(e) => write!(f, "could not start a worker thread: {e}"),
+            ErrorKind::Reactor(e) => write!(
+                f,
+                "could not create the I/O reactor (the process may be out of file \
+                 descriptors): {e}"
+            ),
             ErrorKind::HookPanicked {
                 hook,
                 worker,

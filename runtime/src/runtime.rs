@@ -81,7 +81,8 @@ impl Runtime {
             .map(|_| LocalQueue::new_fifo())
             .collect();
         let stealers = queues.iter().map(LocalQueue::stealer).collect();
-        let shared = Arc::new(Shared::new(config.clone(), stealers));
+        let reactor = canopy_io::Reactor::new().map_err(BuildError::reactor)?;
+        let shared = Arc::new(Shared::new(config.clone(), stealers, reactor));
         if let Some(seen) = signals_seen {
             crate::signal::handle_for(&shared, seen);
         }

@@ -24,6 +24,27 @@
 //!    left its loop without draining it.)
 //! 5. `block_on` calls are no tasks and go on: (1) unparks their threads,
 //!    which from then on fire the timers themselves (see `block_on.rs`).
+//!    (1) also shuts the reactor down: sockets fail from then on instead of
+//!    waiting for a driver that no longer runs.
+//!
+//! # The driver
+//!
+//! One parked worker at a time is "the driver" (`driver` holds its index
+//! plus one): it sleeps in the reactor's poller with the earliest timer deadline
+//! as timeout, so I/O events and timers wake the same thread (see
+//! `worker.rs`, `park`). The others sleep on their parkers. Waking a worker
+//! (`unpark_worker`) sets its parker's token, *then* reads `driver` and, if
+//! that worker drives, notifies the poller; the driver sets `driver`,
+//! *then* consumes a pending token before it blocks in the poller. Both in
+//! `SeqCst`: either the driver sees the token and does not block, or the
+//! waker sees the role and notifies the poller (a notification is kept for
+//! a wait that has not begun). A driver that leaves the role to run tasks
+//! hands it on (`hand_off_driver`): it clears `driver`, then wakes one other
+//! parked worker, which takes the role. A worker about to park sets its
+//! sleeper bit before trying to take the role, so either it takes the role
+//! or the leaving driver sees its bit and wakes it. So while any worker is
+//! parked, one of them soon drives, and I/O and timers fire even while the
+//! busy workers are stuck in long polls (DESIGN §4).
 
 use crate::block_on::BlockOnWaker;
 use crate::builder::Config;
@@ -158,10 +179,13 @@ pub(crate) struct Shared {
     pub(crate) finish_event: crate::finish_event::FinishEvent,
     /// Tells the monitor thread (`monitor.rs`) to stop.
     pub(crate) monitor_stop: Arc<crate::monitor::MonitorStop>,
+    /// The I/O reactor (module docs, "The driver").
+    pub(crate) reactor: Arc<canopy_io::Reactor>,
     /// The threads that run blocking closures (`blocking/pool.rs`).
     pub(crate) blocking: crate::blocking::pool::BlockingPool,
-    /// Index + 1 of the worker sleeping on the timers, 0 if none.
-    timer_sentinel: AtomicUsize,
+    /// Index + 1 of the worker sleeping in the reactor with the timers'
+    /// deadline (the driver), 0 if none.
+    driver: AtomicUsize,
     /// `block_on` threads that are polling or have been woken to poll
     /// (counted from the wake, so an auto-advance cannot slip in between;
     /// see `block_on_state.rs`).
@@ -194,7 +218,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config, stealers: Vec<Stealer<Task>>) -> Self {
+    pub(crate) fn new(
+        config: Config,
+        stealers: Vec<Stealer<Task>>,
+        reactor: Arc<canopy_io::Reactor>,
+    ) -> Self {
         let workers = stealers.len();
         Shared {
             remotes: stealers
@@ -216,9 +244,10 @@ impl Shared {
             registry: Registry::new(workers),
             // One timer shard per worker, one for every other thread.
             timers: Arc::new(TimerDriver::new(workers + 1, config.start_paused)),
-            timer_sentinel: AtomicUsize::new(0),
             finish_event: Default::default(),
             monitor_stop: Arc::default(),
+            reactor,
+            driver: AtomicUsize::new(0),
             blocking: crate::blocking::pool::BlockingPool::new(config.blocking),
             block_on_active: crate::loom::atomic::AtomicUsize::new(0),
             auto_advance: Mutex::new(()),
@@ -256,7 +285,21 @@ impl Shared {
     /// Wakes a parked worker if the idle protocol says one is needed.
     pub(crate) fn notify_one(&self) {
         if let Some(index) = self.idle.worker_to_notify() {
-            self.remotes[index].parker.unpark();
+            self.unpark_worker(index);
+        }
+    }
+
+    /// Wakes worker `index` from its parker, or from the poller if it is the
+    /// driver (module docs, "The driver").
+    pub(crate) fn unpark_worker(&self, index: usize) {
+        self.remotes[index].parker.unpark();
+        // Orders the token before the read of the role (the Dekker pair
+        // with `WorkerLocal::park`; explicit, as in the timer driver, so
+        // that loom, which models SeqCst accesses as acquire/release only,
+        // checks the real guarantee).
+        std::sync::atomic::fence(SeqCst);
+        if self.driver.load(SeqCst) == index + 1 {
+            self.reactor.wake();
         }
     }
 
@@ -322,25 +365,32 @@ impl Shared {
         self.remotes.len()
     }
 
-    /// Tries to make worker `index` the one that sleeps on the timers.
-    pub(crate) fn try_become_timer_sentinel(&self, index: usize) -> bool {
-        !self.timers.is_paused()
-            && self
-                .timer_sentinel
-                .compare_exchange(0, index + 1, SeqCst, SeqCst)
-                .is_ok()
+    /// Tries to make worker `index` the driver (module docs). On a paused
+    /// clock too: the driver then waits for I/O without a timeout.
+    pub(crate) fn try_become_driver(&self, index: usize) -> bool {
+        self.driver
+            .compare_exchange(0, index + 1, SeqCst, SeqCst)
+            .is_ok()
     }
 
-    pub(crate) fn stop_being_timer_sentinel(&self) {
-        self.timer_sentinel.store(0, SeqCst);
+    pub(crate) fn stop_being_driver(&self) {
+        self.driver.store(0, SeqCst);
     }
 
-    /// The timer driver's hook: a deadline earlier than the sentinel's sleep
+    /// Worker `index` left the driver role to run tasks: wake another
+    /// parked worker to take it (module docs, "The driver").
+    pub(crate) fn hand_off_driver(&self, index: usize) {
+        if let Some(other) = self.idle.parked_worker_other_than(index) {
+            self.remotes[other].parker.unpark();
+        }
+    }
+
+    /// The timer driver's hook: a deadline earlier than the driver's sleep
     /// was armed, or one was armed while `block_on` threads of a closed
     /// runtime watch the timers (see `block_on.rs`).
     pub(crate) fn wake_timer_sentinel(&self) {
-        if let Some(index) = self.timer_sentinel.load(SeqCst).checked_sub(1) {
-            self.remotes[index].parker.unpark();
+        if let Some(index) = self.driver.load(SeqCst).checked_sub(1) {
+            self.unpark_worker(index);
         }
         // SeqCst: a watcher saw `closed` before it counted itself, and the
         // driver saw the count before calling us, so this load sees it too.
@@ -498,6 +548,7 @@ impl Shared {
     /// Shutdown protocol, step 1 (and 5).
     pub(crate) fn begin_shutdown(&self) {
         self.closed.store(true, SeqCst);
+        self.reactor.shut_down();
         for remote in self.remotes.iter() {
             remote.parker.unpark();
         }

@@ -139,6 +139,8 @@ impl WorkerLocal {
             // same cadence tokio polls its drivers at). Wake-ups land in this
             // worker's queue.
             self.shared.timers.process();
+            // Likewise I/O (no system call while no socket is registered).
+            self.shared.reactor.poll_now();
             if let Some(task) = self.pop_global() {
                 return Some(task);
             }
@@ -294,28 +296,41 @@ impl WorkerLocal {
         let remote = &shared.remotes[self.index];
         bump(&remote.own.counters.parks);
         while !shared.is_closed() {
-            // One parked worker sleeps until the next timer deadline (see
-            // canopy-timer's driver.rs for the protocol); the others until woken.
-            let sentinel = shared.try_become_timer_sentinel(self.index);
-            if sentinel {
-                match shared.timers.prepare_sleep() {
-                    Some(deadline) => remote.parker.park_until(deadline),
-                    None => remote.parker.park(),
+            // One parked worker, the driver, sleeps in the reactor until I/O
+            // or the next timer deadline (see canopy-timer's driver.rs for
+            // the timer protocol, shared.rs for the role); the others sleep
+            // until woken.
+            let driver = shared.try_become_driver(self.index);
+            if driver {
+                // The other half of `Shared::unpark_worker`'s Dekker pair:
+                // the role is published before the token is looked at.
+                std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+                let deadline = shared.timers.prepare_sleep();
+                // Still counted as parked, so the tasks that I/O events and
+                // timers wake go through the global queue and the idle
+                // protocol.
+                let _detached = context::enter_detached(shared);
+                // A token that came before we took the role: do not block
+                // (shared.rs, "The driver").
+                if !remote.parker.take_token() {
+                    shared.reactor.wait(deadline);
+                    remote.parker.take_token();
                 }
                 shared.timers.finish_sleep();
-                shared.stop_being_timer_sentinel();
+                if !shared.is_closed() {
+                    // Fire due timers, also when claimed meanwhile (the sleep
+                    // may have timed out too).
+                    shared.timers.process();
+                }
+                shared.stop_being_driver();
             } else {
                 remote.parker.park();
             }
-            if sentinel && !shared.is_closed() {
-                // Fire due timers, also when claimed meanwhile (the sleep may
-                // have timed out too). Still counted as parked, so the woken
-                // tasks go through the global queue and the idle protocol.
-                let _detached = context::enter_detached(shared);
-                shared.timers.process();
-            }
             if idle.is_claimed(self.index) {
                 self.searching.set(true);
+                if driver {
+                    shared.hand_off_driver(self.index);
+                }
                 break;
             }
         }
