@@ -92,6 +92,8 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
+pub mod guide;
+
 /// Time: sleeping, intervals, and the runtime's (possibly paused) clock.
 ///
 /// ```
