@@ -4,8 +4,8 @@ use crate::DEFAULT_BUDGET;
 
 /// The default grace period of a graceful shutdown.
 const DEFAULT_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-use crate::idle::MAX_WORKERS;
 use crate::runtime::Runtime;
+use crate::scheduler::idle::MAX_WORKERS;
 use std::fmt;
 use std::sync::Arc;
 
@@ -131,7 +131,7 @@ impl Builder {
                     max_threads: crate::blocking::pool::DEFAULT_MAX_THREADS,
                     keep_alive: crate::blocking::pool::DEFAULT_KEEP_ALIVE,
                 },
-                stuck_poll_threshold: Some(crate::monitor::DEFAULT_THRESHOLD),
+                stuck_poll_threshold: Some(crate::scheduler::monitor::DEFAULT_THRESHOLD),
                 on_stuck_poll: None,
             },
         }
@@ -513,7 +513,7 @@ impl BuildError {
         worker: usize,
         payload: Box<dyn std::any::Any + Send + 'static>,
     ) -> Self {
-        let message = crate::join::payload_message(payload.as_ref()).map(str::to_owned);
+        let message = crate::task::join::payload_message(payload.as_ref()).map(str::to_owned);
         BuildError::new(ErrorKind::HookPanicked {
             hook,
             worker,

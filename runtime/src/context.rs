@@ -7,8 +7,8 @@
 //! (a waker dropped at thread exit, say) sees "outside any runtime" instead of
 //! panicking.
 
+use crate::scheduler::worker::WorkerLocal;
 use crate::shared::Shared;
-use crate::worker::WorkerLocal;
 use std::cell::Cell;
 use std::ptr;
 use std::sync::Arc;

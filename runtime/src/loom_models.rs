@@ -1,6 +1,6 @@
 //! Loom models of the wake-up protocol: the parker (`park.rs`) and the idle
 //! accounting (`idle.rs`) run as they are, and so does a `block_on` call's
-//! state (`block_on_state.rs`); the run queues are stood in for by
+//! state (`block_on/state.rs`); the run queues are stood in for by
 //! a mutex-protected deque, since crossbeam-deque is not loom-instrumented.
 //! Each mini-worker follows the order of operations of `worker.rs`: pop, or
 //! become a searcher and look again, or park (re-checking the queue if it was
@@ -11,9 +11,9 @@
 //! deadlock. Run with:
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p canopy-runtime --release --lib loom_`
 
-use crate::block_on_state::CallState;
-use crate::idle::Idle;
-use crate::park::Parker;
+use crate::block_on::state::CallState;
+use crate::scheduler::idle::Idle;
+use crate::scheduler::park::Parker;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
@@ -280,7 +280,7 @@ fn loom_the_last_block_on_call_to_stop_moves_the_paused_clock() {
 /// exactly once — and never while the handle is still there.
 #[test]
 fn loom_join_panic_handoff_reports_exactly_once() {
-    use crate::join::JoinState;
+    use crate::task::join::JoinState;
     loom::model(|| {
         let state = Arc::new(JoinState::new());
         let reported = Arc::new(AtomicUsize::new(0));
@@ -305,7 +305,7 @@ fn loom_join_panic_handoff_reports_exactly_once() {
 /// reports nothing.
 #[test]
 fn loom_join_panic_reaches_a_live_handle() {
-    use crate::join::JoinState;
+    use crate::task::join::JoinState;
     loom::model(|| {
         let state = Arc::new(JoinState::new());
         let task = {
@@ -318,7 +318,7 @@ fn loom_join_panic_reaches_a_live_handle() {
     });
 }
 
-/// The driver role (`shared.rs`, "The driver"): a worker that takes the
+/// The driver role (`shared/driver.rs`): a worker that takes the
 /// role and then sleeps in the poller races a thread that unparks it. The
 /// poller's notification is sticky for a wait that has not begun, like a
 /// parker's token, so a second `Parker` stands in for it. Either the driver

@@ -3,11 +3,11 @@
 use crate::builder::{BuildError, Builder, Config, FailedHook};
 use crate::context;
 use crate::handle::Handle;
-use crate::join::JoinHandle;
 use crate::metrics::RuntimeMetrics;
+use crate::scheduler::worker::run_worker;
 use crate::shared::Shared;
 use crate::startup::Startup;
-use crate::worker::run_worker;
+use crate::task::join::JoinHandle;
 use crossbeam_deque::Worker as LocalQueue;
 use std::future::Future;
 use std::sync::Arc;
@@ -140,7 +140,7 @@ impl Runtime {
                 ));
             }
         }
-        if let Err(e) = crate::monitor::start(&shared) {
+        if let Err(e) = crate::scheduler::monitor::start(&shared) {
             drop(runtime);
             return Err(BuildError::spawn_thread(e));
         }

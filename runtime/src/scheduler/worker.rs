@@ -298,7 +298,7 @@ impl WorkerLocal {
         while !shared.is_closed() {
             // One parked worker, the driver, sleeps in the reactor until I/O
             // or the next timer deadline (see canopy-timer's driver.rs for
-            // the timer protocol, shared.rs for the role); the others sleep
+            // the timer protocol, `shared/driver.rs` for the role); the others sleep
             // until woken.
             let driver = shared.try_become_driver(self.index);
             if driver {
@@ -311,7 +311,7 @@ impl WorkerLocal {
                 // protocol.
                 let _detached = context::enter_detached(shared);
                 // A token that came before we took the role: do not block
-                // (shared.rs, "The driver").
+                // (`shared/driver.rs`).
                 if !remote.parker.take_token() {
                     shared.reactor.wait(deadline);
                     remote.parker.take_token();

@@ -14,8 +14,10 @@
 //! reaped from the scope tree, so a child's exit normally costs one atomic
 //! decrement.
 
+pub(crate) mod start;
+
 use crate::handle;
-use crate::join::JoinError;
+use crate::task::join::JoinError;
 use canopy_scope::rt::TaskScope;
 use canopy_scope::{CancelError, CancelReason, CancelScope, Cancelled, ScopeId};
 use std::any::Any;

@@ -158,7 +158,7 @@ impl Idle {
 
     /// A parked worker other than `index` that nobody has claimed yet,
     /// without claiming it (its bit stays set): the one to hand the driver
-    /// role to (see `shared.rs`, "The driver").
+    /// role to (see `shared/driver.rs`).
     pub(crate) fn parked_worker_other_than(&self, index: usize) -> Option<usize> {
         for (word_index, word) in self.sleepers.iter().enumerate() {
             let mut bits = word.load(SeqCst);

@@ -25,10 +25,15 @@
 //! A panic of a waker's `Drop` is reported as unobserved: it belongs to the
 //! code that made the waker, not to the task's outcome.
 
-use crate::join::{JoinHandle, JoinState};
-use crate::registry::Entry;
+pub(crate) mod detached;
+pub(crate) mod join;
+pub(crate) mod registry;
+pub(crate) mod yield_now;
+
+use crate::scheduler::worker::WorkerLocal;
 use crate::shared::{ContainedPanic, Shared};
-use crate::worker::WorkerLocal;
+use crate::task::join::{JoinHandle, JoinState};
+use crate::task::registry::Entry;
 use async_task::{Runnable, ScheduleInfo, WithInfo};
 use std::any::Any;
 use std::future::Future;

@@ -74,7 +74,7 @@ impl Parker {
 
     /// Consumes a token if one arrived (`NOTIFIED -> EMPTY`): ends a wait,
     /// and lets the driver, which sleeps in the reactor rather than here,
-    /// see an `unpark` (see `shared.rs`, "The driver").
+    /// see an `unpark` (see `shared/driver.rs`).
     pub(crate) fn take_token(&self) -> bool {
         self.state
             .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
