@@ -109,8 +109,8 @@ pub mod guide;
 /// ```
 pub mod time {
     pub use canopy_timer::{
-        Instant, Interval, MissedTicks, Sleep, advance, interval, interval_at, now, sleep,
-        sleep_until,
+        Instant, Interval, MissedTicks, Sleep, SleepForever, advance, interval, interval_at, now,
+        sleep, sleep_forever, sleep_until,
     };
 }
 

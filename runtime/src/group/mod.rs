@@ -99,6 +99,7 @@ where
                 Ok(result) => shared.finish_member(result.into_result(), None),
                 Err(payload) => shared.fail(Failure::Panic(JoinError::panicked(payload))),
             }
+            shared.body_done.store(true, SeqCst);
             shared.leave();
             poll_fn(|cx| shared.poll_all_done(cx)).await;
             // The group's own cancellation (its `cancel()`, a failing
@@ -219,6 +220,31 @@ impl<E: CancelError + Send + 'static> TaskGroup<E> {
         };
         drop(handle::spawn_at(member, location));
         Ok(())
+    }
+
+    /// How many children are running (spawned and not finished), the body
+    /// not counted: a snapshot, for limits and metrics (an accept loop that
+    /// stops accepting above some number of connections).
+    ///
+    /// ```
+    /// use canopy_runtime::task_group;
+    /// use canopy_scope::Cancelled;
+    ///
+    /// let rt = canopy_runtime::Runtime::builder().workers(2).build().unwrap();
+    /// rt.block_on(task_group(|tg| async move {
+    ///     assert_eq!(tg.live_children(), 0);
+    ///     let (tx, rx) = std::sync::mpsc::channel::<()>();
+    ///     tg.spawn(async move { rx.recv().ok(); });
+    ///     assert_eq!(tg.live_children(), 1);
+    ///     drop(tx);
+    ///     Ok::<(), Cancelled>(())
+    /// }))
+    /// .unwrap();
+    /// ```
+    pub fn live_children(&self) -> usize {
+        let live = self.shared.count.load(SeqCst) & LIVE;
+        let body = u64::from(!self.shared.body_done.load(SeqCst));
+        live.saturating_sub(body) as usize
     }
 
     /// Whether the group has closed (its body and every child finished):
@@ -380,6 +406,8 @@ struct GroupShared<E> {
     /// The group's future was dropped before it finished: nobody will read
     /// `outcome`, so a member's panic is reported as unobserved instead.
     abandoned: AtomicBool,
+    /// The body has returned (it is no longer one of the live members).
+    body_done: AtomicBool,
 }
 
 struct Outcome<E> {
@@ -433,6 +461,7 @@ impl<E> GroupShared<E> {
             waiter: Mutex::new(None),
             outcome: Mutex::new(Outcome::default()),
             abandoned: AtomicBool::new(false),
+            body_done: AtomicBool::new(false),
         }
     }
 
