@@ -699,3 +699,47 @@ fn a_group_counts_its_live_children() {
     }))
     .unwrap();
 }
+
+/// `start()` into a group from a task outside it (the group's handle was
+/// handed out with `started`, as in Trio's
+/// `test_nursery_start_with_cancelled_nursery`): the started child's root
+/// scope node was freed twice when its last holder released it (found by
+/// the reference model's Trio port; glibc aborted the process).
+#[test]
+fn start_into_a_group_from_outside_it_frees_every_scope_once() {
+    for _ in 0..10 {
+        paused().block_on(async {
+            let out = move_on_after(1000 * SEC, async {
+                task_group(|outer| async move {
+                    let target = outer
+                        .start(
+                            |status: canopy::TaskStatus<canopy::TaskGroup<Cancelled>>| async move {
+                                task_group(|tg| async move {
+                                    status.started(tg.clone());
+                                    sleep(3600 * SEC).await
+                                })
+                                .await
+                                .map_err(|e| *e.cancelled().expect("only cancellations"))
+                            },
+                        )
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    target
+                        .start(|status: canopy::TaskStatus<()>| async move {
+                            status.started(());
+                            Ok::<(), Cancelled>(())
+                        })
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    sleep(SEC).await?;
+                    target.cancel_scope().cancel();
+                    Ok::<(), Cancelled>(())
+                })
+                .await
+                .map_err(|e| *e.cancelled().expect("only cancellations"))
+            })
+            .await;
+            assert_eq!(out, Ok(Some(())));
+        });
+    }
+}

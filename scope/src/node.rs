@@ -350,9 +350,20 @@ impl Drop for Node {
         // deep chain would overflow the stack.
         let mut parent = self.take_parent();
         while let Some(node) = parent {
+            let old_address = Arc::as_ptr(&node).cast_mut();
             parent = match Arc::try_unwrap(node) {
-                Ok(last) => last.take_parent(), // `last` drops here, parentless
-                Err(_) => None,                 // still held: just a decrement
+                Ok(last) => {
+                    // `last` is moved out of its freed allocation: a word it
+                    // holds of its own (a task root's: its old address, not
+                    // counted) must not be released as a reference to
+                    // another node when it drops (that read the freed
+                    // allocation, found by the reference model's Trio port).
+                    let _ =
+                        last.word
+                            .compare_exchange(old_address, ptr::null_mut(), SeqCst, SeqCst);
+                    last.take_parent() // `last` drops here, parentless
+                }
+                Err(_) => None, // still held: just a decrement
             };
         }
         drop(self.take_proxy());
@@ -367,6 +378,24 @@ impl Drop for Node {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    /// A task root (which holds its task's word itself) whose last holder
+    /// is a child scope: the child's drop releases it through the
+    /// iterative chain release, which moves it out of its allocation. Its
+    /// own word must not be taken for a counted reference then (a
+    /// use-after-free, caught by ASan and by glibc's checks).
+    #[test]
+    fn a_task_root_released_by_its_last_child_frees_once() {
+        for _ in 0..100 {
+            let root = Node::new(driver::NO_DEADLINE, false);
+            root.record_word(&root); // its own word, uncounted
+            let weak = Arc::downgrade(&root);
+            let child = Node::new(driver::NO_DEADLINE, false);
+            child.parent.store(Arc::into_raw(root).cast_mut(), SeqCst);
+            drop(child);
+            assert!(weak.upgrade().is_none(), "freed, once");
+        }
+    }
 
     #[test]
     fn dropping_the_bottom_of_a_deep_chain_does_not_recurse() {
