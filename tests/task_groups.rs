@@ -743,3 +743,55 @@ fn start_into_a_group_from_outside_it_frees_every_scope_once() {
         });
     }
 }
+
+/// `started()` moves the child into its group at once, as in Trio: a child
+/// that cancels its caller's scope, calls `started` and checkpoints in the
+/// same poll sees its group's scope (not cancelled), so no cancellation of
+/// a scope that is not around the group escapes through it. (Found by the
+/// reference model's property tests.)
+#[test]
+fn started_moves_the_child_into_its_group_within_the_same_poll() {
+    for workers in [1, 2] {
+        let rt = Runtime::builder()
+            .workers(workers)
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let caller = CancelScope::new();
+            let inside = caller.clone();
+            let outcome = task_group(|tg| async move {
+                let in_child = inside.clone();
+                let started = inside
+                    .run(async move {
+                        tg.start(move |status: canopy::TaskStatus<()>| async move {
+                            in_child.cancel();
+                            status.started(());
+                            // In the group now: its scope is not cancelled.
+                            checkpoint().await
+                        })
+                        .await
+                        .map_err(|e| match e {
+                            canopy::StartError::Cancelled(c) => c,
+                            other => panic!("{other}"),
+                        })
+                    })
+                    .await;
+                // Trio (one thread) hands the value over: `cancel` and
+                // `started` run before the parent looks. Here the caller may
+                // see its cancellation on another thread before `started`
+                // and stop waiting; its scope then catches it. Either way
+                // the child is in the group after `started`.
+                assert!(matches!(started, Ok(Some(()) | None)), "{started:?}");
+                Ok::<(), Cancelled>(())
+            })
+            .await;
+            assert!(caller.cancel_called());
+            assert!(
+                outcome.is_ok(),
+                "the group passed on {:?}, a cancellation of a scope that is not around it",
+                outcome.unwrap_err().cancelled()
+            );
+        });
+    }
+}

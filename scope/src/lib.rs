@@ -133,5 +133,5 @@ pub use timeout::{FailAt, fail_after, fail_at, move_on_after, move_on_at};
 pub mod rt {
     pub use crate::driver::{DeadlineDriver, DriverGuard, TimerHandle, enter_driver};
     pub use crate::task_context::TaskContext;
-    pub use crate::task_root::TaskScope;
+    pub use crate::task_root::{StartedSwitch, TaskScope};
 }

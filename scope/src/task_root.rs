@@ -193,17 +193,19 @@ impl TaskScope {
         let Some(proxy) = node.take_proxy() else {
             return;
         };
-        node.state.fetch_and(!STARTING, SeqCst);
-        // Dekker with a cancel of the group (its bit, then its walk): it
-        // walked us after we stopped starting, or we see its bit below.
-        fence(SeqCst);
+        leave_callers_scope(node);
         self.seen.set(None);
-        if !node.effective_origin().is_null() {
-            node.walk_children(true);
-            node.host.wake().ok();
-        }
         // The proxy leaves the caller's scope.
         Self::retire_proxy(&proxy);
+    }
+
+    /// A switch that moves the task out of its caller's scope into its
+    /// group's at once, from any thread (`TaskStatus::started`): the task's
+    /// very next check sees the group, in the same poll too. The host still
+    /// calls [`finish_starting`](Self::finish_starting) afterwards, to
+    /// retire the caller's side.
+    pub fn started_switch(&self) -> StartedSwitch {
+        StartedSwitch(self.slot.node().clone())
     }
 
     fn retire_proxy(proxy: &Node) {
@@ -237,6 +239,41 @@ impl TaskScope {
     /// A handle to the task's own root scope (to cancel just this task).
     pub fn scope(&self) -> CancelScope {
         CancelScope::from_node(self.slot.node().clone())
+    }
+}
+
+/// Moves a task being started into its group's scope (see
+/// [`TaskScope::started_switch`]).
+pub struct StartedSwitch(Arc<Node>);
+
+impl StartedSwitch {
+    /// Moves the task now (idempotent; any thread).
+    pub fn switch(&self) {
+        leave_callers_scope(&self.0);
+    }
+}
+
+impl fmt::Debug for StartedSwitch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartedSwitch").finish_non_exhaustive()
+    }
+}
+
+/// A starting task's root stops reading its caller's scope (through the
+/// proxy) and reads its group's: the task's word is bumped, so its next
+/// check recomputes, and if the group is cancelled what waits below under
+/// wakers of its own is woken. Any thread; once.
+fn leave_callers_scope(node: &Node) {
+    if node.state.fetch_and(!STARTING, SeqCst) & STARTING == 0 {
+        return;
+    }
+    // Dekker with a cancel of the group (its bit, then its walk): it walked
+    // us after we stopped starting, or we see its bit below.
+    fence(SeqCst);
+    node.touch();
+    if !node.effective_origin().is_null() {
+        node.walk_children(true);
+        node.host.wake().ok();
     }
 }
 

@@ -208,8 +208,12 @@ impl<E: CancelError + Send + 'static> TaskGroup<E> {
         // accept loop) must not pile up finished children: reap them here
         // once they are as many as the live ones (amortized O(1) each).
         self.shared.reap_if_piled_up(count);
-        let scope = match starting {
-            Some(_) => TaskScope::starting(&self.shared.scope),
+        let scope = match &starting {
+            Some(moving) => {
+                let scope = TaskScope::starting(&self.shared.scope);
+                let _ = moving.switch.set(scope.started_switch());
+                scope
+            }
             None => TaskScope::new(&self.shared.scope),
         };
         let member = Member {
@@ -525,17 +529,26 @@ impl<E> GroupShared<E> {
 }
 
 /// The hand-over of a child being started: set when it called `started`,
-/// or when its caller stopped waiting without being cancelled; the child's
-/// task then moves into the group at its next poll (woken for it).
+/// or when its caller stopped waiting without being cancelled. The child
+/// sees its group's scope from its very next check (the switch), and its
+/// task retires its side of the caller's scope at the end of that poll
+/// (woken for it).
 #[derive(Default)]
 pub(crate) struct StartMove {
     pub(crate) moved: AtomicBool,
     child: Mutex<Option<Waker>>,
+    /// Set once the child's root scope exists (`spawn_member`).
+    switch: std::sync::OnceLock<canopy_scope::rt::StartedSwitch>,
 }
 
 impl StartMove {
-    /// Moves the child into the group (wakes its task to do so).
+    /// Moves the child into the group: at once for its checks (as in Trio,
+    /// where `started` moves the task into the nursery before it goes on),
+    /// and wakes its task to finish the move.
     pub(crate) fn move_now(&self) {
+        if let Some(switch) = self.switch.get() {
+            switch.switch();
+        }
         self.moved.store(true, SeqCst);
         let waker = self.child.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(waker) = waker {
