@@ -226,13 +226,20 @@ fn check(program: &Program) -> Result<(), TestCaseError> {
     };
     for workers in [1, 2] {
         let got = model::real::run(program, workers);
-        prop_assert_eq!(
-            &got,
-            &expected,
-            "workers = {}, program = {:#?}",
-            workers,
-            program
-        );
+        if got != expected {
+            // Tell a deterministic difference from a rare interleaving.
+            let again = (0..20)
+                .filter(|_| model::real::run(program, workers) != expected)
+                .count();
+            prop_assert_eq!(
+                &got,
+                &expected,
+                "workers = {}, {}/20 reruns differ too, program = {:#?}",
+                workers,
+                again,
+                program
+            );
+        }
     }
     Ok(())
 }
@@ -275,4 +282,33 @@ fn the_runtime_agrees_with_the_model() {
     if let Err(e) = result {
         panic!("{e}");
     }
+}
+
+#[test]
+#[ignore = "scratch"]
+fn scratch_replay() {
+    use model::{Op::*, Sid};
+    let _ = Sid::Unknown;
+    let p = Program {
+        scopes: vec![
+            ScopeDef { shield: false, deadline: None },
+            ScopeDef { shield: true, deadline: None },
+        ],
+        main: vec![
+            Group { id: 1, body: vec![Sleep { id: 2, secs: 3, prop: true }, CheckIfCancelled { id: 3, prop: false }] },
+            Sleep { id: 4, secs: 6, prop: false },
+            Scope { id: 5, scope: 0, body: vec![Checkpoint { id: 6, prop: true }] },
+            Group { id: 7, body: vec![Scope { id: 8, scope: 1, body: vec![] }, Sleep { id: 9, secs: 2, prop: false }, Sleep { id: 10, secs: 3, prop: false }] },
+        ],
+    };
+    let expected = model::run(&p).unwrap();
+    let mut bad = 0;
+    for _ in 0..500 {
+        let got = model::real::run(&p, 2);
+        if got != expected {
+            bad += 1;
+            eprintln!("{got:?}");
+        }
+    }
+    assert_eq!(bad, 0);
 }

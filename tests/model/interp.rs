@@ -106,7 +106,10 @@ pub(super) struct State {
     pub(super) wakes: Vec<u64>,
     pub(super) progress: u64,
     pub(super) ambiguous: Option<String>,
-    pub(super) spawned: Vec<Pin<Box<dyn Future<Output = ()>>>>,
+    pub(super) spawned: Vec<(usize, Pin<Box<dyn Future<Output = ()>>>)>,
+    /// `(task, root, group node)`: a started child's move, made when its
+    /// current poll ends (see `groups::START_MOVES_AT_NEXT_POLL`).
+    pub(super) pending_moves: Vec<(usize, usize, usize)>,
 }
 
 #[derive(Clone)]
@@ -148,20 +151,21 @@ pub fn run(program: &Program) -> Result<Log, String> {
         progress: 0,
         ambiguous: None,
         spawned: Vec::new(),
+        pending_moves: Vec::new(),
     })));
     // Deadlines already past at the start fire before the main task runs.
     m.fire_deadlines();
     let main_task = m.new_task(CLOCK, None);
     let mm = m.clone();
     let main_ops = program.main.clone();
-    let mut tasks: Vec<Pin<Box<dyn Future<Output = ()>>>> = vec![Box::pin(async move {
+    let mut tasks: Vec<(usize, Pin<Box<dyn Future<Output = ()>>>)> = vec![(main_task, Box::pin(async move {
         let out = mm.run_ops(main_task, main_ops, None).await;
         let outcome = match out {
             Ok(()) => Outcome::Ok,
             Err(e) => outcome_of(&e),
         };
         mm.record(MAIN_ID, Obs::Main(outcome));
-    })];
+    }))];
     let waker = Waker::noop();
     let mut cx = Context::from_waker(waker);
     loop {
@@ -170,12 +174,21 @@ pub fn run(program: &Program) -> Result<Log, String> {
             m.0.borrow_mut().wakes.clear();
             let mut i = 0;
             while i < tasks.len() {
-                if tasks[i].as_mut().poll(&mut cx).is_ready() {
+                let task = tasks[i].0;
+                if tasks[i].1.as_mut().poll(&mut cx).is_ready() {
                     drop(tasks.swap_remove(i));
                     m.0.borrow_mut().progress += 1;
                 } else {
                     i += 1;
                 }
+                let mut s = m.0.borrow_mut();
+                let moves: Vec<_> = s.pending_moves.iter().filter(|mv| mv.0 == task).copied().collect();
+                s.pending_moves.retain(|mv| mv.0 != task);
+                for (_, root, group_node) in moves {
+                    s.nodes[root].parent = Some(group_node);
+                    s.progress += 1;
+                }
+                drop(s);
                 tasks.append(&mut m.0.borrow_mut().spawned);
             }
             if m.0.borrow().progress == before {
