@@ -283,32 +283,3 @@ fn the_runtime_agrees_with_the_model() {
         panic!("{e}");
     }
 }
-
-#[test]
-#[ignore = "scratch"]
-fn scratch_replay() {
-    use model::{Op::*, Sid};
-    let _ = Sid::Unknown;
-    let p = Program {
-        scopes: vec![
-            ScopeDef { shield: false, deadline: None },
-            ScopeDef { shield: true, deadline: None },
-        ],
-        main: vec![
-            Group { id: 1, body: vec![Sleep { id: 2, secs: 3, prop: true }, CheckIfCancelled { id: 3, prop: false }] },
-            Sleep { id: 4, secs: 6, prop: false },
-            Scope { id: 5, scope: 0, body: vec![Checkpoint { id: 6, prop: true }] },
-            Group { id: 7, body: vec![Scope { id: 8, scope: 1, body: vec![] }, Sleep { id: 9, secs: 2, prop: false }, Sleep { id: 10, secs: 3, prop: false }] },
-        ],
-    };
-    let expected = model::run(&p).unwrap();
-    let mut bad = 0;
-    for _ in 0..500 {
-        let got = model::real::run(&p, 2);
-        if got != expected {
-            bad += 1;
-            eprintln!("{got:?}");
-        }
-    }
-    assert_eq!(bad, 0);
-}

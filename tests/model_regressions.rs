@@ -2,10 +2,14 @@
 //! ordinary tests. Each names the DESIGN §2 rule it checks; the ones the
 //! runtime fails today are `#[ignore = "bug: ..."]` until fixed.
 
-mod common;
+mod model;
 
 use canopy::time::{now, sleep};
-use canopy::{Cancelled, Runtime, task_group};
+use canopy::{
+    CancelReason, CancelScope, Cancelled, Runtime, TaskGroup, TaskStatus, checkpoint,
+    checkpoint_if_cancelled, move_on_after, task_group,
+};
+use model::{Child, Op, Program, ScopeDef};
 use std::time::Duration;
 
 const SEC: Duration = Duration::from_secs(1);
@@ -18,22 +22,211 @@ fn paused(workers: usize) -> Runtime {
         .unwrap()
 }
 
+/// §2.9: "Until `started`, the child runs under the caller's scope, then
+/// under the group's (Trio)". Here the child cancels its caller's scope,
+/// calls `started`, and checkpoints at once: in Trio it is in the nursery
+/// by then and the checkpoint passes. canopy moves it only when its current
+/// poll ends, so the checkpoint returns the *caller's* scope's `Cancelled`,
+/// the child returns it, and the group passes on a cancellation of a scope
+/// that is not around it: it escapes the (already exited) caller's scope and
+/// ends the program's main body.
+///
+/// Shrunk from: `Group { Scope s { Start { before: [Cancel s], after:
+/// [Checkpoint?] } } }`.
 #[test]
-fn a_sleep_after_a_group_ends_on_time() {
-    for _ in 0..200 {
-        let rt = paused(2);
-        let (elapsed, woke) = rt.block_on(async {
-            let start = now();
-            task_group(|_tg| async {
-                sleep(3 * SEC).await?;
-                canopy::checkpoint_if_cancelled().await
+#[ignore = "bug: a started child sees its caller's scope until its poll ends; the Cancelled escapes that scope through the group"]
+fn a_started_child_leaves_its_callers_scope_at_started() {
+    for workers in [1, 2] {
+        paused(workers).block_on(async {
+            let caller = CancelScope::new();
+            let inside = caller.clone();
+            let outcome = task_group(|tg| async move {
+                let in_child = inside.clone();
+                let started = inside
+                    .run(async move {
+                        tg.start(move |status: TaskStatus<()>| async move {
+                            in_child.cancel();
+                            status.started(());
+                            // In the group now: its scope is not cancelled.
+                            checkpoint().await
+                        })
+                        .await
+                        .map_err(|e| match e {
+                            canopy::StartError::Cancelled(c) => c,
+                            other => panic!("{other}"),
+                        })
+                    })
+                    .await;
+                assert!(matches!(started, Ok(Some(()))), "{started:?}");
+                Ok::<(), Cancelled>(())
             })
-            .await
-            .unwrap();
-            let woke = canopy::move_on_after(100 * SEC, sleep(6 * SEC)).await;
-            (now() - start, woke)
+            .await;
+            assert!(caller.cancel_called());
+            assert!(
+                outcome.is_ok(),
+                "the group passed on {:?}, a cancellation of a scope that is not around it",
+                outcome.unwrap_err().cancelled()
+            );
         });
-        assert_eq!(woke, Ok(Some(())));
-        assert_eq!((elapsed + Duration::from_millis(500)).as_secs(), 9);
     }
+}
+
+/// §2.4: "`cancel_called()` ... true as soon as the deadline has passed on
+/// the runtime's clock, even before a timer fired. Once true it stays true,
+/// even if the deadline is moved back (Trio)."
+#[test]
+fn cancel_called_stays_true_once_a_past_deadline_was_seen() {
+    paused(2).block_on(async {
+        let scope = CancelScope::new().with_deadline(now());
+        let seen = scope.cancel_called();
+        scope.set_deadline(None);
+        assert_eq!((seen, scope.cancel_called()), (true, true));
+    });
+}
+
+/// §2.2: "What decides is the scope state when the checkpoint is polled";
+/// §2.4: a deadline has passed as soon as the clock reaches it. A sleep
+/// that ends at the very instant its scope's deadline passes returns `Ok`
+/// today (its own timer wins), and the next cancel point sees the deadline.
+/// The contract does not order the two timers, so the model skips such
+/// programs; this test pins what canopy does.
+#[test]
+fn a_sleep_ending_at_its_scopes_deadline() {
+    for workers in [1, 2] {
+        for _ in 0..20 {
+            paused(workers).block_on(async {
+                let scope = CancelScope::new().with_deadline(now() + 2 * SEC);
+                let (second, after) = scope
+                    .run(async {
+                        let _ = sleep(SEC).await;
+                        let second = sleep(SEC).await;
+                        let after = checkpoint_if_cancelled().await;
+                        Ok::<_, Cancelled>((second, after))
+                    })
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert!(second.is_ok());
+                assert_eq!(after.map_err(|c| c.reason()), Err(CancelReason::Deadline));
+            });
+        }
+    }
+}
+
+/// Found porting Trio's `test_nursery_start_with_cancelled_nursery`
+/// (`trio_conformance::start_moves_sleeping_children_into_a_cancelled_group`):
+/// `start()` into a group from a task *outside* that group (the group's
+/// handle was handed out with `started`) corrupts the heap. Under valgrind:
+/// an invalid read in `Arc<Node>::drop` from `<Node as Drop>::drop`
+/// (scope/src/node.rs, the `word` holder released at the end of the drop)
+/// of a node already freed by the iterative parent-chain release a few
+/// lines above (`Arc::try_unwrap` in the same drop); the node was allocated
+/// by `TaskScope::starting` -> `under_with` (the started child's root).
+/// glibc aborts the process ("malloc(): unaligned tcache chunk detected")
+/// in about 9 runs out of 10.
+#[test]
+#[ignore = "bug: use-after-free in Node::drop when start() is called from outside the group (aborts the process)"]
+fn start_from_outside_the_group_frees_a_scope_node_twice() {
+    for _ in 0..10 {
+        paused(2).block_on(async {
+            let out = move_on_after(1000 * SEC, async {
+                task_group(|outer| async move {
+                    // A task that holds a group open and hands its handle out.
+                    let target = outer
+                        .start(|status: TaskStatus<TaskGroup<Cancelled>>| async move {
+                            task_group(|tg| async move {
+                                status.started(tg.clone());
+                                sleep(3600 * SEC).await
+                            })
+                            .await
+                            .map_err(|e| *e.cancelled().expect("only cancellations"))
+                        })
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    // Started into it from here, outside it.
+                    target
+                        .start(|status: TaskStatus<()>| async move {
+                            status.started(());
+                            Ok::<(), Cancelled>(())
+                        })
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    sleep(SEC).await?;
+                    target.cancel_scope().cancel();
+                    Ok::<(), Cancelled>(())
+                })
+                .await
+                .map_err(|e| *e.cancelled().expect("only cancellations"))
+            })
+            .await;
+            assert_eq!(out, Ok(Some(())));
+        });
+    }
+}
+
+/// Runs `program` on the runtime `runs` times and checks each run against
+/// the model.
+fn replay(program: &Program, workers: usize, runs: usize) {
+    let expected = model::run(program).expect("a program the contract decides");
+    for run in 0..runs {
+        let got = model::real::run(program, workers);
+        assert_eq!(got, expected, "run {run} on {workers} workers");
+    }
+}
+
+/// Shrunk by the property test (2 workers, about once in 10,000 programs
+/// on two loaded cores): the child's first `checkpoint()` yields, and the
+/// paused clock jumps to the watchdog's deadline (t = 1000 s) before the
+/// child is polled again: the clock auto-advanced while a task was
+/// runnable. Every observation then says t = 1000 and `Cancelled`. Not
+/// reproducible on demand; kept as a replay to run under load
+/// (`cargo test --test model_regressions -- --ignored clock`).
+#[test]
+#[ignore = "bug: rare — the paused clock auto-advances while a yielded task is runnable (2 workers)"]
+fn the_clock_does_not_jump_past_a_yielded_child() {
+    let program = Program {
+        scopes: vec![],
+        main: vec![Op::Group {
+            id: 1,
+            body: vec![Op::Spawn(Child {
+                id: 2,
+                before: vec![
+                    Op::Checkpoint { id: 3, prop: false },
+                    Op::Checkpoint { id: 4, prop: true },
+                    Op::Checkpoint { id: 5, prop: true },
+                ],
+                after: vec![Op::CheckIfCancelled { id: 6, prop: false }],
+            })],
+        }],
+    };
+    replay(&program, 2, 20_000);
+}
+
+/// The same jump, shrunk from another program: the main future's very
+/// first `checkpoint()` (a `block_on` future yielding) returned at t =
+/// 1000 s, `Cancelled` by the watchdog.
+#[test]
+#[ignore = "bug: rare — the paused clock auto-advances while block_on's yielded future is runnable (2 workers)"]
+fn the_clock_does_not_jump_past_a_yielded_block_on_future() {
+    let program = Program {
+        scopes: vec![
+            ScopeDef {
+                shield: true,
+                deadline: Some(15),
+            },
+            ScopeDef {
+                shield: false,
+                deadline: None,
+            },
+        ],
+        main: vec![
+            Op::Checkpoint { id: 1, prop: true },
+            Op::Scope {
+                id: 2,
+                scope: 0,
+                body: vec![Op::Fail { id: 3 }],
+            },
+        ],
+    };
+    replay(&program, 2, 20_000);
 }

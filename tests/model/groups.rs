@@ -132,6 +132,7 @@ impl M {
                 s.slots.push(Slot {
                     state: SlotState::Waiting,
                     vc,
+                    at: u64::MAX,
                 });
                 s.slots.len() - 1
             });
@@ -171,6 +172,7 @@ impl M {
         if s.slots[k].state == SlotState::Waiting {
             s.slots[k].state = SlotState::Started;
             s.slots[k].vc = s.tasks[t].vc.clone();
+            s.slots[k].at = s.now;
         }
         let root = root_of(&s, t);
         let group_node = s.groups[g].node;
@@ -196,6 +198,7 @@ impl M {
             };
             s.slots[k].state = SlotState::Ended(outcome);
             s.slots[k].vc = s.tasks[t].vc.clone();
+            s.slots[k].at = s.now;
             return Ok(());
         }
         match r {
@@ -212,6 +215,12 @@ impl M {
             let mut s = self.0.borrow_mut();
             let state = std::mem::replace(&mut s.slots[k].state, SlotState::Taken);
             let vc = s.slots[k].vc.clone();
+            // Settled at the very instant the caller's scope was cancelled:
+            // the caller may have been woken by the cancellation first.
+            let settled_now = s.slots[k].at == s.now;
+            if cancelled.is_err() && settled_now && state != SlotState::Waiting {
+                s.ambiguous = Some("start() settles as its caller is cancelled".into());
+            }
             match state {
                 SlotState::Started => {
                     join(&mut s.tasks[task].vc, &vc);

@@ -34,8 +34,8 @@ pub(super) struct Node {
     /// roots from birth): only then does its deadline fire.
     pub(super) entered: bool,
     pub(super) exited: bool,
-    /// Mutations `(time, vector clock)`, for causality.
-    pub(super) muts: Vec<(u64, Vec<u32>)>,
+    /// Mutations `(time, sequence, vector clock)`, for causality.
+    pub(super) muts: Vec<(u64, u64, Vec<u32>)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -76,6 +76,8 @@ pub(super) enum SlotState {
 pub(super) struct Slot {
     pub(super) state: SlotState,
     pub(super) vc: Vec<u32>,
+    /// When it was settled.
+    pub(super) at: u64,
 }
 
 pub(super) struct TaskState {

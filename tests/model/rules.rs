@@ -72,16 +72,19 @@ impl M {
         let mut s = self.0.borrow_mut();
         let now = s.now;
         let mut cur = Some(s.tasks[task].current);
-        let mut causes = Vec::new();
+        // Only the first change of this instant is surely before the wake:
+        // the woken task may run before any later one (so those stay
+        // concurrent with it, and a clash with them is caught).
+        let mut first: Option<(u64, Vec<u32>)> = None;
         while let Some(n) = cur {
-            for (t, vc) in &s.nodes[n].muts {
-                if *t == now {
-                    causes.push(vc.clone());
+            for (t, seq, vc) in &s.nodes[n].muts {
+                if *t == now && first.as_ref().is_none_or(|f| *seq < f.0) {
+                    first = Some((*seq, vc.clone()));
                 }
             }
             cur = s.nodes[n].parent;
         }
-        for vc in causes {
+        if let Some((_, vc)) = first {
             join(&mut s.tasks[task].vc, &vc);
         }
     }
@@ -120,8 +123,8 @@ impl M {
     fn mutate(&self, by: usize, node: usize, change: impl FnOnce(&mut Node, u64)) {
         self.event(by, Kind::Mut(Res::Node(node)));
         let mut s = self.0.borrow_mut();
-        let (now, vc) = (s.now, s.tasks[by].vc.clone());
-        s.nodes[node].muts.push((now, vc));
+        let (now, vc, seq) = (s.now, s.tasks[by].vc.clone(), s.events.len() as u64);
+        s.nodes[node].muts.push((now, seq, vc));
         change(&mut s.nodes[node], now);
     }
 
