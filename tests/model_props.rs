@@ -45,10 +45,11 @@ fn op() -> impl Strategy<Value = Op> {
     leaf().prop_recursive(3, 24, 4, |inner| {
         let body = vec(inner.clone(), 0..4);
         prop_oneof![
-            3 => (any::<bool>(), option::of(0u64..=20), body.clone()).prop_map(
-                |(shield, deadline, body)| Op::Scope {
+            3 => (any::<bool>(), option::of(0u64..=20), any::<bool>(), body.clone()).prop_map(
+                |(shield, deadline, fail, body)| Op::Scope {
                     id: deadline.map_or(u32::MAX, |d| d as u32),
                     scope: usize::from(shield),
+                    fail,
                     body,
                 }
             ),
@@ -131,7 +132,12 @@ impl Numbering {
                 secs,
                 prop,
             },
-            Op::Scope { id, scope, body } => {
+            Op::Scope {
+                id,
+                scope,
+                fail,
+                body,
+            } => {
                 let place = self.scopes.len();
                 self.scopes.push(ScopeDef {
                     shield: scope == 1,
@@ -140,6 +146,7 @@ impl Numbering {
                 Op::Scope {
                     id: self.id(),
                     scope: place,
+                    fail,
                     body: self.ops(body, in_group, caught),
                 }
             }

@@ -224,6 +224,7 @@ fn the_clock_does_not_jump_past_a_yielded_block_on_future() {
             Op::Scope {
                 id: 2,
                 scope: 0,
+                fail: false,
                 body: vec![Op::Fail { id: 3 }],
             },
         ],

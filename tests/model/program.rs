@@ -37,8 +37,14 @@ pub enum Op {
     CheckIfCancelled { id: u32, prop: bool },
     /// Sleeps of these lengths polled together in a `FuturesUnordered`.
     Unordered { id: u32, secs: Vec<u64>, prop: bool },
-    /// `scopes[scope].run(body)`.
-    Scope { id: u32, scope: usize, body: Vec<Op> },
+    /// `scopes[scope].run(body)`, or with `fail`, `run_or_fail(body)` (its
+    /// own deadline's expiry becomes `TimedOut`).
+    Scope {
+        id: u32,
+        scope: usize,
+        fail: bool,
+        body: Vec<Op>,
+    },
     /// `scopes[scope].cancel()` from this task.
     Cancel { scope: usize },
     /// `scopes[scope].cancel()` from a plain OS thread (spawned and joined).
@@ -96,6 +102,8 @@ pub enum Fail {
     /// A child that panicked before `started`, re-raised by `start`.
     Panicked(u32),
     NotStarted,
+    /// `run_or_fail`'s own deadline expired.
+    TimedOut,
     Group(Vec<Fail>),
 }
 

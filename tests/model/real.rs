@@ -30,6 +30,12 @@ impl CancelError for PErr {
     }
 }
 
+impl From<canopy::TimedOut> for PErr {
+    fn from(_: canopy::TimedOut) -> Self {
+        PErr::Failed(Fail::TimedOut)
+    }
+}
+
 impl From<Cancelled> for PErr {
     fn from(c: Cancelled) -> Self {
         PErr::Cancelled(c)
@@ -187,9 +193,19 @@ async fn run_op(ctx: &Arc<Ctx>, op: Op, group: &Option<TaskGroup<PErr>>) -> Resu
                 _ => Ok(()),
             }
         }
-        Op::Scope { id, scope, body } => {
+        Op::Scope {
+            id,
+            scope,
+            fail,
+            body,
+        } => {
             let s = ctx.scopes[scope].clone();
-            let r = s.run(run_ops(ctx.clone(), body, group.clone())).await;
+            let body = run_ops(ctx.clone(), body, group.clone());
+            let r = if fail {
+                s.run_or_fail(body).await
+            } else {
+                s.run(body).await
+            };
             let (outcome, ret) = match r {
                 Ok(Some(())) => (Outcome::Ok, Ok(())),
                 Ok(None) => (Outcome::Caught, Ok(())),

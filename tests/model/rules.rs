@@ -303,7 +303,12 @@ impl M {
                     _ => Ok(()),
                 }
             }
-            Op::Scope { id, scope, body } => self.scope(task, id, scope, body, group).await,
+            Op::Scope {
+                id,
+                scope,
+                fail,
+                body,
+            } => self.scope(task, id, scope, fail, body, group).await,
             Op::Cancel { scope } | Op::ThreadCancel { scope } => {
                 self.cancel(task, scope, Reason::Explicit);
                 Ok(())
@@ -348,6 +353,7 @@ impl M {
         task: usize,
         id: u32,
         scope: usize,
+        fail: bool,
         body: Vec<Op>,
         group: Option<usize>,
     ) -> Result<(), MErr> {
@@ -382,6 +388,16 @@ impl M {
         self.observe(task, None);
         let (outcome, ret, caught) = match r {
             Ok(()) => (Outcome::Ok, Ok(()), false),
+            // §2.7: `run_or_fail` turns its own deadline's expiry into
+            // `TimedOut`; an explicit cancel still ends in `Ok(None)`.
+            Err(MErr::Cancelled(..))
+                if fail
+                    && self.catches(scope)
+                    && self.0.borrow().nodes[scope].cancelled == Some(Reason::Deadline) =>
+            {
+                let e = MErr::Failed(Fail::TimedOut);
+                (outcome_of(&e), Err(e), true)
+            }
             Err(MErr::Cancelled(..)) if self.catches(scope) => (Outcome::Caught, Ok(()), true),
             Err(e) => (outcome_of(&e), Err(e), false),
         };
