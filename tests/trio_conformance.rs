@@ -165,7 +165,10 @@ fn nested_scopes_inherit_and_the_outermost_cancelled_catches() {
         assert_eq!(out, Ok(None));
         assert!(outer.cancelled_caught());
         assert!(inner.cancel_called());
-        assert!(!inner.cancelled_caught(), "its parent's cancellation was visible");
+        assert!(
+            !inner.cancelled_caught(),
+            "its parent's cancellation was visible"
+        );
     });
 }
 
@@ -313,7 +316,9 @@ fn a_task_spawned_into_a_cancelled_group_runs_to_its_first_checkpoint() {
             tg.spawn(async move {
                 log.lock().unwrap().push("ran");
                 let r = checkpoint().await;
-                log.lock().unwrap().push(if r.is_err() { "cancelled" } else { "passed" });
+                log.lock()
+                    .unwrap()
+                    .push(if r.is_err() { "cancelled" } else { "passed" });
                 r
             });
             Ok::<(), Cancelled>(())
@@ -438,7 +443,9 @@ fn start_reports_a_child_that_failed_or_never_started() {
                 })
                 .await;
             match failed {
-                Err(StartError::Failed(Failure::Error(e))) => assert_eq!(e.to_string(), "not ready"),
+                Err(StartError::Failed(Failure::Error(e))) => {
+                    assert_eq!(e.to_string(), "not ready")
+                }
                 other => panic!("{other:?}"),
             }
             let silent = tg
@@ -493,7 +500,10 @@ fn cancelling_the_caller_while_it_starts_a_child() {
         })
         .await
         .expect("the child's cancellation belongs to the caller's scope");
-        assert_eq!(*child_saw.lock().unwrap(), Some(Err(CancelReason::Explicit)));
+        assert_eq!(
+            *child_saw.lock().unwrap(),
+            Some(Err(CancelReason::Explicit))
+        );
     });
 }
 
@@ -512,14 +522,16 @@ fn start_moves_sleeping_children_into_a_cancelled_group() {
                 task_group(|outer| async move {
                     // A task holding a group open, handing its handle out.
                     let target = outer
-                        .start(|status: TaskStatus<canopy::TaskGroup<Cancelled>>| async move {
-                            task_group(|tg| async move {
-                                status.started(tg.clone());
-                                sleep(3600 * 3600 * SEC).await
-                            })
-                            .await
-                            .map_err(|e| *e.cancelled().expect("only cancellations"))
-                        })
+                        .start(
+                            |status: TaskStatus<canopy::TaskGroup<Cancelled>>| async move {
+                                task_group(|tg| async move {
+                                    status.started(tg.clone());
+                                    sleep(3600 * 3600 * SEC).await
+                                })
+                                .await
+                                .map_err(|e| *e.cancelled().expect("only cancellations"))
+                            },
+                        )
                         .await
                         .unwrap_or_else(|e| panic!("{e}"));
                     let t = target.clone();
@@ -550,7 +562,11 @@ fn start_moves_sleeping_children_into_a_cancelled_group() {
             })
             .await;
             assert_eq!(out, Ok(Some(())));
-            assert_eq!(now() - begin, SEC, "cancel_before_started = {cancel_before_started}");
+            assert_eq!(
+                now() - begin,
+                SEC,
+                "cancel_before_started = {cancel_before_started}"
+            );
         });
     }
 }
@@ -736,7 +752,10 @@ fn semaphore() {
         let _b = sem.try_acquire().unwrap();
         assert_eq!(sem.available_permits(), 0);
         assert!(sem.try_acquire().is_err());
-        assert_eq!(move_on_after(SEC, sem.acquire()).await.map(|p| p.is_some()), Ok(false));
+        assert_eq!(
+            move_on_after(SEC, sem.acquire()).await.map(|p| p.is_some()),
+            Ok(false)
+        );
         drop(a);
         assert_eq!(sem.available_permits(), 1);
         let _c = sem.acquire().await.unwrap();
@@ -752,7 +771,10 @@ fn capacity_limiter() {
         let t1 = limiter.acquire_on_behalf_of("a").await.unwrap();
         assert_eq!(limiter.borrowed_tokens(), 1);
         assert_eq!(limiter.available_tokens(), 0);
-        assert!(limiter.acquire_on_behalf_of("a").await.is_err(), "one per borrower");
+        assert!(
+            limiter.acquire_on_behalf_of("a").await.is_err(),
+            "one per borrower"
+        );
         let l = limiter.clone();
         let waiter = canopy::spawn(async move {
             let token = l.acquire_on_behalf_of("b").await.map_err(|_| ())?;

@@ -265,7 +265,9 @@ fn root_of(s: &State, t: usize) -> usize {
     // hang below it, so walk up from `current` to the first `Unknown` node.
     let mut cur = s.tasks[t].current;
     while s.nodes[cur].sid != Sid::Unknown {
-        cur = s.nodes[cur].parent.expect("a task's chain ends at its root");
+        cur = s.nodes[cur]
+            .parent
+            .expect("a task's chain ends at its root");
     }
     cur
 }

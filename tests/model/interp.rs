@@ -108,7 +108,7 @@ pub(super) struct State {
     pub(super) wakes: Vec<u64>,
     pub(super) progress: u64,
     pub(super) ambiguous: Option<String>,
-    pub(super) spawned: Vec<(usize, Pin<Box<dyn Future<Output = ()>>>)>,
+    pub(super) spawned: Vec<(usize, TaskFut)>,
     /// `(task, root, group node)`: a started child's move, made when its
     /// current poll ends (see `groups::START_MOVES_AT_NEXT_POLL`).
     pub(super) pending_moves: Vec<(usize, usize, usize)>,
@@ -116,6 +116,9 @@ pub(super) struct State {
 
 #[derive(Clone)]
 pub(super) struct M(pub(super) Rc<RefCell<State>>);
+
+/// A model task: its id and its body.
+pub(super) type TaskFut = Pin<Box<dyn Future<Output = ()>>>;
 
 pub(super) type BoxFut = Pin<Box<dyn Future<Output = Result<(), MErr>>>>;
 
@@ -160,14 +163,17 @@ pub fn run(program: &Program) -> Result<Log, String> {
     let main_task = m.new_task(CLOCK, None);
     let mm = m.clone();
     let main_ops = program.main.clone();
-    let mut tasks: Vec<(usize, Pin<Box<dyn Future<Output = ()>>>)> = vec![(main_task, Box::pin(async move {
-        let out = mm.run_ops(main_task, main_ops, None).await;
-        let outcome = match out {
-            Ok(()) => Outcome::Ok,
-            Err(e) => outcome_of(&e),
-        };
-        mm.record(MAIN_ID, Obs::Main(outcome));
-    }))];
+    let mut tasks: Vec<(usize, TaskFut)> = vec![(
+        main_task,
+        Box::pin(async move {
+            let out = mm.run_ops(main_task, main_ops, None).await;
+            let outcome = match out {
+                Ok(()) => Outcome::Ok,
+                Err(e) => outcome_of(&e),
+            };
+            mm.record(MAIN_ID, Obs::Main(outcome));
+        }),
+    )];
     let waker = Waker::noop();
     let mut cx = Context::from_waker(waker);
     loop {
@@ -184,7 +190,12 @@ pub fn run(program: &Program) -> Result<Log, String> {
                     i += 1;
                 }
                 let mut s = m.0.borrow_mut();
-                let moves: Vec<_> = s.pending_moves.iter().filter(|mv| mv.0 == task).copied().collect();
+                let moves: Vec<_> = s
+                    .pending_moves
+                    .iter()
+                    .filter(|mv| mv.0 == task)
+                    .copied()
+                    .collect();
                 s.pending_moves.retain(|mv| mv.0 != task);
                 for (_, root, group_node) in moves {
                     s.nodes[root].parent = Some(group_node);

@@ -71,7 +71,12 @@ impl Ctx {
     }
 
     fn named(&self, c: &Cancelled) -> (Sid, Reason) {
-        let sid = *self.ids.lock().unwrap().get(&c.scope()).unwrap_or(&Sid::Unknown);
+        let sid = *self
+            .ids
+            .lock()
+            .unwrap()
+            .get(&c.scope())
+            .unwrap_or(&Sid::Unknown);
         let reason = match c.reason() {
             CancelReason::Explicit => Reason::Explicit,
             CancelReason::Deadline => Reason::Deadline,
@@ -302,7 +307,9 @@ async fn group_op(ctx: &Arc<Ctx>, id: u32, body: Vec<Op>) -> Result<(), PErr> {
     let ret = match r {
         Ok(()) => Ok(()),
         Err(error) if error.failures().is_empty() => Err(PErr::Cancelled(
-            *error.cancelled().expect("an empty GroupError carries a cancellation"),
+            *error
+                .cancelled()
+                .expect("an empty GroupError carries a cancellation"),
         )),
         Err(error) => {
             let fails = error.into_failures().into_iter().map(fail_of).collect();
