@@ -30,6 +30,7 @@ fn leaf() -> impl Strategy<Value = Op> {
         4 => (1u64..=8, any::<bool>()).prop_map(|(secs, prop)| Op::Sleep { id: 0, secs, prop }),
         2 => any::<bool>().prop_map(|prop| Op::Checkpoint { id: 0, prop }),
         1 => any::<bool>().prop_map(|prop| Op::CheckIfCancelled { id: 0, prop }),
+        1 => Just(Op::Deadline { id: 0 }),
         1 => (vec(1u64..=8, 1..4), any::<bool>())
             .prop_map(|(secs, prop)| Op::Unordered { id: 0, secs, prop }),
         2 => target.clone().prop_map(|scope| Op::Cancel { scope }),
@@ -129,6 +130,7 @@ impl Numbering {
                 id: self.id(),
                 prop,
             },
+            Op::Deadline { .. } => Op::Deadline { id: self.id() },
             Op::Unordered { secs, prop, .. } => Op::Unordered {
                 id: self.id(),
                 secs,

@@ -33,6 +33,8 @@ pub enum Op {
     Sleep { id: u32, secs: u64, prop: bool },
     /// `checkpoint()`.
     Checkpoint { id: u32, prop: bool },
+    /// `current_effective_deadline()`, observed.
+    Deadline { id: u32 },
     /// `checkpoint_if_cancelled()`.
     CheckIfCancelled { id: u32, prop: bool },
     /// Sleeps of these lengths polled together in a `FuturesUnordered`.
@@ -121,6 +123,9 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Obs {
     Check(Result<(), (Sid, Reason)>),
+    /// `current_effective_deadline()`: `None`, `Some(Ok(secs))` for an
+    /// instant to come, `Some(Err(()))` for one already past.
+    Deadline(Option<Result<u64, ()>>),
     Unordered(Vec<Result<(), (Sid, Reason)>>),
     Exit {
         outcome: Outcome,

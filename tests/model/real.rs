@@ -42,6 +42,10 @@ impl From<Cancelled> for PErr {
     }
 }
 
+/// The harness's watchdog deadline, in seconds: no program runs this long,
+/// so a lost wake-up shows as a difference at t = 1000, not as a hang.
+pub const WATCHDOG: u64 = 1000;
+
 /// The prefix of every panic a program raises (a test's panic hook keeps
 /// them off stderr).
 pub const PANIC_PREFIX: &str = "model-panic ";
@@ -128,7 +132,7 @@ pub fn run(program: &Program, workers: usize) -> Log {
             log: Mutex::new(Vec::new()),
         });
         // A watchdog: a lost wake-up ends in a mismatch at t=1000, not a hang.
-        let watchdog = CancelScope::new().with_deadline(start + Duration::from_secs(1000));
+        let watchdog = CancelScope::new().with_deadline(start + Duration::from_secs(WATCHDOG));
         let r = match watchdog.run(run_ops(ctx.clone(), program.main, None)).await {
             Ok(_) => Ok(()),
             Err(e) => Err(e),
@@ -174,6 +178,19 @@ async fn run_op(ctx: &Arc<Ctx>, op: Op, group: &Option<TaskGroup<PErr>>) -> Resu
         Op::CheckIfCancelled { id, prop } => {
             let r = canopy::checkpoint_if_cancelled().await;
             checked(ctx, id, r, prop)
+        }
+        Op::Deadline { id } => {
+            let d = canopy::current_effective_deadline().and_then(|d| {
+                if d <= now() {
+                    Some(Err(()))
+                } else if d >= ctx.at(WATCHDOG) {
+                    None // only the harness's watchdog
+                } else {
+                    Some(Ok((d - ctx.start + Duration::from_millis(500)).as_secs()))
+                }
+            });
+            ctx.record(id, Obs::Deadline(d));
+            Ok(())
         }
         Op::Unordered { id, secs, prop } => {
             let mut sleeps: FuturesUnordered<_> = secs

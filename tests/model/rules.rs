@@ -42,6 +42,28 @@ impl M {
         }
     }
 
+    /// §2.6: the earliest deadline among the enclosing scopes up to (and
+    /// including) the nearest shield; in the past when cancelled.
+    fn effective_deadline(&self, task: usize) -> Option<Result<u64, ()>> {
+        let current = self.0.borrow().tasks[task].current;
+        if self.catcher(current).is_some() {
+            return Some(Err(()));
+        }
+        let s = self.0.borrow();
+        let mut cur = current;
+        let mut earliest: Option<u64> = None;
+        loop {
+            let n = &s.nodes[cur];
+            if let Some(d) = n.deadline {
+                earliest = Some(earliest.map_or(d, |e| e.min(d)));
+            }
+            match n.parent {
+                Some(p) if !n.shield => cur = p,
+                _ => return earliest.map(Ok),
+            }
+        }
+    }
+
     /// §2.4: a scope catches at exit iff it is effectively cancelled and its
     /// parent's cancellation is not visible to it.
     fn catches(&self, node: usize) -> bool {
@@ -294,6 +316,12 @@ impl M {
             Op::Checkpoint { id, prop } | Op::CheckIfCancelled { id, prop } => {
                 let r = self.check(task);
                 checked(id, r, prop)
+            }
+            Op::Deadline { id } => {
+                let d = self.effective_deadline(task);
+                self.observe(task, None);
+                self.record(id, Obs::Deadline(d));
+                Ok(())
             }
             Op::Unordered { id, secs, prop } => {
                 let rs = self.unordered(task, &secs).await;
