@@ -304,6 +304,48 @@ fn current_effective_deadline_nests_and_stops_at_shields() {
     });
 }
 
+/// `test_cancel_scope_deadline_duplicates`: scopes sharing one deadline all
+/// fire; the outermost of them catches.
+#[test]
+fn scopes_sharing_a_deadline_all_fire() {
+    paused().block_on(async {
+        let at = now() + SEC;
+        let scopes: Vec<CancelScope> = (0..3)
+            .map(|_| CancelScope::new().with_deadline(at))
+            .collect();
+        let (a, b, c) = (scopes[0].clone(), scopes[1].clone(), scopes[2].clone());
+        let out = a
+            .run(async move { b.run(async move { c.run(sleep(3600 * SEC)).await }).await })
+            .await;
+        assert_eq!(out, Ok(None));
+        assert!(scopes.iter().all(CancelScope::cancel_called));
+        let caught: Vec<bool> = scopes.iter().map(CancelScope::cancelled_caught).collect();
+        assert_eq!(caught, [true, false, false]);
+        assert_eq!(now(), at);
+    });
+}
+
+/// `test_yield_briefly_checks_for_timeout`: a checkpoint sees a deadline
+/// that passed on the clock even before its timer fired.
+#[test]
+fn a_checkpoint_sees_a_passed_deadline_at_once() {
+    paused().block_on(async {
+        let scope = CancelScope::new().with_deadline(now() + SEC);
+        let s = scope.clone();
+        let out = scope
+            .run(async move {
+                // A CPU loop that never waits, while the clock moves on.
+                canopy::time::advance(2 * SEC);
+                assert!(s.cancel_called(), "true as soon as the deadline passed");
+                let r = checkpoint_if_cancelled().await;
+                assert_eq!(r.map_err(|c| c.reason()), Err(CancelReason::Deadline));
+                r
+            })
+            .await;
+        assert_eq!(out, Ok(None));
+    });
+}
+
 /// `test_precancelled_task`: a task started inside an already cancelled
 /// scope runs until its first checkpoint, which raises.
 #[test]
@@ -812,6 +854,34 @@ fn lock_fifo_fairness() {
         }
         assert_eq!(*lock.lock().await.unwrap(), [0, 1, 2, 3, 4]);
         assert!(lock.try_lock().is_ok());
+    });
+}
+
+/// `test_Lock_and_StrictFIFOLock` (the exclusion part): while one task
+/// holds the lock, another's `try_lock` fails and its `lock` waits, and a
+/// cancelled `lock` takes nothing.
+/// Difference: no "release by a non-owner" error: the guard is the
+/// ownership.
+#[test]
+fn lock_excludes_and_a_cancelled_lock_takes_nothing() {
+    paused().block_on(async {
+        let lock = Arc::new(Mutex::new(0));
+        let held = lock.lock().await.unwrap();
+        let l = lock.clone();
+        let other = canopy::spawn(async move {
+            assert!(l.try_lock().is_err());
+            assert_eq!(
+                move_on_after(SEC, l.lock()).await.map(|g| g.is_some()),
+                Ok(false)
+            );
+            let mut g = l.lock().await?;
+            *g += 1;
+            Ok::<_, Cancelled>(())
+        });
+        sleep(5 * SEC).await.unwrap();
+        drop(held);
+        other.await.unwrap().unwrap();
+        assert_eq!(*lock.lock().await.unwrap(), 1);
     });
 }
 
