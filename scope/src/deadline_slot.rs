@@ -43,6 +43,17 @@ impl Node {
     /// The scope exited: mark it exited (and whether it caught), detach the
     /// children still listed, disarm the deadline, forget the host.
     pub(crate) fn deactivate(&self, caught: bool) {
+        // A deadline that passed before the exit is a cancel, even if its
+        // timer has not fired yet (several scopes sharing one deadline: the
+        // first timer's cancel ends the body before the others fire), so
+        // `cancel_called` is true afterwards (Trio).
+        if self.deadline.load(SeqCst) != NO_DEADLINE
+            && self
+                .deadline()
+                .is_some_and(|deadline| self.now() >= deadline)
+        {
+            self.mark_cancelled_unless_exited(CancelReason::Deadline);
+        }
         let before = self.state.fetch_or(
             EXITED | if caught { crate::node::CAUGHT } else { 0 },
             SeqCst,
