@@ -87,6 +87,17 @@
 //!
 //! # Features
 //!
+//! - `hyper`: hyper 1.x on canopy — [`hyper::Executor`] (into a task
+//!   group), [`hyper::Timer`] (resettable sleeps), and `hyper::rt::Read`/
+//!   `Write` on the streams. hyper-util's connection builders and axum's
+//!   `Router` (through `TowerToHyperService`) run on these.
+//! - `tokio-io`: tokio's `AsyncRead`/`AsyncWrite` on canopy's streams, for
+//!   crates written against tokio's traits (tokio-rustls, tokio-util's
+//!   codecs). No tokio runtime is started. What still needs one: tokio's
+//!   own sockets, timers and `spawn`, and so `axum::serve` (it accepts on a
+//!   `tokio::net::TcpListener`). The canopy way: accept on
+//!   [`net::TcpListener`], serve each connection with hyper-util's
+//!   `auto::Builder` and [`hyper::Executor`] (`examples/axum.rs`).
 //! - `mimalloc`: benchmarks only; runs the comparison benches under mimalloc.
 
 #![deny(missing_docs)]
@@ -133,8 +144,8 @@ pub mod time {
 /// ```
 pub mod net {
     pub use canopy_io::{
-        CancelledMidway, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream,
-        is_out_of_descriptors, tcp, udp, unix,
+        CancelledMidway, TcpListener, TcpStream, ToSocketAddrs, UdpSocket, UnixDatagram,
+        UnixListener, UnixStream, is_out_of_descriptors, tcp, udp, unix,
     };
 }
 
@@ -170,6 +181,9 @@ pub mod sync {
 }
 
 pub use canopy_runtime::{blocking, signal};
+
+#[cfg(feature = "hyper")]
+pub mod hyper;
 
 pub use canopy_macros::{main, test};
 
