@@ -69,3 +69,38 @@ mod timer;
 
 pub use executor::Executor;
 pub use timer::{Sleep, Timer};
+
+/// A connection's outcome with its cancellation put back: hyper reports a
+/// cancelled socket as its own error, and over HTTP/2 the `Cancelled`
+/// inside is lost on the way (h2 keeps only the I/O error's kind and
+/// message). So when `result` is an error and the scope polling this is
+/// cancelled, the error is that [`Cancelled`](crate::Cancelled) (the scope
+/// then catches it, and a task group does not count it as a failure);
+/// otherwise it is `result` as it was.
+///
+/// ```no_run
+/// # async fn serve(stream: canopy::net::TcpStream) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// # let service = hyper::service::service_fn(|_: hyper::Request<hyper::body::Incoming>| async {
+/// #     Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Empty::<hyper::body::Bytes>::new()))
+/// # });
+/// let served = hyper::server::conn::http1::Builder::new()
+///     .serve_connection(stream, service)
+///     .await;
+/// canopy::hyper::or_cancelled(served).await
+/// # }
+/// ```
+pub async fn or_cancelled<T, E>(result: Result<T, E>) -> Result<T, BoxError>
+where
+    E: Into<BoxError>,
+{
+    match result {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            crate::checkpoint_if_cancelled().await?;
+            Err(error.into())
+        }
+    }
+}
+
+/// The error type [`or_cancelled`] returns.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
