@@ -41,7 +41,6 @@ use std::pin::pin;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -135,17 +134,16 @@ async fn serve(stream: TcpStream, draining: Arc<Event>, timeout: Duration) -> Re
         let mut connection = pin!(builder.serve_connection(stream, service));
         let mut drain = pin!(draining.wait());
         let mut asked_to_close = false;
-        poll_fn(|cx| {
+        let served = poll_fn(|cx| {
             if !asked_to_close && drain.as_mut().poll(cx).is_ready() {
                 asked_to_close = true;
                 connection.as_mut().graceful_shutdown();
             }
-            match connection.as_mut().poll(cx) {
-                Poll::Ready(served) => Poll::Ready(served),
-                Poll::Pending => Poll::Pending,
-            }
+            connection.as_mut().poll(cx)
         })
-        .await
+        .await;
+        // Cancelled (the grace period ran out): say so, not "I/O error".
+        canopy::hyper::or_cancelled(served).await
     })
     .await
     .map_err(|e| e.to_string().into())
