@@ -60,15 +60,19 @@ fn canopy_server() -> (SocketAddr, impl FnOnce()) {
                         stream.set_nodelay(true)?;
                         tg.spawn(async move {
                             let _ = canopy::task_group(|streams| async move {
-                                let service = hyper::service::service_fn(|_: Request<Incoming>| async {
-                                    let answer = canopy::fail_after(DEADLINE, async {
-                                        canopy::checkpoint().await?;
-                                        Ok::<_, std::io::Error>(hello())
+                                let service =
+                                    hyper::service::service_fn(|_: Request<Incoming>| async {
+                                        let answer = canopy::fail_after(DEADLINE, async {
+                                            canopy::checkpoint().await?;
+                                            Ok::<_, std::io::Error>(hello())
+                                        });
+                                        Ok::<_, Infallible>(
+                                            answer.await.unwrap_or_else(|_| hello()),
+                                        )
                                     });
-                                    Ok::<_, Infallible>(answer.await.unwrap_or_else(|_| hello()))
-                                });
-                                let mut builder =
-                                    hyper_util::server::conn::auto::Builder::new(Executor::new(streams));
+                                let mut builder = hyper_util::server::conn::auto::Builder::new(
+                                    Executor::new(streams),
+                                );
                                 builder.http1().timer(Timer);
                                 let served = builder.serve_connection(stream, service).await;
                                 canopy::hyper::or_cancelled(served).await
@@ -105,7 +109,9 @@ fn tokio_server() -> (SocketAddr, impl FnOnce()) {
     let addr = listener.local_addr().unwrap();
     rt.spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(|_: Request<Incoming>| async {
@@ -115,9 +121,12 @@ fn tokio_server() -> (SocketAddr, impl FnOnce()) {
                     });
                     Ok::<_, Infallible>(answer.await.unwrap_or_else(|_| hello()))
                 });
-                let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let mut builder =
+                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                 builder.http1().timer(TokioTimer::new());
-                let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                let _ = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     });
@@ -143,7 +152,9 @@ fn load(addr: SocketAddr, conns: usize, requests: usize) -> (Duration, Vec<Durat
                 let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
                 stream.set_nodelay(true).unwrap();
                 let (mut client, connection) =
-                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                        .await
+                        .unwrap();
                 tokio::spawn(connection);
                 let mut latencies = Vec::new();
                 while left
@@ -189,7 +200,10 @@ fn report(name: &str, elapsed: Duration, mut latencies: Vec<Duration>) -> f64 {
 fn main() {
     // `cargo bench` passes `--bench`; a filter that names another bench
     // skips this one.
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     if !args.is_empty() && !args.iter().any(|a| "http_hello".contains(a.as_str())) {
         return;
     }

@@ -47,7 +47,11 @@ fn app() -> Router {
 
 /// Accepts until cancelled; each connection is a child of `tg`, its HTTP/2
 /// streams children of a group of its own.
-async fn serve(listener: TcpListener, app: Router, tg: canopy::TaskGroup<BoxError>) -> Result<(), BoxError> {
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    tg: canopy::TaskGroup<BoxError>,
+) -> Result<(), BoxError> {
     loop {
         let (stream, _) = listener.accept().await?;
         let service = TowerToHyperService::new(app.clone());

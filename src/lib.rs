@@ -82,8 +82,9 @@
 //! [`cancellable`], deadline propagation in [`deadline`]. Task groups:
 //! [`task_group`], [`TaskGroup::start`]. The root group and graceful
 //! shutdown: [`Runtime::shutdown`], [`run`], [`RootFailure`]; signals:
-//! [`Builder::handle_signals`], [`signal`]; [`main`] and [`test`]. I/O and
-//! channels follow (see `DESIGN.md`).
+//! [`Builder::handle_signals`], [`signal`]; [`main`] and [`test`]. Channels and
+//! sync primitives in [`sync`]; sockets in [`net`]; hyper and axum on canopy
+//! with the `hyper` feature ([`hyper`](crate#features)).
 //!
 //! # Features
 //!

@@ -19,9 +19,10 @@ use std::time::Duration;
 
 fn app() -> Router {
     Router::new()
-        .route("/hello/{name}", get(|Path(name): Path<String>| async move {
-            format!("hello, {name}")
-        }))
+        .route(
+            "/hello/{name}",
+            get(|Path(name): Path<String>| async move { format!("hello, {name}") }),
+        )
         .route(
             "/deadline",
             get(|| async {
@@ -111,10 +112,15 @@ fn an_axum_router_serves_http1_and_http2_on_canopy() {
             let _ = connection.await;
         });
         let response = h2
-            .send_request(Request::get(format!("http://{addr}/hello/h2")).body(Empty::<Bytes>::new())?)
+            .send_request(
+                Request::get(format!("http://{addr}/hello/h2")).body(Empty::<Bytes>::new())?,
+            )
             .await?;
         assert_eq!(response.version(), hyper::Version::HTTP_2);
-        assert_eq!(response.into_body().collect().await?.to_bytes(), "hello, h2");
+        assert_eq!(
+            response.into_body().collect().await?.to_bytes(),
+            "hello, h2"
+        );
         drop((h1, h2));
         server.cancel();
         Ok::<(), BoxError>(())

@@ -81,7 +81,10 @@ impl Server {
 
     fn interrupt(&self) {
         // SAFETY: kill only sends a signal to our own child process.
-        assert_eq!(unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) }, 0);
+        assert_eq!(
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) },
+            0
+        );
     }
 
     fn wait(&mut self) -> std::process::ExitStatus {
@@ -139,13 +142,19 @@ fn the_http_example_serves_http1_and_http2_with_deadlines() {
     rt.block_on(task_group(|tg| async move {
         let mut client = http1_client(addr, &tg).await?;
         let (status, body) = get(&mut client, "/", &[]).await?;
-        assert_eq!((status, &body[..]), (StatusCode::OK, &b"hello, world\n"[..]));
+        assert_eq!(
+            (status, &body[..]),
+            (StatusCode::OK, &b"hello, world\n"[..])
+        );
         let (status, body) = get(&mut client, "/sleep/10", &[]).await?;
         assert_eq!((status, &body[..]), (StatusCode::OK, &b"slept 10 ms\n"[..]));
         // Longer than REQUEST_TIMEOUT_MS: the handler is cancelled, 504.
         let (status, body) = get(&mut client, "/sleep/60000", &[]).await?;
         assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body:?}");
-        assert!(body.starts_with(b"the request took longer than"), "{body:?}");
+        assert!(
+            body.starts_with(b"the request took longer than"),
+            "{body:?}"
+        );
         // The client's own deadline, shorter than the server's.
         let (status, body) = get(&mut client, "/sleep/60000", &[("grpc-timeout", "20m")]).await?;
         assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
@@ -166,7 +175,10 @@ fn the_http_example_serves_http1_and_http2_with_deadlines() {
             .send_request(Request::get(format!("http://{addr}/")).body(Empty::<Bytes>::new())?)
             .await?;
         assert_eq!(response.version(), hyper::Version::HTTP_2);
-        assert_eq!(response.into_body().collect().await?.to_bytes(), "hello, world\n");
+        assert_eq!(
+            response.into_body().collect().await?.to_bytes(),
+            "hello, world\n"
+        );
         Ok::<(), BoxError>(())
     }))
     .unwrap();
@@ -209,7 +221,10 @@ fn the_http_example_shuts_down_gracefully_on_sigint_during_traffic() {
     }
     server.interrupt();
     let stopping = server.lines.recv_timeout(PATIENCE).unwrap();
-    assert!(stopping.starts_with("stopping: no new connections"), "{stopping}");
+    assert!(
+        stopping.starts_with("stopping: no new connections"),
+        "{stopping}"
+    );
     assert!(
         std::net::TcpStream::connect(addr).is_err(),
         "the listener was closed"

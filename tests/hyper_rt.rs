@@ -144,7 +144,9 @@ fn http2_streams_run_in_the_connections_task_group_and_end_with_it() {
             let client_conn = CancelScope::new();
             let driver = client_conn.clone();
             tg.spawn(async move {
-                let _ = driver.run(async { connection.await.map_err(BoxError::from) }).await;
+                let _ = driver
+                    .run(async { connection.await.map_err(BoxError::from) })
+                    .await;
                 Ok::<(), BoxError>(())
             });
             assert_eq!(get(&mut client, "/one").await?, "hello /one");

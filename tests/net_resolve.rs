@@ -50,7 +50,11 @@ fn ip_addresses_need_no_lookup() {
         Ok::<_, io::Error>(())
     })
     .unwrap();
-    assert_eq!(rt.metrics().blocking_threads, 0, "no lookup, no pool thread");
+    assert_eq!(
+        rt.metrics().blocking_threads,
+        0,
+        "no lookup, no pool thread"
+    );
 }
 
 #[test]

@@ -152,8 +152,9 @@ pub(crate) async fn resolve(lookup: Lookup) -> io::Result<Vec<SocketAddr>> {
     let resolver = crate::context::current()?.resolver();
     let addrs = match resolver {
         Some(resolver) => resolver(host, port).await,
-        None => std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
-            .map(Iterator::collect),
+        None => {
+            std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port)).map(Iterator::collect)
+        }
     };
     match addrs {
         Ok(addrs) => non_empty(addrs, &what),

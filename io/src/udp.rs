@@ -3,9 +3,9 @@
 use crate::error::context;
 use crate::readiness::Direction;
 use crate::registered::{Registered, checkpoint};
+use crate::resolve::{ToSocketAddrs, resolve};
 use std::future::Future;
 use std::io;
-use crate::resolve::{ToSocketAddrs, resolve};
 use std::net::SocketAddr;
 use std::panic::Location;
 

@@ -4,10 +4,10 @@ use super::TcpStream;
 use crate::error::{OutOfDescriptors, context, is_out_of_descriptors};
 use crate::readiness::Direction;
 use crate::registered::{Registered, checkpoint};
+use crate::resolve::{ToSocketAddrs, resolve};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::future::Future;
 use std::io;
-use crate::resolve::{ToSocketAddrs, resolve};
 use std::net::SocketAddr;
 use std::panic::Location;
 

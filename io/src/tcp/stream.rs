@@ -4,11 +4,11 @@ use super::split::{OwnedReadHalf, OwnedWriteHalf, split};
 use crate::error::context;
 use crate::readiness::Direction;
 use crate::registered::{OpState, Registered, checkpoint};
+use crate::resolve::{ToSocketAddrs, resolve};
 use crate::stream;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::future::Future;
 use std::io;
-use crate::resolve::{ToSocketAddrs, resolve};
 use std::net::{Shutdown, SocketAddr};
 use std::panic::Location;
 use std::pin::Pin;
@@ -51,7 +51,9 @@ impl TcpStream {
     /// attempt is abandoned and the socket closed), an error outside a
     /// runtime; each message names the address.
     #[track_caller]
-    pub fn connect<A: ToSocketAddrs>(addr: A) -> impl Future<Output = io::Result<TcpStream>> + Send {
+    pub fn connect<A: ToSocketAddrs>(
+        addr: A,
+    ) -> impl Future<Output = io::Result<TcpStream>> + Send {
         let location = Location::caller();
         let lookup = addr.to_lookup();
         async move {
