@@ -88,8 +88,8 @@
 //!
 //! # Features
 //!
-//! - `hyper`: hyper 1.x on canopy — [`hyper::Executor`] (into a task
-//!   group), [`hyper::Timer`] (resettable sleeps), and `hyper::rt::Read`/
+//! - `hyper`: hyper 1.x on canopy — `hyper::Executor` (into a task
+//!   group), `hyper::Timer` (resettable sleeps), and `hyper::rt::Read`/
 //!   `Write` on the streams. hyper-util's connection builders and axum's
 //!   `Router` (through `TowerToHyperService`) run on these.
 //! - `tokio-io`: tokio's `AsyncRead`/`AsyncWrite` on canopy's streams, for
@@ -98,7 +98,7 @@
 //!   own sockets, timers and `spawn`, and so `axum::serve` (it accepts on a
 //!   `tokio::net::TcpListener`). The canopy way: accept on
 //!   [`net::TcpListener`], serve each connection with hyper-util's
-//!   `auto::Builder` and [`hyper::Executor`] (`examples/axum.rs`).
+//!   `auto::Builder` and `hyper::Executor` (`examples/axum.rs`).
 //! - `mimalloc`: benchmarks only; runs the comparison benches under mimalloc.
 
 #![deny(missing_docs)]
