@@ -64,6 +64,9 @@
 //!   runtime calls (who waits in the poller, and when).
 //! - `readiness.rs`: per-source, per-direction readiness and waiters.
 //! - `registered.rs`: the loop every operation runs.
+//! - `resolve.rs`: addresses, and host names looked up through the resolver
+//!   hook the runtime installs (on its blocking pool, never on a worker).
+//! - `hyper_io.rs`, `tokio_io.rs`: the `hyper` and `tokio-io` features.
 //! - `tcp/`, `udp.rs`, `unix/`: the sockets.
 //!
 //! Unix only for now (it needs file descriptors and `MSG_NOSIGNAL`).
