@@ -80,6 +80,62 @@ fn http1_round_trips_on_canopy_sockets() {
         .unwrap();
 }
 
+#[test]
+fn a_cancelled_http1_connection_ends_with_an_error_carrying_cancelled() {
+    runtime()
+        .block_on(task_group(|tg| async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            let connection_scope = CancelScope::new();
+            let cancel = connection_scope.clone();
+            let in_handler = Arc::new(canopy::sync::Event::new());
+            let reached = in_handler.clone();
+            tg.spawn(async move {
+                let (stream, _) = listener.accept().await?;
+                let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                    let reached = reached.clone();
+                    async move {
+                        reached.set();
+                        // Waits for a body that never comes in full.
+                        let body = request.into_body().collect().await?.to_bytes();
+                        Ok::<_, hyper::Error>(Response::new(Full::new(body)))
+                    }
+                });
+                let served = connection_scope
+                    .run(async {
+                        let served = hyper::server::conn::http1::Builder::new()
+                            .timer(Timer)
+                            .serve_connection(stream, service)
+                            .await;
+                        // Mid-request, HTTP/1 keeps the socket's error: the
+                        // `Cancelled` is in hyper's error's source chain.
+                        // (Cancelled while idle between requests, hyper
+                        // closes and returns `Ok(())`, as for a peer that
+                        // went away; the next checkpoint reports it.)
+                        let error = served.unwrap_err();
+                        assert!(Cancelled::find_in_error(&error).is_some(), "{error:?}");
+                        Err::<(), BoxError>(error.into())
+                    })
+                    .await;
+                assert!(
+                    matches!(served, Ok(None)),
+                    "the scope caught it: {served:?}"
+                );
+                Ok::<(), BoxError>(())
+            });
+            let client = TcpStream::connect(addr).await?;
+            client
+                .write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabc")
+                .await?;
+            // The server is reading the rest of the body when cancelled.
+            in_handler.wait().await?;
+            cancel.cancel();
+            drop(client);
+            Ok::<(), BoxError>(())
+        }))
+        .unwrap();
+}
+
 /// Sets its flag when dropped: the handler holding it has ended, by
 /// returning, by seeing `Cancelled`, or by being dropped with its stream.
 struct Ended(Arc<AtomicBool>);

@@ -329,6 +329,34 @@ mod tests {
         Cancelled::new(CancelReason::Deadline, ScopeId(7), Location::caller())
     }
 
+    /// A library's error wrapping the `io::Error` of a cancelled socket, as
+    /// `hyper::Error` does.
+    #[derive(Debug)]
+    struct Wrapper(io::Error);
+
+    impl fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "connection error: {}", self.0)
+        }
+    }
+
+    impl Error for Wrapper {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn find_in_error_walks_the_source_chain_into_io_errors() {
+        let cancelled = sample();
+        let wrapped = Wrapper(cancelled.into());
+        assert_eq!(Cancelled::find_in_error(&wrapped), Some(&cancelled));
+        let boxed: Box<dyn Error + Send + Sync> = Box::new(Wrapper(cancelled.into()));
+        assert_eq!(boxed.as_cancelled(), Some(&cancelled), "a scope catches it");
+        let unrelated = Wrapper(io::Error::other("reset"));
+        assert_eq!(Cancelled::find_in_error(&unrelated), None);
+    }
+
     #[test]
     fn io_round_trip_keeps_the_cancellation() {
         let cancelled = sample();
