@@ -14,7 +14,7 @@
 //! canopy listener, serve each connection as a child of a task group.
 //! Handlers are canopy code: `canopy::time::sleep`, `fail_after` and
 //! cancel scopes work in them, and cancelling the group cancels them. It
-//! prints `listening on ADDR`; on Ctrl-C it stops and exits 0 (see
+//! prints `listening on ADDR`; on Ctrl-C (or SIGTERM) it stops and exits 0 (see
 //! `examples/http.rs` for a graceful drain).
 
 use axum::Router;
@@ -81,7 +81,8 @@ fn main() -> Result<(), BoxError> {
         let serving = CancelScope::new();
         let stop = serving.clone();
         canopy::spawn_detached(async move {
-            if canopy::signal::ctrl_c().await.is_ok() {
+            // The first SIGINT or SIGTERM.
+            if canopy::signal::signals().recv().await.is_ok() {
                 stop.cancel();
             }
         });

@@ -204,7 +204,8 @@ fn main() -> ExitCode {
             let accepting = CancelScope::new();
             let stop = accepting.clone();
             connections.spawn(async move {
-                canopy::signal::ctrl_c().await?;
+                // The first SIGINT or SIGTERM.
+                canopy::signal::signals().recv().await?;
                 stop.cancel();
                 Ok(())
             });

@@ -79,12 +79,9 @@ impl Server {
         Server { child, addr, lines }
     }
 
-    fn interrupt(&self) {
+    fn signal(&self, signal: libc::c_int) {
         // SAFETY: kill only sends a signal to our own child process.
-        assert_eq!(
-            unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) },
-            0
-        );
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
     }
 
     fn wait(&mut self) -> std::process::ExitStatus {
@@ -136,7 +133,7 @@ async fn http1_client(
 
 #[test]
 fn the_http_example_serves_http1_and_http2_with_deadlines() {
-    let server = Server::start(&[("REQUEST_TIMEOUT_MS", "300")]);
+    let mut server = Server::start(&[("REQUEST_TIMEOUT_MS", "300")]);
     let addr = server.addr;
     let rt = Runtime::builder().workers(2).build().unwrap();
     rt.block_on(task_group(|tg| async move {
@@ -182,6 +179,10 @@ fn the_http_example_serves_http1_and_http2_with_deadlines() {
         Ok::<(), BoxError>(())
     }))
     .unwrap();
+    // SIGTERM stops it as SIGINT does: gracefully, exit 0.
+    server.signal(libc::SIGTERM);
+    let status = server.wait();
+    assert!(status.success(), "exit status {status}");
 }
 
 #[test]
@@ -219,7 +220,7 @@ fn the_http_example_shuts_down_gracefully_on_sigint_during_traffic() {
     for _ in 0..16 {
         traffic.recv_timeout(PATIENCE).expect("responses flow");
     }
-    server.interrupt();
+    server.signal(libc::SIGINT);
     let stopping = server.lines.recv_timeout(PATIENCE).unwrap();
     assert!(
         stopping.starts_with("stopping: no new connections"),
