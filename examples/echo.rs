@@ -100,7 +100,8 @@ fn main() -> ExitCode {
             // The first Ctrl-C stops the accept loop (only: the connections
             // go on, in the group's scope).
             tg.spawn(async move {
-                canopy::signal::ctrl_c().await?;
+                // The first SIGINT or SIGTERM.
+                canopy::signal::signals().recv().await?;
                 stop.cancel();
                 Ok(())
             });

@@ -82,11 +82,23 @@
 //! [`cancellable`], deadline propagation in [`deadline`]. Task groups:
 //! [`task_group`], [`TaskGroup::start`]. The root group and graceful
 //! shutdown: [`Runtime::shutdown`], [`run`], [`RootFailure`]; signals:
-//! [`Builder::handle_signals`], [`signal`]; [`main`] and [`test`]. I/O and
-//! channels follow (see `DESIGN.md`).
+//! [`Builder::handle_signals`], [`signal`]; [`main`] and [`test`]. Channels and
+//! sync primitives in [`sync`]; sockets in [`net`]; hyper and axum on canopy
+//! with the `hyper` feature ([`hyper`](crate#features)).
 //!
 //! # Features
 //!
+//! - `hyper`: hyper 1.x on canopy — `hyper::Executor` (into a task
+//!   group), `hyper::Timer` (resettable sleeps), and `hyper::rt::Read`/
+//!   `Write` on the streams. hyper-util's connection builders and axum's
+//!   `Router` (through `TowerToHyperService`) run on these.
+//! - `tokio-io`: tokio's `AsyncRead`/`AsyncWrite` on canopy's streams, for
+//!   crates written against tokio's traits (tokio-rustls, tokio-util's
+//!   codecs). No tokio runtime is started. What still needs one: tokio's
+//!   own sockets, timers and `spawn`, and so `axum::serve` (it accepts on a
+//!   `tokio::net::TcpListener`). The canopy way: accept on
+//!   [`net::TcpListener`], serve each connection with hyper-util's
+//!   `auto::Builder` and `hyper::Executor` (`examples/axum.rs`).
 //! - `mimalloc`: benchmarks only; runs the comparison benches under mimalloc.
 
 #![deny(missing_docs)]
@@ -135,8 +147,8 @@ pub mod time {
 /// ```
 pub mod net {
     pub use canopy_io::{
-        CancelledMidway, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream,
-        is_out_of_descriptors, tcp, udp, unix,
+        CancelledMidway, TcpListener, TcpStream, ToSocketAddrs, UdpSocket, UnixDatagram,
+        UnixListener, UnixStream, is_out_of_descriptors, tcp, udp, unix,
     };
 }
 
@@ -172,6 +184,9 @@ pub mod sync {
 }
 
 pub use canopy_runtime::{blocking, signal};
+
+#[cfg(feature = "hyper")]
+pub mod hyper;
 
 pub use canopy_macros::{main, test};
 

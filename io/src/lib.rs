@@ -45,12 +45,28 @@
 //! file descriptors on accept ([`is_out_of_descriptors`]), a socket used
 //! outside a runtime or after its runtime shut down.
 //!
+//! # Features
+//!
+//! - `hyper`: hyper 1.x's `rt::Read` and `rt::Write` on [`TcpStream`],
+//!   [`UnixStream`] and their owned halves. The executor and timer hyper
+//!   needs are in the `canopy` facade (`canopy::hyper`, same feature name).
+//! - `tokio-io`: tokio's `AsyncRead` and `AsyncWrite` on the same types, for
+//!   crates written against tokio's traits (tokio-rustls, tokio-util's
+//!   codecs). No tokio runtime is involved; what still needs one is listed
+//!   in the facade's docs.
+//!
+//! Both keep the cancellation rules: each poll is a checkpoint, a cancelled
+//! poll returns an `io::Error` carrying `Cancelled` and consumed no byte.
+//!
 //! # Design
 //!
 //! - `reactor.rs`: the poller, registrations, and the driver interface the
 //!   runtime calls (who waits in the poller, and when).
 //! - `readiness.rs`: per-source, per-direction readiness and waiters.
 //! - `registered.rs`: the loop every operation runs.
+//! - `resolve.rs`: addresses, and host names looked up through the resolver
+//!   hook the runtime installs (on its blocking pool, never on a worker).
+//! - `hyper_io.rs`, `tokio_io.rs`: the `hyper` and `tokio-io` features.
 //! - `tcp/`, `udp.rs`, `unix/`: the sockets.
 //!
 //! Unix only for now (it needs file descriptors and `MSG_NOSIGNAL`).
@@ -60,13 +76,18 @@
 
 mod context;
 mod error;
+#[cfg(feature = "hyper")]
+mod hyper_io;
 mod loom;
 mod reactor;
 mod readiness;
 mod registered;
+mod resolve;
 mod split;
 mod stream;
 pub mod tcp;
+#[cfg(feature = "tokio-io")]
+mod tokio_io;
 pub mod udp;
 pub mod unix;
 
@@ -76,6 +97,7 @@ mod loom_models;
 pub use context::{IoContextGuard, enter};
 pub use error::{CancelledMidway, is_out_of_descriptors};
 pub use reactor::Reactor;
+pub use resolve::{ResolveFuture, Resolver, ToSocketAddrs};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -72,6 +72,9 @@ pub struct Reactor {
     driver: Mutex<Buffers>,
     /// The busy workers' buffers (`poll_now`), only ever `try_lock`ed.
     busy: Mutex<Buffers>,
+    /// Looks host names up off the workers; installed by the runtime
+    /// (`resolve.rs`).
+    resolver: std::sync::OnceLock<crate::Resolver>,
 }
 
 impl fmt::Debug for Reactor {
@@ -105,7 +108,20 @@ impl Reactor {
             shut_down: AtomicBool::new(false),
             driver: Mutex::new(Buffers::new()),
             busy: Mutex::new(Buffers::new()),
+            resolver: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Installs the function that looks host names up for `connect` and
+    /// `bind` (the runtime's: on its blocking pool). Only the first call
+    /// counts; it returns whether it was this one. Without one, names are
+    /// resolved on the calling thread.
+    pub fn set_resolver(&self, resolver: crate::Resolver) -> bool {
+        self.resolver.set(resolver).is_ok()
+    }
+
+    pub(crate) fn resolver(&self) -> Option<crate::Resolver> {
+        self.resolver.get().cloned()
     }
 
     /// Blocks until an I/O event, a [`wake`](Self::wake), or `deadline`

@@ -12,8 +12,8 @@ macro_rules! stream_halves {
         /// tasks; the socket closes when both are dropped.
         #[derive(Debug)]
         pub struct OwnedReadHalf {
-            io: std::sync::Arc<crate::registered::Registered<$std>>,
-            state: crate::registered::OpState,
+            pub(crate) io: std::sync::Arc<crate::registered::Registered<$std>>,
+            pub(crate) state: crate::registered::OpState,
         }
 
         /// The write half of a
@@ -24,8 +24,8 @@ macro_rules! stream_halves {
         /// [`shutdown`](Self::shutdown) to send end-of-stream.
         #[derive(Debug)]
         pub struct OwnedWriteHalf {
-            io: std::sync::Arc<crate::registered::Registered<$std>>,
-            state: crate::registered::OpState,
+            pub(crate) io: std::sync::Arc<crate::registered::Registered<$std>>,
+            pub(crate) state: crate::registered::OpState,
         }
 
         pub(crate) fn split(

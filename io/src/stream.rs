@@ -152,3 +152,42 @@ pub(crate) fn poll_write<T: StreamSocket>(
         send(s, buf)
     })
 }
+
+/// `recv(2)` into memory that may be uninitialised (hyper's and tokio's
+/// read buffers), so no byte is zeroed only to be overwritten.
+#[cfg(any(feature = "hyper", feature = "tokio-io"))]
+pub(crate) fn recv_uninit(
+    fd: &impl AsFd,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+) -> io::Result<usize> {
+    // SAFETY: the fd is open for the duration of the call (borrowed from its
+    // owner); `recv` writes at most `buf.len()` bytes into the live slice
+    // `buf` and never reads it, so uninitialised memory is fine.
+    let received = unsafe {
+        libc::recv(
+            fd.as_fd().as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            0,
+        )
+    };
+    if received < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(received as usize)
+    }
+}
+
+/// A read into uninitialised memory: one operation of the loop in
+/// `registered.rs`, so a cancelled one consumed no byte.
+#[cfg(any(feature = "hyper", feature = "tokio-io"))]
+pub(crate) fn poll_read_uninit<T: StreamSocket>(
+    io: &Registered<T>,
+    cx: &mut Context<'_>,
+    state: &mut OpState,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+) -> Poll<io::Result<usize>> {
+    io.poll_io(cx, Direction::Read, Location::caller(), state, |s| {
+        recv_uninit(s, buf)
+    })
+}

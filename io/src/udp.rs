@@ -3,9 +3,10 @@
 use crate::error::context;
 use crate::readiness::Direction;
 use crate::registered::{Registered, checkpoint};
+use crate::resolve::{ToSocketAddrs, resolve};
 use std::future::Future;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::panic::Location;
 
 /// A UDP socket. Every send and receive is a checkpoint; a cancelled
@@ -38,13 +39,13 @@ impl UdpSocket {
     ///
     /// `AddrInUse`, `Cancelled`, outside a runtime, and the system's others.
     #[track_caller]
-    pub fn bind<A: ToSocketAddrs + Send>(
-        addr: A,
-    ) -> impl Future<Output = io::Result<UdpSocket>> + Send {
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> impl Future<Output = io::Result<UdpSocket>> + Send {
         let location = Location::caller();
+        let lookup = addr.to_lookup();
         async move {
             checkpoint(location).await?;
-            let socket = std::net::UdpSocket::bind(addr)
+            let addrs = resolve(lookup?).await?;
+            let socket = std::net::UdpSocket::bind(&addrs[..])
                 .map_err(|e| context(e, "could not bind a UDP socket"))?;
             UdpSocket::from_std(socket)
         }
@@ -53,16 +54,18 @@ impl UdpSocket {
     /// Sets the default peer for [`send`](Self::send) and
     /// [`recv`](Self::recv), and filters received datagrams to it.
     #[track_caller]
-    pub fn connect<'a, A: ToSocketAddrs + Send + 'a>(
-        &'a self,
+    pub fn connect<A: ToSocketAddrs>(
+        &self,
         addr: A,
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+    ) -> impl Future<Output = io::Result<()>> + Send + '_ {
         let location = Location::caller();
+        let lookup = addr.to_lookup();
         async move {
             checkpoint(location).await?;
+            let addrs = resolve(lookup?).await?;
             self.io
                 .get()
-                .connect(addr)
+                .connect(&addrs[..])
                 .map_err(|e| context(e, "could not connect the UDP socket"))
         }
     }

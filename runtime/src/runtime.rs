@@ -82,6 +82,7 @@ impl Runtime {
             .collect();
         let stealers = queues.iter().map(LocalQueue::stealer).collect();
         let reactor = canopy_io::Reactor::new().map_err(BuildError::reactor)?;
+        reactor.set_resolver(crate::blocking::resolver());
         let shared = Arc::new(Shared::new(config.clone(), stealers, reactor));
         if let Some(seen) = signals_seen {
             crate::signal::handle_for(&shared, seen);

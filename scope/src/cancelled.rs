@@ -131,6 +131,27 @@ impl Cancelled {
             current = current.source()?;
         }
     }
+
+    /// The `Cancelled` anywhere in `error`'s chain of sources (looking
+    /// inside each `io::Error` on the way, whose `source` skips its
+    /// payload). A library error that wraps the `io::Error` of a cancelled
+    /// socket (`hyper::Error` does) is then recognised, and a
+    /// `Box<dyn Error>` holding one is caught by the cancelled scope.
+    pub fn find_in_error<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a Cancelled> {
+        let mut current = error;
+        loop {
+            if let Some(cancelled) = current.downcast_ref::<Cancelled>() {
+                return Some(cancelled);
+            }
+            if let Some(found) = current
+                .downcast_ref::<io::Error>()
+                .and_then(Cancelled::find_in_io)
+            {
+                return Some(found);
+            }
+            current = current.source()?;
+        }
+    }
 }
 
 impl fmt::Display for Cancelled {
@@ -284,12 +305,7 @@ impl CancelError for io::Error {
 }
 
 fn find_in_dyn<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a Cancelled> {
-    if let Some(cancelled) = error.downcast_ref::<Cancelled>() {
-        return Some(cancelled);
-    }
-    error
-        .downcast_ref::<io::Error>()
-        .and_then(Cancelled::find_in_io)
+    Cancelled::find_in_error(error)
 }
 
 impl CancelError for Box<dyn Error + Send + Sync> {
@@ -311,6 +327,34 @@ mod tests {
     #[track_caller]
     fn sample() -> Cancelled {
         Cancelled::new(CancelReason::Deadline, ScopeId(7), Location::caller())
+    }
+
+    /// A library's error wrapping the `io::Error` of a cancelled socket, as
+    /// `hyper::Error` does.
+    #[derive(Debug)]
+    struct Wrapper(io::Error);
+
+    impl fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "connection error: {}", self.0)
+        }
+    }
+
+    impl Error for Wrapper {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn find_in_error_walks_the_source_chain_into_io_errors() {
+        let cancelled = sample();
+        let wrapped = Wrapper(cancelled.into());
+        assert_eq!(Cancelled::find_in_error(&wrapped), Some(&cancelled));
+        let boxed: Box<dyn Error + Send + Sync> = Box::new(Wrapper(cancelled.into()));
+        assert_eq!(boxed.as_cancelled(), Some(&cancelled), "a scope catches it");
+        let unrelated = Wrapper(io::Error::other("reset"));
+        assert_eq!(Cancelled::find_in_error(&unrelated), None);
     }
 
     #[test]

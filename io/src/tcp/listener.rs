@@ -4,10 +4,11 @@ use super::TcpStream;
 use crate::error::{OutOfDescriptors, context, is_out_of_descriptors};
 use crate::readiness::Direction;
 use crate::registered::{Registered, checkpoint};
+use crate::resolve::{ToSocketAddrs, resolve};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::future::Future;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::panic::Location;
 
 /// How many connections may wait in the backlog: the kernel caps it at
@@ -46,8 +47,8 @@ impl TcpListener {
     /// while old connections linger in `TIME_WAIT`) and listens. Tries each
     /// address `addr` resolves to, in order. Port 0 lets the system choose.
     ///
-    /// A checkpoint. Name resolution (for a host name, not an IP address)
-    /// blocks the worker; pass IP addresses in servers.
+    /// A checkpoint. A host name (`"localhost:0"`) is looked up on the
+    /// runtime's blocking pool, never on the worker.
     ///
     /// # Errors
     ///
@@ -55,14 +56,13 @@ impl TcpListener {
     /// `io::Error`), an error outside a runtime, and the system's others;
     /// each message names the address.
     #[track_caller]
-    pub fn bind<A: ToSocketAddrs + Send>(
-        addr: A,
-    ) -> impl Future<Output = io::Result<TcpListener>> + Send {
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> impl Future<Output = io::Result<TcpListener>> + Send {
         let location = Location::caller();
+        let lookup = addr.to_lookup();
         async move {
             checkpoint(location).await?;
             let mut last = None;
-            for addr in addr.to_socket_addrs()? {
+            for addr in resolve(lookup?).await? {
                 match bind_one(addr) {
                     Ok(listener) => return Ok(listener),
                     Err(e) => last = Some(e),

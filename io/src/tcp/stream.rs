@@ -4,11 +4,12 @@ use super::split::{OwnedReadHalf, OwnedWriteHalf, split};
 use crate::error::context;
 use crate::readiness::Direction;
 use crate::registered::{OpState, Registered, checkpoint};
+use crate::resolve::{ToSocketAddrs, resolve};
 use crate::stream;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::future::Future;
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -26,9 +27,9 @@ use std::task::{Context, Poll};
 /// move the two directions to different tasks, [`into_split`](Self::into_split).
 #[derive(Debug)]
 pub struct TcpStream {
-    io: Registered<std::net::TcpStream>,
-    read_state: OpState,
-    write_state: OpState,
+    pub(crate) io: Registered<std::net::TcpStream>,
+    pub(crate) read_state: OpState,
+    pub(crate) write_state: OpState,
 }
 
 impl TcpStream {
@@ -41,6 +42,8 @@ impl TcpStream {
     }
 
     /// Connects to `addr`, trying each address it resolves to in order.
+    /// A host name (`"localhost:8080"`) is looked up on the runtime's
+    /// blocking pool, never on the worker; an IP address needs no lookup.
     ///
     /// # Errors
     ///
@@ -48,14 +51,15 @@ impl TcpStream {
     /// attempt is abandoned and the socket closed), an error outside a
     /// runtime; each message names the address.
     #[track_caller]
-    pub fn connect<A: ToSocketAddrs + Send>(
+    pub fn connect<A: ToSocketAddrs>(
         addr: A,
     ) -> impl Future<Output = io::Result<TcpStream>> + Send {
         let location = Location::caller();
+        let lookup = addr.to_lookup();
         async move {
             checkpoint(location).await?;
             let mut last = None;
-            let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+            let addrs = resolve(lookup?).await?;
             for addr in addrs {
                 match connect_one(addr, location).await {
                     Ok(stream) => return Ok(stream),

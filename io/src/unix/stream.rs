@@ -18,9 +18,9 @@ use std::task::{Context, Poll};
 /// behaviour as [`TcpStream`](crate::TcpStream).
 #[derive(Debug)]
 pub struct UnixStream {
-    io: Registered<std::os::unix::net::UnixStream>,
-    read_state: OpState,
-    write_state: OpState,
+    pub(crate) io: Registered<std::os::unix::net::UnixStream>,
+    pub(crate) read_state: OpState,
+    pub(crate) write_state: OpState,
 }
 
 impl UnixStream {

@@ -38,7 +38,10 @@
 //! [`Builder::blocking_keep_alive`]: crate::Builder::blocking_keep_alive
 
 pub(crate) mod pool;
+mod resolve;
 mod thread_waker;
+
+pub(crate) use resolve::resolver;
 
 use crate::handle::current_shared_or_panic;
 use crate::task;
