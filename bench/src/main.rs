@@ -38,6 +38,12 @@ const ALLOCATOR: &str = if cfg!(feature = "mimalloc") {
     "system"
 };
 
+/// Where the HTML page goes (relative to the working directory, which for
+/// `cargo run` is the workspace root).
+const HTML: &str = "target/canopy-bench/report.html";
+/// Where the chart goes on its own, for embedding (the README's).
+const SVG: &str = "target/canopy-bench/chart.svg";
+
 /// Writes `text` to `path`, creating its directory.
 fn write(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -129,11 +135,17 @@ fn main() -> ExitCode {
     let report = report::Report { machine, rows };
     println!("{}\n", report.machine.summary());
     print!("{}", report::table::render(&report));
-    let html_path = Path::new("target/canopy-bench/report.html");
-    let mut status = ExitCode::SUCCESS;
+    let failed = report.failures();
+    let mut status = if options.strict && failed > 0 {
+        eprintln!("--strict: {failed} runtime/workload pairs failed");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    };
     for (path, text) in [
         (options.json.as_path(), report::json::render(&report)),
-        (html_path, report::html::render(&report)),
+        (Path::new(HTML), report::html::render(&report)),
+        (Path::new(SVG), report::html::chart(&report)),
     ] {
         match write(path, &text) {
             Ok(()) => eprintln!("wrote {}", path.display()),

@@ -12,8 +12,9 @@ use std::path::PathBuf;
 /// iterations, drop it; the order rotates each repetition — so drift of a
 /// noisy machine hits all alike. Prints a table (median, min, max, per-op
 /// cost, ratio to tokio and to the fastest) on stdout, a progress bar on
-/// stderr, and writes a JSON report and target/canopy-bench/report.html
-/// (an SVG chart and the table).
+/// stderr, and writes a JSON report, target/canopy-bench/report.html (an
+/// SVG chart and the table) and the chart alone as
+/// target/canopy-bench/chart.svg.
 ///
 /// A runtime that fails a workload (a panic, or a block that outlives
 /// --timeout) shows the error in its cell, never a number; one that lacks a
@@ -69,6 +70,11 @@ pub struct Options {
     /// `cargo run --release -p canopy-bench --features mimalloc -- --allocator mimalloc`.
     #[arg(long, default_value = "system", value_parser = ["system", "mimalloc"])]
     pub allocator: String,
+
+    /// Exits with status 1 if any runtime failed any workload (for CI: the
+    /// smoke run is `--quick --reps 1 --iters 1 --strict`).
+    #[arg(long)]
+    pub strict: bool,
 
     /// Lists the workloads and what each measures, then exits.
     #[arg(long)]

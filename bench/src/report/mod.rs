@@ -72,6 +72,17 @@ pub struct Report {
     pub rows: Vec<Row>,
 }
 
+impl Report {
+    /// How many runtime/workload pairs failed (n/a does not count).
+    pub fn failures(&self) -> usize {
+        self.rows
+            .iter()
+            .flat_map(|r| &r.cells)
+            .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
+            .count()
+    }
+}
+
 /// A duration for people: `812 ns`, `4.21 µs`, `13.0 ms`, `1.52 s`.
 pub fn human(d: std::time::Duration) -> String {
     human_ns(d.as_nanos() as f64)
@@ -141,6 +152,11 @@ pub(crate) mod tests {
         assert_eq!(r.vs_best("canopy"), Some(1.0));
         assert_eq!(r.vs_tokio("async-executor"), None);
         assert_eq!(sample().rows[1].vs_tokio("canopy"), None);
+    }
+
+    #[test]
+    fn failures_count_errors_not_na() {
+        assert_eq!(sample().failures(), 1);
     }
 
     #[test]
