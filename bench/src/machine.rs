@@ -22,6 +22,10 @@ pub struct Machine {
     pub git_commit: String,
     /// `linux-x86_64` and the like.
     pub os: String,
+    /// The load average (1, 5, 15 minutes) at the end of the run, from
+    /// `/proc/loadavg`, or `unknown`: above the core count, other programs
+    /// competed with the run and its numbers are noisier.
+    pub load_average: String,
     /// Whether it was a `--quick` run.
     pub quick: bool,
     /// Repetitions (blocks per runtime per workload).
@@ -39,6 +43,15 @@ fn first_line(program: &str, args: &[&str]) -> String {
         .filter(|o| o.status.success())
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .and_then(|s| s.lines().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The 1, 5 and 15-minute load averages, or `unknown` off Linux.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_string())
 }
 
@@ -79,6 +92,7 @@ impl Machine {
             rustc: first_line("rustc", &["--version"]),
             git_commit: first_line("git", &["rev-parse", "--short", "HEAD"]),
             os: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
+            load_average: load_average(),
             quick,
             reps,
             iterations,
@@ -88,8 +102,9 @@ impl Machine {
     /// One line for the table's header and the HTML page.
     pub fn summary(&self) -> String {
         format!(
-            "{} cores, {} workers per runtime, {} allocator, {}, {}, {}, commit {}; {} run: {} repetitions x {} iterations",
+            "{} cores (load average {}), {} workers per runtime, {} allocator, {}, {}, {}, commit {}; {} run: {} repetitions x {} iterations",
             self.cores,
+            self.load_average,
             self.workers,
             self.allocator,
             self.os,
@@ -112,6 +127,7 @@ impl Machine {
             "rustc": self.rustc,
             "git_commit": self.git_commit,
             "os": self.os,
+            "load_average": self.load_average,
             "quick": self.quick,
             "reps": self.reps,
             "iterations": self.iterations,
@@ -129,6 +145,7 @@ impl Machine {
             rustc: "rustc 1.0".into(),
             git_commit: "abc1234".into(),
             os: "linux-x86_64".into(),
+            load_average: "0.10 0.20 0.30".into(),
             quick: true,
             reps: 3,
             iterations: 2,

@@ -132,6 +132,8 @@ fn main() -> ExitCode {
     let rows = runner::run(&selected, &plan, &bar);
     bar.finish_and_clear();
 
+    let mut machine = machine;
+    machine.load_average = machine::load_average();
     let report = report::Report { machine, rows };
     println!("{}\n", report.machine.summary());
     print!("{}", report::table::render(&report));

@@ -7,7 +7,8 @@
 //! {
 //!   "schema": "canopy-bench/1",
 //!   "machine": { "cores", "workers", "allocator", "date", "rustc",
-//!                "git_commit", "os", "quick", "reps", "iterations" },
+//!                "git_commit", "os", "load_average", "quick", "reps",
+//!                "iterations" },
 //!   "workloads": [ {
 //!     "name", "area", "about", "ops_per_iteration",
 //!     "results": { "<runtime>":
