@@ -38,12 +38,6 @@ const ALLOCATOR: &str = if cfg!(feature = "mimalloc") {
     "system"
 };
 
-/// Where the HTML page goes (relative to the working directory, which for
-/// `cargo run` is the workspace root).
-const HTML: &str = "target/canopy-bench/report.html";
-/// Where the chart goes on its own, for embedding (the README's).
-const SVG: &str = "target/canopy-bench/chart.svg";
-
 /// Writes `text` to `path`, creating its directory.
 fn write(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -144,12 +138,13 @@ fn main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     };
+    let out = options.out();
     for (path, text) in [
-        (options.json.as_path(), report::json::render(&report)),
-        (Path::new(HTML), report::html::render(&report)),
-        (Path::new(SVG), report::html::chart(&report)),
+        (options.json(), report::json::render(&report)),
+        (out.join("report.html"), report::html::render(&report)),
+        (out.join("chart.svg"), report::html::chart(&report)),
     ] {
-        match write(path, &text) {
+        match write(&path, &text) {
             Ok(()) => eprintln!("wrote {}", path.display()),
             Err(error) => {
                 eprintln!("could not write {}: {error}", path.display());

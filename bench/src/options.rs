@@ -1,7 +1,7 @@
 //! The command line.
 
 use clap::Parser;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// canopy vs tokio vs async-executor, side by side, in one command.
 ///
@@ -12,9 +12,8 @@ use std::path::PathBuf;
 /// iterations, drop it; the order rotates each repetition — so drift of a
 /// noisy machine hits all alike. Prints a table (median, min, max, per-op
 /// cost, ratio to tokio and to the fastest) on stdout, a progress bar on
-/// stderr, and writes a JSON report, target/canopy-bench/report.html (an
-/// SVG chart and the table) and the chart alone as
-/// target/canopy-bench/chart.svg.
+/// stderr, and writes report.json, report.html (an SVG chart and the
+/// table) and the chart alone, chart.svg, to target/canopy-bench/.
 ///
 /// A runtime that fails a workload (a panic, or a block that outlives
 /// --timeout) shows the error in its cell, never a number; one that lacks a
@@ -52,13 +51,15 @@ pub struct Options {
     #[arg(long, value_name = "N")]
     pub iters: Option<usize>,
 
-    /// Where to write the JSON report.
-    #[arg(
-        long,
-        value_name = "PATH",
-        default_value = "target/canopy-bench/report.json"
-    )]
-    pub json: PathBuf,
+    /// Where to write the JSON report [default: OUT/report.json].
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+
+    /// The directory for report.html and chart.svg (and report.json unless
+    /// --json says otherwise) [default: the workspace's target/canopy-bench,
+    /// wherever the command is run from].
+    #[arg(long, value_name = "OUT")]
+    pub out: Option<PathBuf>,
 
     /// A block (warm-up and timed iterations of one runtime) that takes
     /// longer fails with a timeout [default: 60, --quick: 20].
@@ -90,6 +91,26 @@ impl Options {
     /// Timed iterations per block, with the mode's default.
     pub fn iters(&self) -> usize {
         self.iters.unwrap_or(if self.quick { 2 } else { 3 }).max(1)
+    }
+
+    /// The output directory.
+    pub fn out(&self) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| {
+            // The workspace root is this crate's parent; `cargo run` keeps the
+            // caller's working directory, which may be any folder below it.
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+            manifest
+                .parent()
+                .unwrap_or(manifest)
+                .join("target/canopy-bench")
+        })
+    }
+
+    /// Where the JSON report goes.
+    pub fn json(&self) -> PathBuf {
+        self.json
+            .clone()
+            .unwrap_or_else(|| self.out().join("report.json"))
     }
 
     /// The watchdog's bound per block, in seconds.

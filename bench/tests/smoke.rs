@@ -6,12 +6,8 @@ use std::process::Command;
 #[test]
 fn quick_run_of_one_workload_writes_the_report() {
     let dir = std::env::temp_dir().join(format!("canopy-bench-smoke-{}", std::process::id()));
-    let json = dir.join("report.json");
-    // The HTML page goes to target/canopy-bench/ under the working
-    // directory, so run in the temporary directory too.
-    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("custom.json");
     let out = Command::new(env!("CARGO_BIN_EXE_canopy-bench"))
-        .current_dir(&dir)
         .args([
             "--quick",
             "--filter",
@@ -21,6 +17,8 @@ fn quick_run_of_one_workload_writes_the_report() {
             "--iters",
             "1",
         ])
+        .arg("--out")
+        .arg(&dir)
         .arg("--json")
         .arg(&json)
         .output()
@@ -45,8 +43,9 @@ fn quick_run_of_one_workload_writes_the_report() {
         assert_eq!(cell["status"], "ok", "{runtime}: {cell}");
         assert!(cell["median_ns"].as_u64().unwrap() > 0);
     }
-    let html = std::fs::read_to_string(dir.join("target/canopy-bench/report.html")).unwrap();
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("chained_spawn"));
+    assert!(dir.join("chart.svg").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
