@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// one runtime alive at a time: build it, run a warm-up and a few timed
 /// iterations, drop it; the order rotates each repetition — so drift of a
 /// noisy machine hits all alike. Prints a table (median, min, max, per-op
-/// cost, ratio to tokio and to the fastest) on stdout, a progress bar on
+/// cost, ratio to tokio and to the best peer) on stdout, a progress bar on
 /// stderr, and writes report.json, report.html (an SVG chart and the
 /// table) and the chart alone, chart.svg, to target/canopy-bench/.
 ///

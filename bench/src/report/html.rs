@@ -142,7 +142,7 @@ pub fn render(report: &Report) -> String {
         esc(&m.summary())
     );
     html.push_str(&chart(report));
-    html.push_str("<h2>Table</h2>\n<table>\n<tr><th>workload</th><th>runtime</th><th>median</th><th>min</th><th>max</th><th>per op</th><th>vs tokio</th><th>vs best</th></tr>\n");
+    html.push_str("<h2>Table</h2>\n<table>\n<tr><th>workload</th><th>runtime</th><th>median</th><th>min</th><th>max</th><th>per op</th><th>vs tokio</th><th>vs best peer</th></tr>\n");
     for row in &report.rows {
         for (runtime, outcome) in &row.cells {
             let _ = write!(
@@ -161,7 +161,7 @@ pub fn render(report: &Report) -> String {
                     human(s.max),
                     human_ns(s.per_op_ns(row.ops)),
                     times(row.vs_tokio(runtime)),
-                    times(row.vs_best(runtime))
+                    times(row.vs_best_peer(runtime))
                 ),
                 Outcome::Failed(e) => writeln!(
                     html,

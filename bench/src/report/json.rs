@@ -13,12 +13,17 @@
 //!     "name", "area", "about", "ops_per_iteration",
 //!     "results": { "<runtime>":
 //!         { "status": "ok", "median_ns", "min_ns", "max_ns", "samples",
-//!           "per_op_ns", "vs_tokio" (null if none), "vs_best" }
+//!           "per_op_ns", "vs_tokio", "vs_best_peer", "vs_best" }
 //!       | { "status": "failed", "error": "..." }
 //!       | { "status": "n/a", "reason": "..." } }
 //!   } ]
 //! }
 //! ```
+//!
+//! `vs_tokio` is the median over tokio's; `vs_best_peer` over the fastest
+//! other runtime's (below 1: it beat all of them); `vs_best` over the
+//! fastest in the row, itself included (1: it was the fastest). Each is
+//! `null` when there is nothing to compare with.
 //!
 //! A failed runtime has an error and no number, so a tool cannot mistake a
 //! crash for a fast run.
@@ -46,6 +51,7 @@ pub fn to_value(report: &Report) -> Value {
                         "samples": s.samples,
                         "per_op_ns": s.per_op_ns(row.ops),
                         "vs_tokio": row.vs_tokio(runtime),
+                        "vs_best_peer": row.vs_best_peer(runtime),
                         "vs_best": row.vs_best(runtime),
                     }),
                     Outcome::Failed(error) => json!({ "status": "failed", "error": error }),
@@ -93,6 +99,7 @@ mod tests {
         assert_eq!(canopy["per_op_ns"], 200.0);
         assert_eq!(canopy["vs_tokio"], 0.5);
         assert_eq!(canopy["vs_best"], 1.0);
+        assert_eq!(canopy["vs_best_peer"], 0.5);
     }
 
     #[test]

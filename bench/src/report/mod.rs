@@ -48,8 +48,23 @@ impl Row {
         ratio(self.median_of(runtime)?, self.median_of("tokio")?)
     }
 
+    /// `runtime`'s median over the fastest median among the *other*
+    /// runtimes of the row: below 1 it beat all of them, by that factor.
+    pub fn vs_best_peer(&self, runtime: &str) -> Option<f64> {
+        let best_peer = self
+            .cells
+            .iter()
+            .filter(|(name, _)| *name != runtime)
+            .filter_map(|(_, o)| match o {
+                Outcome::Measured(s) => Some(s.median),
+                _ => None,
+            })
+            .min()?;
+        ratio(self.median_of(runtime)?, best_peer)
+    }
+
     /// `runtime`'s median over the fastest median in the row: 1.00 means
-    /// it was the fastest.
+    /// it was the fastest. (The chart's bar length.)
     pub fn vs_best(&self, runtime: &str) -> Option<f64> {
         let best = self
             .cells
@@ -150,6 +165,9 @@ pub(crate) mod tests {
         assert_eq!(r.vs_tokio("canopy"), Some(0.5));
         assert_eq!(r.vs_best("tokio"), Some(2.0));
         assert_eq!(r.vs_best("canopy"), Some(1.0));
+        assert_eq!(r.vs_best_peer("canopy"), Some(0.5));
+        assert_eq!(r.vs_best_peer("tokio"), Some(2.0));
+        assert_eq!(sample().rows[1].vs_best_peer("canopy"), None);
         assert_eq!(r.vs_tokio("async-executor"), None);
         assert_eq!(sample().rows[1].vs_tokio("canopy"), None);
     }

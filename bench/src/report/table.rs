@@ -1,5 +1,7 @@
 //! The table printed on stdout: one line per workload and runtime, with the
-//! median, min, max, per-op cost and the ratios. A failed or unavailable
+//! median, min, max, per-op cost and the ratios: to tokio's median, and to
+//! the best peer's (the fastest of the other runtimes; below 1.00x the
+//! runtime beat every other one). A failed or unavailable
 //! runtime's line shows its error or reason in place of the numbers.
 
 use super::{Outcome, Report, human, human_ns};
@@ -11,7 +13,7 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let header = format!(
         "{:<28} {:<15} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}",
-        "workload", "runtime", "median", "min", "max", "per op", "vs tokio", "vs best"
+        "workload", "runtime", "median", "min", "max", "per op", "vs tokio", "vs peer"
     );
     let _ = writeln!(out, "{header}");
     let _ = writeln!(out, "{}", "-".repeat(header.chars().count()));
@@ -29,7 +31,7 @@ pub fn render(report: &Report) -> String {
                     human(s.max),
                     human_ns(s.per_op_ns(row.ops)),
                     times(row.vs_tokio(runtime)),
-                    times(row.vs_best(runtime)),
+                    times(row.vs_best_peer(runtime)),
                 ),
                 Outcome::Failed(error) => {
                     writeln!(out, "{name:<28} {runtime:<15} FAILED: {}", one_line(error))
