@@ -8,6 +8,10 @@
 //! `oneshot` channel for all three (it is executor-agnostic) until canopy has
 //! channels of its own.
 //!
+//! `blocked_worker` is canopy's own: 1,000 short tasks spawned by a task
+//! that then blocks its worker for 5 ms; the time until all have run
+//! (DESIGN §4: nothing waits behind a stuck worker).
+//!
 //! `cargo bench --bench scheduler` runs it under the system allocator;
 //! `cargo bench --bench scheduler --features mimalloc` under mimalloc.
 
@@ -175,6 +179,43 @@ fn chained_spawn<R: Contender>(
     });
 }
 
+/// How long `blocked_worker`'s blocker keeps its worker.
+const BLOCK: Duration = Duration::from_millis(5);
+/// Short tasks spawned behind it.
+const BEHIND: usize = 1_000;
+
+/// A task spawns `BEHIND` short tasks, then blocks its worker for `BLOCK`
+/// (`std::thread::sleep`, standing in for a slow synchronous call): the
+/// time until every short task has run. They sit in the blocked worker's
+/// queue and LIFO slot; the other worker is idle.
+fn blocked_worker<R: Contender>(
+    rt: &R,
+    tx: &mpsc::SyncSender<()>,
+    rx: &mpsc::Receiver<()>,
+    rem: &Arc<AtomicUsize>,
+) -> Duration {
+    rem.store(BEHIND, Relaxed);
+    let spawner = rt.spawner();
+    let (tx, rem) = (tx.clone(), rem.clone());
+    let start = Instant::now();
+    R::spawn_detached(&spawner.clone(), async move {
+        for _ in 0..BEHIND {
+            let (tx, rem) = (tx.clone(), rem.clone());
+            R::spawn_detached(&spawner, async move {
+                if rem.fetch_sub(1, Relaxed) == 1 {
+                    tx.send(()).unwrap();
+                }
+            });
+        }
+        std::thread::sleep(BLOCK);
+    });
+    rx.recv().unwrap();
+    let took = start.elapsed();
+    // Let the blocker finish before the next iteration.
+    std::thread::sleep(BLOCK.saturating_sub(took));
+    took
+}
+
 /// Runs every workload for one contender, each under its own group name so
 /// criterion prints the three runtimes side by side.
 fn bench_contender<R: Contender>(c: &mut Criterion) {
@@ -200,6 +241,14 @@ fn bench_contender<R: Contender>(c: &mut Criterion) {
         .bench_function(R::NAME, |b| b.iter(|| yield_many(&rt, &tx, &rx)));
     c.benchmark_group("chained_spawn")
         .bench_function(R::NAME, |b| b.iter(|| chained_spawn(&rt, &tx, &rx)));
+    c.benchmark_group("blocked_worker")
+        .bench_function(R::NAME, |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| blocked_worker(&rt, &tx, &rx, &rem))
+                    .sum()
+            })
+        });
     drop(rt);
 
     // A runtime of its own, kept busy by 2 tasks per worker that compute and yield.

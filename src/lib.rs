@@ -92,6 +92,8 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
+pub mod guide;
+
 /// Time: sleeping, intervals, and the runtime's (possibly paused) clock.
 ///
 /// ```
@@ -107,8 +109,34 @@
 /// ```
 pub mod time {
     pub use canopy_timer::{
-        Instant, Interval, MissedTicks, Sleep, advance, interval, interval_at, now, sleep,
-        sleep_until,
+        Instant, Interval, MissedTicks, Sleep, SleepForever, advance, interval, interval_at, now,
+        sleep, sleep_forever, sleep_until,
+    };
+}
+
+/// Sockets: TCP, UDP and Unix, every operation a checkpoint (see
+/// `canopy-io`).
+///
+/// ```
+/// use canopy::net::{TcpListener, TcpStream};
+///
+/// let rt = canopy::Runtime::builder().workers(2).build()?;
+/// rt.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (server, _) = listener.accept().await?;
+///     client.write_all(b"hi").await?;
+///     let mut buf = [0; 2];
+///     server.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"hi");
+///     Ok::<_, std::io::Error>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub mod net {
+    pub use canopy_io::{
+        CancelledMidway, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream,
+        is_out_of_descriptors, tcp, udp, unix,
     };
 }
 

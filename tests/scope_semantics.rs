@@ -947,3 +947,37 @@ fn rule8_a_loop_of_failing_checkpoints_still_yields_and_sees_an_outer_cancel() {
         );
     });
 }
+
+#[test]
+fn a_relative_deadline_starts_when_the_scope_is_entered() {
+    let rt = paused();
+    rt.block_on(async {
+        let scope = CancelScope::new().with_relative_deadline(Duration::from_secs(5));
+        assert_eq!(scope.deadline(), None, "no deadline before entry");
+        sleep(Duration::from_secs(60)).await?;
+        let entered = time::now();
+        let watched = scope.clone();
+        let out = scope
+            .run(async move {
+                assert_eq!(watched.deadline(), Some(entered + Duration::from_secs(5)));
+                sleep(Duration::from_secs(3600)).await
+            })
+            .await;
+        assert_eq!(out, Ok(None));
+        assert_eq!(time::now() - entered, Duration::from_secs(5));
+        // Zero: cancelled at entry; an earlier absolute deadline wins.
+        let zero = CancelScope::new().with_relative_deadline(Duration::ZERO);
+        assert_eq!(zero.run(checkpoint_if_cancelled()).await, Ok(None));
+        let earlier = CancelScope::new()
+            .with_deadline(time::now() + Duration::from_secs(1))
+            .with_relative_deadline(Duration::from_secs(10));
+        let start = time::now();
+        assert_eq!(
+            earlier.run(sleep(Duration::from_secs(3600))).await,
+            Ok(None)
+        );
+        assert_eq!(time::now() - start, Duration::from_secs(1));
+        Ok::<(), Cancelled>(())
+    })
+    .unwrap();
+}

@@ -266,3 +266,38 @@ fn a_scope_change_during_shutdown_does_not_hide_the_root_cancellation() {
     let out = rx.recv_timeout(PATIENCE).unwrap();
     assert_eq!(out.unwrap_err().reason(), CancelReason::Shutdown);
 }
+
+/// The shutdown waits on "a task finished" (not a poll loop): it returns as
+/// the last of many tasks ends its shielded cleanup, well within its grace.
+#[test]
+fn shutdown_returns_when_the_last_task_finishes() {
+    let rt = runtime();
+    let (started_tx, started_rx) = mpsc::channel();
+    for i in 0..100u64 {
+        let started = started_tx.clone();
+        drop(rt.spawn(async move {
+            started.send(()).unwrap();
+            let _ = sleep(Duration::from_secs(3600)).await;
+            // Staggered cleanup, the last about 100 ms after the shutdown.
+            CancelScope::new()
+                .with_shield(true)
+                .run(sleep(Duration::from_millis(i)))
+                .await
+                .unwrap();
+        }));
+    }
+    for _ in 0..100 {
+        started_rx.recv().unwrap();
+    }
+    let start = Instant::now();
+    assert!(rt.shutdown(Duration::from_secs(30)), "every task finished");
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(99),
+        "waited for the last: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "returned once it finished: {took:?}"
+    );
+}

@@ -683,3 +683,19 @@ fn a_child_whose_start_was_dropped_joins_the_group() {
         "the group caught its own cancellation: {out:?}"
     );
 }
+
+#[test]
+fn a_group_counts_its_live_children() {
+    let rt = paused();
+    rt.block_on(task_group(|tg| async move {
+        assert_eq!(tg.live_children(), 0);
+        for _ in 0..10 {
+            tg.spawn(async { sleep(SEC).await });
+        }
+        assert_eq!(tg.live_children(), 10);
+        sleep(2 * SEC).await?;
+        assert_eq!(tg.live_children(), 0, "all finished");
+        Ok::<(), Cancelled>(())
+    }))
+    .unwrap();
+}

@@ -400,3 +400,48 @@ fn timers_fire_on_a_runtime_saturated_with_self_waking_tasks() {
     // No worker ever parks here: the busy workers fire timers themselves.
     assert!(late < Duration::from_secs(2), "a 10 ms sleep took {late:?}");
 }
+
+#[test]
+fn sleep_forever_ends_only_when_its_scope_is_cancelled() {
+    let rt = paused(2);
+    // By a deadline, on the paused clock.
+    let out = rt.block_on(canopy::move_on_after(Duration::from_secs(3600), async {
+        time::sleep_forever().await?;
+        Ok::<(), canopy::Cancelled>(())
+    }));
+    assert_eq!(out, Ok(None));
+    // From another OS thread, under a combinator that gives it its own waker.
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let scope = canopy::CancelScope::new();
+    let canceller = scope.clone();
+    let thread = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        canceller.cancel();
+    });
+    let out = rt.block_on(scope.run(async {
+        use futures::stream::{FuturesUnordered, StreamExt};
+        let mut forever: FuturesUnordered<_> = (0..4).map(|_| time::sleep_forever()).collect();
+        let mut cancelled = 0;
+        while let Some(result) = forever.next().await {
+            cancelled += usize::from(result.is_err());
+        }
+        assert_eq!(cancelled, 4);
+        Err::<(), _>(canopy::checkpoint_if_cancelled().await.unwrap_err())
+    }));
+    thread.join().unwrap();
+    assert_eq!(out, Ok(None));
+    // At shutdown: it ends with the root's cancellation.
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let ended = Arc::new(AtomicBool::new(false));
+    let flag = ended.clone();
+    drop(rt.spawn(async move {
+        started_tx.send(()).unwrap();
+        let stop = time::sleep_forever().await.unwrap_err();
+        assert_eq!(stop.reason(), canopy::CancelReason::Shutdown);
+        flag.store(true, SeqCst);
+    }));
+    started_rx.recv().unwrap();
+    assert!(rt.shutdown(Duration::from_secs(10)));
+    assert!(ended.load(SeqCst));
+}

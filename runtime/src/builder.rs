@@ -4,8 +4,8 @@ use crate::DEFAULT_BUDGET;
 
 /// The default grace period of a graceful shutdown.
 const DEFAULT_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-use crate::idle::MAX_WORKERS;
 use crate::runtime::Runtime;
+use crate::scheduler::idle::MAX_WORKERS;
 use std::fmt;
 use std::sync::Arc;
 
@@ -131,7 +131,7 @@ impl Builder {
                     max_threads: crate::blocking::pool::DEFAULT_MAX_THREADS,
                     keep_alive: crate::blocking::pool::DEFAULT_KEEP_ALIVE,
                 },
-                stuck_poll_threshold: Some(crate::monitor::DEFAULT_THRESHOLD),
+                stuck_poll_threshold: Some(crate::scheduler::monitor::DEFAULT_THRESHOLD),
                 on_stuck_poll: None,
             },
         }
@@ -482,6 +482,8 @@ enum ErrorKind {
     ZeroStackSize,
     ZeroBlockingThreads,
     SpawnThread(std::io::Error),
+    /// The I/O reactor (an epoll/kqueue instance) could not be created.
+    Reactor(std::io::Error),
     /// The payload sits in a `Mutex` only so that `BuildError` is `Sync`,
     /// as in `JoinError`; it is never locked concurrently.
     HookPanicked {
@@ -501,13 +503,17 @@ impl BuildError {
         BuildError::new(ErrorKind::SpawnThread(error))
     }
 
+    pub(crate) fn reactor(error: std::io::Error) -> Self {
+        BuildError::new(ErrorKind::Reactor(error))
+    }
+
     /// `hook` panicked with `payload` for worker `worker`.
     pub(crate) fn hook_panicked(
         hook: FailedHook,
         worker: usize,
         payload: Box<dyn std::any::Any + Send + 'static>,
     ) -> Self {
-        let message = crate::join::payload_message(payload.as_ref()).map(str::to_owned);
+        let message = crate::task::join::payload_message(payload.as_ref()).map(str::to_owned);
         BuildError::new(ErrorKind::HookPanicked {
             hook,
             worker,
@@ -564,6 +570,11 @@ impl fmt::Display for BuildError {
                  least 1 (default 512)",
             ),
             ErrorKind::SpawnThread(e) => write!(f, "could not start a worker thread: {e}"),
+            ErrorKind::Reactor(e) => write!(
+                f,
+                "could not create the I/O reactor (the process may be out of file \
+                 descriptors): {e}"
+            ),
             ErrorKind::HookPanicked {
                 hook,
                 worker,

@@ -7,8 +7,8 @@
 //! (a waker dropped at thread exit, say) sees "outside any runtime" instead of
 //! panicking.
 
+use crate::scheduler::worker::WorkerLocal;
 use crate::shared::Shared;
-use crate::worker::WorkerLocal;
 use std::cell::Cell;
 use std::ptr;
 use std::sync::Arc;
@@ -40,6 +40,7 @@ pub(crate) struct EnterGuard {
     shared: *const Shared,
     worker: *const WorkerLocal,
     _timers: canopy_timer::TimerContextGuard,
+    _io: canopy_io::IoContextGuard,
 }
 
 impl Drop for EnterGuard {
@@ -52,13 +53,16 @@ impl Drop for EnterGuard {
 }
 
 /// Sets the context (and the timer context: `timer_shard` of the runtime's
-/// driver), returning a guard that restores the previous one.
+/// driver; and the I/O context: its reactor), returning a guard that
+/// restores the previous one.
 fn enter(shared: &Shared, worker: *const WorkerLocal, timer_shard: usize) -> EnterGuard {
     let timers = canopy_timer::enter(shared.timers.clone(), timer_shard);
+    let io = canopy_io::enter(shared.reactor.clone());
     CONTEXT.with(|cx| EnterGuard {
         shared: cx.shared.replace(shared),
         worker: cx.worker.replace(worker),
         _timers: timers,
+        _io: io,
     })
 }
 

@@ -2,11 +2,11 @@
 
 use crate::block_on::block_on;
 use crate::context;
-use crate::detached::{self, DetachedOutput};
-use crate::join::JoinHandle;
 use crate::metrics::RuntimeMetrics;
 use crate::shared::Shared;
 use crate::task;
+use crate::task::detached::{self, DetachedOutput};
+use crate::task::join::JoinHandle;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;

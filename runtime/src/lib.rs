@@ -31,7 +31,7 @@
 //! fire due timers at each global-queue check, and one parked worker (the
 //! timer sentinel) sleeps until the next deadline. With
 //! [`Builder::start_paused`] the clock only moves by `advance` or by jumping
-//! to the next deadline when everything is idle. Shutdown (`shared.rs`) drops
+//! to the next deadline when everything is idle. Shutdown (`shared/shutdown.rs`) drops
 //! every unfinished task's future exactly once.
 //!
 //! [async-task]: https://docs.rs/async-task
@@ -41,43 +41,33 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 mod block_on;
-mod block_on_state;
 pub mod blocking;
 mod builder;
 mod context;
-mod detached;
 mod group;
-mod group_start;
 mod handle;
-mod idle;
-mod join;
-mod lifo_slot;
 mod loom;
 mod metrics;
-mod monitor;
-mod park;
-mod registry;
 mod runtime;
+mod scheduler;
 mod shared;
 pub mod signal;
 mod startup;
 mod task;
-mod worker;
-mod yield_now;
 
 #[cfg(all(test, loom))]
 mod loom_models;
 
 pub use builder::{BuildError, Builder, RootFailure};
-pub use detached::{DetachedOutput, DetachedTaskError, spawn_detached};
+pub use group::start::{StartError, TaskStatus};
 pub use group::{ChildOutput, Failure, GroupClosed, GroupError, TaskGroup, task_group};
-pub use group_start::{StartError, TaskStatus};
 pub use handle::{Handle, OutsideRuntime, spawn};
-pub use join::{JoinError, JoinHandle};
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
-pub use monitor::StuckPoll;
 pub use runtime::{Runtime, run};
-pub use yield_now::{YieldNow, yield_now};
+pub use scheduler::monitor::StuckPoll;
+pub use task::detached::{DetachedOutput, DetachedTaskError, spawn_detached};
+pub use task::join::{JoinError, JoinHandle};
+pub use task::yield_now::{YieldNow, yield_now};
 
 /// Default checkpoint budget: the same 128 that tokio's cooperative scheduling
 /// uses, so the two runtimes are compared on equal terms.

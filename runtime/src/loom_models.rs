@@ -1,6 +1,6 @@
 //! Loom models of the wake-up protocol: the parker (`park.rs`) and the idle
 //! accounting (`idle.rs`) run as they are, and so does a `block_on` call's
-//! state (`block_on_state.rs`); the run queues are stood in for by
+//! state (`block_on/state.rs`); the run queues are stood in for by
 //! a mutex-protected deque, since crossbeam-deque is not loom-instrumented.
 //! Each mini-worker follows the order of operations of `worker.rs`: pop, or
 //! become a searcher and look again, or park (re-checking the queue if it was
@@ -11,9 +11,9 @@
 //! deadlock. Run with:
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p canopy-runtime --release --lib loom_`
 
-use crate::block_on_state::CallState;
-use crate::idle::Idle;
-use crate::park::Parker;
+use crate::block_on::state::CallState;
+use crate::scheduler::idle::Idle;
+use crate::scheduler::park::Parker;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
@@ -280,7 +280,7 @@ fn loom_the_last_block_on_call_to_stop_moves_the_paused_clock() {
 /// exactly once — and never while the handle is still there.
 #[test]
 fn loom_join_panic_handoff_reports_exactly_once() {
-    use crate::join::JoinState;
+    use crate::task::join::JoinState;
     loom::model(|| {
         let state = Arc::new(JoinState::new());
         let reported = Arc::new(AtomicUsize::new(0));
@@ -305,7 +305,7 @@ fn loom_join_panic_handoff_reports_exactly_once() {
 /// reports nothing.
 #[test]
 fn loom_join_panic_reaches_a_live_handle() {
-    use crate::join::JoinState;
+    use crate::task::join::JoinState;
     loom::model(|| {
         let state = Arc::new(JoinState::new());
         let task = {
@@ -315,5 +315,75 @@ fn loom_join_panic_reaches_a_live_handle() {
         assert!(task.join().unwrap(), "the task reports nothing");
         let payload = state.take_panic().expect("the handle receives the panic");
         assert_eq!(payload.downcast_ref::<u8>(), Some(&7));
+    });
+}
+
+/// The driver role (`shared/driver.rs`): a worker that takes the
+/// role and then sleeps in the poller races a thread that unparks it. The
+/// poller's notification is sticky for a wait that has not begun, like a
+/// parker's token, so a second `Parker` stands in for it. Either the driver
+/// sees the token and does not block, or the waker sees the role and
+/// notifies the poller; a lost wake-up leaves the driver blocked (deadlock).
+#[test]
+fn loom_unparking_the_driver_reaches_it_in_the_poller() {
+    loom::model(|| {
+        let driver = Arc::new(AtomicUsize::new(0));
+        let parker = Arc::new(Parker::new());
+        let poller = Arc::new(Parker::new());
+        let waker = {
+            let (driver, parker, poller) = (driver.clone(), parker.clone(), poller.clone());
+            thread::spawn(move || {
+                // `Shared::unpark_worker(0)`.
+                parker.unpark();
+                loom::sync::atomic::fence(SeqCst);
+                if driver.load(SeqCst) == 1 {
+                    poller.unpark();
+                }
+            })
+        };
+        // `WorkerLocal::park`, the driver's branch, once.
+        assert!(driver.compare_exchange(0, 1, SeqCst, SeqCst).is_ok());
+        loom::sync::atomic::fence(SeqCst);
+        if !parker.take_token() {
+            poller.park();
+            parker.take_token();
+        }
+        driver.store(0, SeqCst);
+        waker.join().unwrap();
+    });
+}
+
+/// The hand-off: the driver leaves the role (to run tasks) while another
+/// worker parks. The parking worker sets its sleeper bit before it tries to
+/// take the role; the leaving driver clears the role before it looks for a
+/// sleeper to wake. So the other worker either takes the role or is woken to
+/// try again; it never sleeps on its parker while nobody drives.
+#[test]
+fn loom_a_leaving_driver_hands_the_role_to_a_parking_worker() {
+    loom::model(|| {
+        let idle = Arc::new(Idle::new(2));
+        let driver = Arc::new(AtomicUsize::new(1)); // worker 0 drives
+        let parker = Arc::new(Parker::new());
+        idle.transition_to_parked(0, false);
+        let leaving = {
+            let (idle, driver, parker) = (idle.clone(), driver.clone(), parker.clone());
+            thread::spawn(move || {
+                // Worker 0 was claimed: `stop_being_driver`, `hand_off_driver`.
+                driver.store(0, SeqCst);
+                if idle.parked_worker_other_than(0) == Some(1) {
+                    parker.unpark();
+                }
+            })
+        };
+        // Worker 1 parks: its bit first, then one try at the role.
+        idle.transition_to_parked(1, false);
+        loop {
+            if driver.compare_exchange(0, 2, SeqCst, SeqCst).is_ok() {
+                break; // it drives now
+            }
+            // Someone else drives: sleep until woken, then look again.
+            parker.park();
+        }
+        leaving.join().unwrap();
     });
 }

@@ -3,11 +3,11 @@
 use crate::builder::{BuildError, Builder, Config, FailedHook};
 use crate::context;
 use crate::handle::Handle;
-use crate::join::JoinHandle;
 use crate::metrics::RuntimeMetrics;
+use crate::scheduler::worker::run_worker;
 use crate::shared::Shared;
 use crate::startup::Startup;
-use crate::worker::run_worker;
+use crate::task::join::JoinHandle;
 use crossbeam_deque::Worker as LocalQueue;
 use std::future::Future;
 use std::sync::Arc;
@@ -81,7 +81,8 @@ impl Runtime {
             .map(|_| LocalQueue::new_fifo())
             .collect();
         let stealers = queues.iter().map(LocalQueue::stealer).collect();
-        let shared = Arc::new(Shared::new(config.clone(), stealers));
+        let reactor = canopy_io::Reactor::new().map_err(BuildError::reactor)?;
+        let shared = Arc::new(Shared::new(config.clone(), stealers, reactor));
         if let Some(seen) = signals_seen {
             crate::signal::handle_for(&shared, seen);
         }
@@ -139,7 +140,7 @@ impl Runtime {
                 ));
             }
         }
-        if let Err(e) = crate::monitor::start(&shared) {
+        if let Err(e) = crate::scheduler::monitor::start(&shared) {
             drop(runtime);
             return Err(BuildError::spawn_thread(e));
         }
@@ -244,18 +245,13 @@ impl Runtime {
         let deadline = Instant::now() + grace;
         // A `block_on` call on this very thread (the runtime was handed to
         // its future) cannot finish while we wait: it is not waited for.
-        let all_done =
-            || shared.metrics().alive_tasks == 0 && shared.block_on_calls_elsewhere() == 0;
-        let mut finished = all_done();
-        while !own && !finished {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            // A shutdown path, not a hot one: look again every millisecond.
-            thread::sleep((deadline - now).min(Duration::from_millis(1)));
-            finished = all_done();
-        }
+        let all_done = || shared.alive_tasks() == 0 && shared.block_on_calls_elsewhere() == 0;
+        let finished = if own {
+            all_done()
+        } else {
+            // Woken as tasks finish (`finish_event.rs`).
+            shared.finish_event.wait_until(all_done, deadline)
+        };
         self.close(None);
         finished
     }

@@ -118,9 +118,18 @@ impl Cancelled {
     }
 
     /// Whether `error` carries a `Cancelled` (made by `From<Cancelled> for
-    /// io::Error`), and which.
+    /// io::Error`), and which. The error's payload is searched along its
+    /// [`source`](Error::source) chain, so a payload that wraps a
+    /// cancellation with more detail (canopy-io's `CancelledMidway`, which
+    /// says how many bytes a cancelled `write_all` sent) is found too.
     pub fn find_in_io(error: &io::Error) -> Option<&Cancelled> {
-        error.get_ref()?.downcast_ref::<Cancelled>()
+        let mut current: &(dyn Error + 'static) = error.get_ref()?;
+        loop {
+            if let Some(cancelled) = current.downcast_ref::<Cancelled>() {
+                return Some(cancelled);
+            }
+            current = current.source()?;
+        }
     }
 }
 
@@ -312,6 +321,25 @@ mod tests {
         assert_eq!(error.as_cancelled(), Some(&cancelled));
         let other = io::Error::other("disk on fire");
         assert_eq!(other.as_cancelled(), None);
+    }
+
+    #[test]
+    fn a_cancellation_wrapped_in_a_payload_is_found_through_its_source() {
+        #[derive(Debug)]
+        struct Midway(Cancelled);
+        impl fmt::Display for Midway {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "midway: {}", self.0)
+            }
+        }
+        impl Error for Midway {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let cancelled = sample();
+        let error = io::Error::other(Midway(cancelled));
+        assert_eq!(error.as_cancelled(), Some(&cancelled));
     }
 
     #[test]

@@ -616,3 +616,41 @@ fn loom_cancel_racing_parent_exit_reaches_the_orphaned_child() {
         child.deactivate(false);
     });
 }
+
+/// A walk two levels deep while scopes unlink at both levels: the walker
+/// stands on the middle scope's list while the middle scope and its child
+/// both exit and unlink. Nothing is freed under the walker (retirement),
+/// nothing leaks, and a child still linked when the walk passes is woken.
+#[test]
+fn loom_walk_two_levels_deep_racing_unlinks_at_both_levels() {
+    loom::model(|| {
+        let top = entered();
+        let middle = entered();
+        middle.link(&top);
+        let leaf = entered();
+        let (woken, waker) = counter();
+        assert!(leaf.host.register(&waker));
+        leaf.link(&middle);
+        let (weak_middle, weak_leaf) = (Arc::downgrade(&middle), Arc::downgrade(&leaf));
+        let canceller = {
+            let top = top.clone();
+            thread::spawn(move || top.cancel(CancelReason::Explicit))
+        };
+        // The leaf's host exits, then the middle's (innermost first, as
+        // scopes do), while the walk may be anywhere.
+        let saw = !leaf.effective_origin().is_null();
+        leaf.unlink();
+        leaf.deactivate(false);
+        drop(leaf);
+        middle.unlink();
+        middle.deactivate(false);
+        drop(middle);
+        canceller.join().unwrap();
+        let _ = (saw, woken.0.load(SeqCst));
+        assert!(
+            weak_leaf.upgrade().is_none() && weak_middle.upgrade().is_none(),
+            "scopes unlinked under a walker are freed once it leaves"
+        );
+        top.deactivate(false);
+    });
+}

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A cancel scope: a region of code (a future run with [`run`](Self::run))
 /// that can be cancelled as a unit, by [`cancel`](Self::cancel), by its
@@ -67,6 +67,8 @@ use std::time::Instant;
 #[derive(Clone)]
 pub struct CancelScope {
     node: Arc<Node>,
+    /// A deadline this long after entry (`with_relative_deadline`).
+    relative: Option<Duration>,
 }
 
 impl Default for CancelScope {
@@ -80,7 +82,38 @@ impl CancelScope {
     pub fn new() -> Self {
         CancelScope {
             node: Node::new(NO_DEADLINE, false),
+            relative: None,
         }
+    }
+
+    /// Gives the scope a deadline `duration` after it is *entered* (its
+    /// clock starts at the first poll of [`run`](Self::run), as
+    /// `move_on_after`'s does; Trio's `relative_deadline`): for a scope
+    /// made ahead of time and handed to the code that runs it, or kept to
+    /// cancel or move later. Until entry, [`deadline`](Self::deadline) is
+    /// what [`with_deadline`](Self::with_deadline) set, if anything; at
+    /// entry the earlier of the two applies.
+    ///
+    /// ```
+    /// use canopy_scope::{CancelScope, Cancelled};
+    /// use std::time::Duration;
+    ///
+    /// let rt = canopy_runtime::Runtime::builder().workers(1).start_paused(true).build().unwrap();
+    /// rt.block_on(async {
+    ///     let scope = CancelScope::new().with_relative_deadline(Duration::from_secs(5));
+    ///     canopy_timer::sleep(Duration::from_secs(60)).await?; // not started yet
+    ///     let entered = canopy_timer::now();
+    ///     let out = scope.run(canopy_timer::sleep(Duration::from_secs(3600))).await;
+    ///     assert_eq!(out, Ok(None));
+    ///     assert_eq!(canopy_timer::now() - entered, Duration::from_secs(5));
+    ///     Ok::<(), Cancelled>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    #[must_use]
+    pub fn with_relative_deadline(mut self, duration: Duration) -> Self {
+        self.relative = Some(duration);
+        self
     }
 
     /// Gives the scope a deadline (on the runtime's clock): when it passes,
@@ -126,7 +159,15 @@ impl CancelScope {
         E: CancelError,
     {
         Run {
-            inner: Scoped::new(body, Some(self.node.clone()), Start::Handle),
+            inner: Scoped::new(body, Some(self.node.clone()), self.start()),
+        }
+    }
+
+    /// How entering this handle's scope sets its deadline.
+    fn start(&self) -> Start {
+        match self.relative {
+            Some(duration) => Start::HandleAfter(duration),
+            None => Start::Handle,
         }
     }
 
@@ -139,7 +180,7 @@ impl CancelScope {
         E: CancelError + From<TimedOut>,
     {
         RunOrFail {
-            inner: Scoped::new(body, Some(self.node.clone()), Start::Handle),
+            inner: Scoped::new(body, Some(self.node.clone()), self.start()),
         }
     }
 
@@ -218,7 +259,10 @@ impl CancelScope {
     }
 
     pub(crate) fn from_node(node: Arc<Node>) -> Self {
-        CancelScope { node }
+        CancelScope {
+            node,
+            relative: None,
+        }
     }
 
     pub(crate) fn node(&self) -> &Arc<Node> {

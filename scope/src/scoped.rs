@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 pub(crate) enum Start {
     /// A `CancelScope` handle: the node exists, its deadline is in it.
     Handle,
+    /// A handle with a relative deadline: this long after entry (or the
+    /// node's own deadline, if earlier).
+    HandleAfter(Duration),
     /// `*_after`: the deadline is this long after the scope is entered.
     After(Duration),
     /// `*_at`: a fixed deadline.
@@ -86,7 +89,7 @@ impl<F> Scoped<F> {
 
     fn enter(slot: &Slot, start: &Start) {
         match *start {
-            Start::Handle => {
+            Start::Handle | Start::HandleAfter(_) => {
                 let node = slot.node();
                 assert!(
                     node.try_enter(),
@@ -94,6 +97,15 @@ impl<F> Scoped<F> {
                      already running, or has exited). Create a new CancelScope for \
                      each run."
                 );
+                if let Start::HandleAfter(duration) = *start {
+                    // The clock starts now; an earlier deadline set on the
+                    // handle stays.
+                    if let Some(after) = driver::now().checked_add(duration) {
+                        if node.deadline().is_none_or(|set| after < set) {
+                            node.set_deadline(Some(after));
+                        }
+                    }
+                }
                 // Anyone may cancel it through a handle, from any thread:
                 // such a cancel must reach this task's running poll.
                 if let Some(word) = task_context::current_word() {

@@ -29,6 +29,7 @@ mod clock;
 mod context;
 mod deadline;
 mod driver;
+mod forever;
 mod interval;
 mod loom;
 mod sleep;
@@ -36,6 +37,7 @@ mod wheel;
 
 pub use context::{TimerContextGuard, enter};
 pub use driver::TimerDriver;
+pub use forever::{SleepForever, sleep_forever};
 pub use interval::{Interval, MissedTicks, interval, interval_at};
 pub use sleep::{Sleep, sleep, sleep_until};
 pub use std::time::Instant;

@@ -41,8 +41,8 @@ pub(crate) mod pool;
 mod thread_waker;
 
 use crate::handle::current_shared_or_panic;
-use crate::join::JoinHandle;
 use crate::task;
+use crate::task::join::JoinHandle;
 use canopy_scope::Cancelled;
 use canopy_scope::rt::TaskScope;
 use std::fmt;

@@ -19,9 +19,11 @@
 //! and while the runtime is closed, arming a timer unparks them all to look
 //! at the new deadline. Tasks it spawns then are dropped at once.
 
-use crate::block_on_state::CallState;
+pub(crate) mod state;
+
+use crate::block_on::state::CallState;
 use crate::context;
-use crate::park::Parker;
+use crate::scheduler::park::Parker;
 use crate::shared::{RootFailed, Shared};
 use std::future::Future;
 use std::pin::pin;
@@ -30,7 +32,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, ThreadId};
 
 /// Wakes the thread blocked in one `block_on` call, and counts it as active
-/// from the moment it is woken (see `block_on_state.rs`). It may outlive
+/// from the moment it is woken (see `block_on/state.rs`). It may outlive
 /// its call; waking it then does nothing that lasts.
 #[derive(Debug)]
 pub(crate) struct BlockOnWaker {

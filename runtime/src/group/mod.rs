@@ -14,8 +14,12 @@
 //! reaped from the scope tree, so a child's exit normally costs one atomic
 //! decrement.
 
+pub(crate) mod start;
+
 use crate::handle;
-use crate::join::JoinError;
+use crate::loom::Mutex;
+use crate::loom::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use crate::task::join::JoinError;
 use canopy_scope::rt::TaskScope;
 use canopy_scope::{CancelError, CancelReason, CancelScope, Cancelled, ScopeId};
 use std::any::Any;
@@ -23,8 +27,7 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 /// `GroupShared::count` packs the live members (low 32 bits), the finished
@@ -80,13 +83,7 @@ where
     F: FnOnce(TaskGroup<E>) -> Fut,
     Fut: Future<Output = Result<(), E>>,
 {
-    let shared = Arc::new(GroupShared {
-        scope: CancelScope::new(),
-        count: AtomicU64::new(1), // the body
-        waiter: Mutex::new(None),
-        outcome: Mutex::new(Outcome::default()),
-        abandoned: AtomicBool::new(false),
-    });
+    let shared = Arc::new(GroupShared::new());
     let group = TaskGroup {
         shared: shared.clone(),
     };
@@ -102,6 +99,7 @@ where
                 Ok(result) => shared.finish_member(result.into_result(), None),
                 Err(payload) => shared.fail(Failure::Panic(JoinError::panicked(payload))),
             }
+            shared.body_done.store(true, SeqCst);
             shared.leave();
             poll_fn(|cx| shared.poll_all_done(cx)).await;
             // The group's own cancellation (its `cancel()`, a failing
@@ -205,24 +203,11 @@ impl<E: CancelError + Send + 'static> TaskGroup<E> {
         F: Future + Send + 'static,
         F::Output: ChildOutput<E>,
     {
-        let mut count = self.shared.count.load(SeqCst);
-        loop {
-            if count & CLOSED != 0 {
-                return Err(GroupClosed(()));
-            }
-            match self
-                .shared
-                .count
-                .compare_exchange_weak(count, count + 1, SeqCst, SeqCst)
-            {
-                Ok(_) => break,
-                Err(actual) => count = actual,
-            }
-        }
+        let count = self.shared.join()?;
         // A body that spawns in a loop and never waits for the group (an
         // accept loop) must not pile up finished children: reap them here
         // once they are as many as the live ones (amortized O(1) each).
-        self.shared.reap_if_piled_up(count + 1);
+        self.shared.reap_if_piled_up(count);
         let scope = match starting {
             Some(_) => TaskScope::starting(&self.shared.scope),
             None => TaskScope::new(&self.shared.scope),
@@ -235,6 +220,31 @@ impl<E: CancelError + Send + 'static> TaskGroup<E> {
         };
         drop(handle::spawn_at(member, location));
         Ok(())
+    }
+
+    /// How many children are running (spawned and not finished), the body
+    /// not counted: a snapshot, for limits and metrics (an accept loop that
+    /// stops accepting above some number of connections).
+    ///
+    /// ```
+    /// use canopy_runtime::task_group;
+    /// use canopy_scope::Cancelled;
+    ///
+    /// let rt = canopy_runtime::Runtime::builder().workers(2).build().unwrap();
+    /// rt.block_on(task_group(|tg| async move {
+    ///     assert_eq!(tg.live_children(), 0);
+    ///     let (tx, rx) = std::sync::mpsc::channel::<()>();
+    ///     tg.spawn(async move { rx.recv().ok(); });
+    ///     assert_eq!(tg.live_children(), 1);
+    ///     drop(tx);
+    ///     Ok::<(), Cancelled>(())
+    /// }))
+    /// .unwrap();
+    /// ```
+    pub fn live_children(&self) -> usize {
+        let live = self.shared.count.load(SeqCst) & LIVE;
+        let body = u64::from(!self.shared.body_done.load(SeqCst));
+        live.saturating_sub(body) as usize
     }
 
     /// Whether the group has closed (its body and every child finished):
@@ -396,6 +406,8 @@ struct GroupShared<E> {
     /// The group's future was dropped before it finished: nobody will read
     /// `outcome`, so a member's panic is reported as unobserved instead.
     abandoned: AtomicBool,
+    /// The body has returned (it is no longer one of the live members).
+    body_done: AtomicBool,
 }
 
 struct Outcome<E> {
@@ -441,6 +453,36 @@ impl<E: CancelError> GroupShared<E> {
 }
 
 impl<E> GroupShared<E> {
+    /// A group with its body as its one member.
+    fn new() -> Self {
+        GroupShared {
+            scope: CancelScope::new(),
+            count: AtomicU64::new(1), // the body
+            waiter: Mutex::new(None),
+            outcome: Mutex::new(Outcome::default()),
+            abandoned: AtomicBool::new(false),
+            body_done: AtomicBool::new(false),
+        }
+    }
+
+    /// A member joins (a child is spawned): refused once the group closed.
+    /// Returns the count with it.
+    fn join(&self) -> Result<u64, GroupClosed> {
+        let mut count = self.count.load(SeqCst);
+        loop {
+            if count & CLOSED != 0 {
+                return Err(GroupClosed(()));
+            }
+            match self
+                .count
+                .compare_exchange_weak(count, count + 1, SeqCst, SeqCst)
+            {
+                Ok(_) => return Ok(count + 1),
+                Err(actual) => count = actual,
+            }
+        }
+    }
+
     /// A member is gone (finished, or dropped by a hard shutdown).
     fn leave(&self) {
         // live - 1 and unreaped + 1 at once (live >= 1, so no borrow).
@@ -614,5 +656,74 @@ impl<F: Future> Future for CatchUnwindFuture<F> {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Err(payload) => Poll::Ready(Err(payload)),
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::{CLOSED, GroupShared, LIVE};
+    use canopy_scope::Cancelled;
+    use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use loom::thread;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// The group's count/closed/waiter protocol: a child leaving races the
+    /// body waiting for the members, and a late spawn races the close. The
+    /// body is woken when the last member leaves (no lost wake-up); a spawn
+    /// is either refused (closed) or counted before the group closes, never
+    /// accepted into a closed group.
+    #[test]
+    fn loom_group_close_racing_a_leaving_child_and_a_late_spawn() {
+        loom::model(|| {
+            let group = Arc::new(GroupShared::<Cancelled>::new());
+            group.join().unwrap(); // a child
+            let child = {
+                let group = group.clone();
+                thread::spawn(move || group.leave())
+            };
+            let late = {
+                let group = group.clone();
+                thread::spawn(move || match group.join() {
+                    Ok(_) => {
+                        group.leave(); // it runs, then finishes
+                        true
+                    }
+                    Err(_) => false,
+                })
+            };
+            group.leave(); // the body is done
+            let woken = Arc::new(Count(AtomicUsize::new(0)));
+            let waker = Waker::from(woken.clone());
+            let mut cx = Context::from_waker(&waker);
+            let mut wakes_seen = 0;
+            loop {
+                if group.poll_all_done(&mut cx).is_ready() {
+                    break;
+                }
+                // Pending: a member is still live, and its leaving will wake
+                // us; wait for that wake (loom explores who runs meanwhile).
+                while woken.0.load(SeqCst) == wakes_seen {
+                    thread::yield_now();
+                }
+                wakes_seen = woken.0.load(SeqCst);
+            }
+            child.join().unwrap();
+            let accepted = late.join().unwrap();
+            let count = group.count.load(SeqCst);
+            assert_ne!(count & CLOSED, 0, "closed once done");
+            assert_eq!(count & LIVE, 0, "no member live in a closed group");
+            // A late spawn after the close was refused.
+            assert!(group.join().is_err());
+            let _ = accepted;
+        });
     }
 }

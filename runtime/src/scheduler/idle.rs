@@ -156,6 +156,22 @@ impl Idle {
         }
     }
 
+    /// A parked worker other than `index` that nobody has claimed yet,
+    /// without claiming it (its bit stays set): the one to hand the driver
+    /// role to (see `shared/driver.rs`).
+    pub(crate) fn parked_worker_other_than(&self, index: usize) -> Option<usize> {
+        for (word_index, word) in self.sleepers.iter().enumerate() {
+            let mut bits = word.load(SeqCst);
+            if word_index == index / 64 {
+                bits &= !slot(index).1;
+            }
+            if bits != 0 {
+                return Some(word_index * 64 + bits.trailing_zeros() as usize);
+            }
+        }
+        None
+    }
+
     /// Number of workers not parked (claimed wake-ups included).
     pub(crate) fn num_unparked(&self) -> usize {
         unparked(self.state.load(SeqCst))

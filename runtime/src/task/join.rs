@@ -442,6 +442,28 @@ impl JoinError {
     }
 
     /// Returns the panic payload, to resume it with
+    /// [`std::panic::resume_unwind`].
+    ///
+    /// # Panics
+    ///
+    /// If the task did not panic (check [`is_panic`](Self::is_panic), or
+    /// use [`try_into_panic`](Self::try_into_panic)).
+    ///
+    /// ```
+    /// let rt = canopy_runtime::Runtime::builder().workers(1).build().unwrap();
+    /// let error = rt.block_on(rt.spawn(async { panic!("boom") })).unwrap_err();
+    /// let payload = error.into_panic();
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    /// ```
+    #[track_caller]
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        match self.try_into_panic() {
+            Ok(payload) => payload,
+            Err(error) => panic!("JoinError::into_panic on an error that is no panic: {error}"),
+        }
+    }
+
+    /// Returns the panic payload, to resume it with
     /// [`std::panic::resume_unwind`], or `self` if the task did not panic.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {

@@ -21,9 +21,9 @@
 //!    for that and for the worker's local queue, which any worker may steal
 //!    from. So a task only that worker would have run starts within a period
 //!    or two on another one, instead of after the stuck poll.
-//! 2. **Timers fire.** If every worker is stuck, the monitor fires due
-//!    timers itself (normally a parked worker or a busy one's periodic check
-//!    does).
+//! 2. **Timers fire and sockets are looked at.** If every worker is stuck,
+//!    the monitor fires due timers and polls the reactor itself (normally
+//!    the driver — a parked worker — or a busy one's periodic check does).
 //! 3. **It is reported.** Once the poll has lasted
 //!    `Builder::stuck_poll_threshold` (100 ms by default), the worker's
 //!    `stuck_polls` metric counts it, and `Builder::on_stuck_poll` is called
@@ -190,9 +190,10 @@ fn look(
         }
     }
     if stuck == shared.remotes.len() {
-        // Nobody else can fire the timers.
+        // Nobody else can fire the timers or look at the sockets.
         let _context = crate::context::enter_detached(shared);
         shared.timers.process();
+        shared.reactor.poll_now();
     }
     if shared.idle.num_unparked() == 0 {
         IDLE_PERIOD

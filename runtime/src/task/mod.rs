@@ -25,10 +25,15 @@
 //! A panic of a waker's `Drop` is reported as unobserved: it belongs to the
 //! code that made the waker, not to the task's outcome.
 
-use crate::join::{JoinHandle, JoinState};
-use crate::registry::Entry;
+pub(crate) mod detached;
+pub(crate) mod join;
+pub(crate) mod registry;
+pub(crate) mod yield_now;
+
+use crate::scheduler::worker::WorkerLocal;
 use crate::shared::{ContainedPanic, Shared};
-use crate::worker::WorkerLocal;
+use crate::task::join::{JoinHandle, JoinState};
+use crate::task::registry::Entry;
 use async_task::{Runnable, ScheduleInfo, WithInfo};
 use std::any::Any;
 use std::future::Future;
@@ -221,7 +226,10 @@ pin_project_lite::pin_project! {
             // task never delivered an output, so the panic takes its place:
             // it reaches the `JoinHandle`, or is reported if that is gone.
             match drop_in_place_caught(this.inner) {
-                Ok(()) => this.meta.shared.count(|c| &c.dropped),
+                Ok(()) => {
+                    this.meta.shared.count(|c| &c.dropped);
+                    this.meta.shared.finished_one();
+                }
                 Err(payload) => this.meta.fail(payload),
             }
             release_reporting(this.scope, &this.meta.shared);
@@ -250,6 +258,7 @@ impl TaskMeta {
     /// hand the payload to the `JoinHandle` (or report it if that is gone).
     fn fail(&self, payload: Payload) {
         self.shared.count(|c| &c.panicked);
+        self.shared.finished_one();
         if let Some(payload) = self.join.publish_panic(payload) {
             self.shared.report_unobserved_panic(payload);
         }
@@ -310,6 +319,7 @@ impl<F: Future> Future for TaskFuture<'_, F> {
         match (result, dropped) {
             (Ok(output), Ok(())) => {
                 shared.count(|c| &c.completed);
+                shared.finished_one();
                 Poll::Ready(Ok(TaskOutput::new(output)))
             }
             (Ok(output), Err(payload)) => {

@@ -10,7 +10,7 @@
 //! and is an ordinary member. The group waits for a starting child too.
 
 use crate::group::{ChildOutput, Failure, GroupClosed, StartMove, TaskGroup};
-use crate::join::JoinError;
+use crate::task::join::JoinError;
 use canopy_scope::{CancelError, Cancelled};
 use std::fmt;
 use std::future::{Future, poll_fn};

@@ -46,7 +46,7 @@
 
 use crate::context;
 use crate::metrics::bump;
-use crate::shared::{ContainedPanic, Shared};
+use crate::shared::{ContainedPanic, OwnSide, Shared};
 use crate::startup::Startup;
 use crate::task::Task;
 use crossbeam_deque::{Steal, Worker as LocalQueue};
@@ -85,6 +85,9 @@ const MAX_GLOBAL_BATCH: usize = 256;
 pub(crate) struct WorkerLocal {
     pub(crate) shared: Arc<Shared>,
     index: usize,
+    /// `&shared.remotes[index].own`, kept to skip the indexing on every
+    /// poll (see `own`).
+    own: *const OwnSide,
     queue: LocalQueue<Task>,
     searching: Cell<bool>,
     /// Ticks left until the next global-queue check.
@@ -101,10 +104,14 @@ impl WorkerLocal {
         self.index
     }
 
-    /// This worker's part of the shared state.
+    /// The part of the shared state this worker writes as it runs (its
+    /// LIFO slot, current-task word and counters): one pointer read.
     #[inline]
-    fn remote(&self) -> &crate::shared::Remote {
-        &self.shared.remotes[self.index]
+    fn own(&self) -> &OwnSide {
+        // SAFETY: `own` points into `self.shared.remotes`, which the `Arc`
+        // in `self.shared` keeps alive, unmoved (a boxed slice), as long as
+        // `self`.
+        unsafe { &*self.own }
     }
 
     /// Queues a task woken or spawned on this worker's thread.
@@ -114,7 +121,7 @@ impl WorkerLocal {
             self.shared.notify_one();
             return;
         }
-        if let Some(previous) = self.remote().own.lifo.put(task) {
+        if let Some(previous) = self.own().lifo.put(task) {
             // The displaced task is now stealable: let an idle worker know.
             self.queue.push(previous);
             self.shared.notify_one();
@@ -139,14 +146,15 @@ impl WorkerLocal {
             // same cadence tokio polls its drivers at). Wake-ups land in this
             // worker's queue.
             self.shared.timers.process();
+            // Likewise I/O (no system call while no socket is registered).
+            self.shared.reactor.poll_now();
             if let Some(task) = self.pop_global() {
                 return Some(task);
             }
         } else {
             self.global_countdown.set(left - 1);
         }
-        self.remote()
-            .own
+        self.own()
             .lifo
             .take()
             .or_else(|| self.queue.pop())
@@ -217,7 +225,7 @@ impl WorkerLocal {
         }
         self.poll(task);
         let mut lifo_polls = 0;
-        while let Some(task) = self.remote().own.lifo.take() {
+        while let Some(task) = self.own().lifo.take() {
             if lifo_polls == MAX_LIFO_POLLS {
                 self.queue.push(task);
                 self.shared.notify_one();
@@ -234,13 +242,13 @@ impl WorkerLocal {
             drop(task);
             return;
         }
-        let remote = self.remote();
-        bump(&remote.own.counters.polls);
+        let own = self.own();
+        bump(&own.counters.polls);
         // For the monitor (`monitor.rs`): two plain stores per poll.
         let location: *const std::panic::Location<'static> = task.metadata().location;
-        remote.own.polling.store(location.cast_mut(), Relaxed);
+        own.polling.store(location.cast_mut(), Relaxed);
         task.run();
-        remote.own.polling.store(std::ptr::null_mut(), Relaxed);
+        own.polling.store(std::ptr::null_mut(), Relaxed);
     }
 
     fn steal_work(&self) -> Option<Task> {
@@ -294,28 +302,41 @@ impl WorkerLocal {
         let remote = &shared.remotes[self.index];
         bump(&remote.own.counters.parks);
         while !shared.is_closed() {
-            // One parked worker sleeps until the next timer deadline (see
-            // canopy-timer's driver.rs for the protocol); the others until woken.
-            let sentinel = shared.try_become_timer_sentinel(self.index);
-            if sentinel {
-                match shared.timers.prepare_sleep() {
-                    Some(deadline) => remote.parker.park_until(deadline),
-                    None => remote.parker.park(),
+            // One parked worker, the driver, sleeps in the reactor until I/O
+            // or the next timer deadline (see canopy-timer's driver.rs for
+            // the timer protocol, `shared/driver.rs` for the role); the others sleep
+            // until woken.
+            let driver = shared.try_become_driver(self.index);
+            if driver {
+                // The other half of `Shared::unpark_worker`'s Dekker pair:
+                // the role is published before the token is looked at.
+                std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+                let deadline = shared.timers.prepare_sleep();
+                // Still counted as parked, so the tasks that I/O events and
+                // timers wake go through the global queue and the idle
+                // protocol.
+                let _detached = context::enter_detached(shared);
+                // A token that came before we took the role: do not block
+                // (`shared/driver.rs`).
+                if !remote.parker.take_token() {
+                    shared.reactor.wait(deadline);
+                    remote.parker.take_token();
                 }
                 shared.timers.finish_sleep();
-                shared.stop_being_timer_sentinel();
+                if !shared.is_closed() {
+                    // Fire due timers, also when claimed meanwhile (the sleep
+                    // may have timed out too).
+                    shared.timers.process();
+                }
+                shared.stop_being_driver();
             } else {
                 remote.parker.park();
             }
-            if sentinel && !shared.is_closed() {
-                // Fire due timers, also when claimed meanwhile (the sleep may
-                // have timed out too). Still counted as parked, so the woken
-                // tasks go through the global queue and the idle protocol.
-                let _detached = context::enter_detached(shared);
-                shared.timers.process();
-            }
             if idle.is_claimed(self.index) {
                 self.searching.set(true);
+                if driver {
+                    shared.hand_off_driver(self.index);
+                }
                 break;
             }
         }
@@ -325,7 +346,7 @@ impl WorkerLocal {
 
     /// Drops every task left in the slot and queue (shutdown protocol, step 2).
     fn drain(&self) {
-        while let Some(task) = self.remote().own.lifo.take().or_else(|| self.queue.pop()) {
+        while let Some(task) = self.own().lifo.take().or_else(|| self.queue.pop()) {
             drop(task);
         }
     }
@@ -375,6 +396,7 @@ pub(crate) fn run_worker(
         }
     }
     let worker = WorkerLocal {
+        own: &*shared.remotes[index].own,
         shared: shared.clone(),
         index,
         queue,

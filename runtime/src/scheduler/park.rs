@@ -72,8 +72,10 @@ impl Parker {
         }
     }
 
-    /// Ends a wait if a token arrived (`NOTIFIED -> EMPTY`).
-    fn take_token(&self) -> bool {
+    /// Consumes a token if one arrived (`NOTIFIED -> EMPTY`): ends a wait,
+    /// and lets the driver, which sleeps in the reactor rather than here,
+    /// see an `unpark` (see `shared/driver.rs`).
+    pub(crate) fn take_token(&self) -> bool {
         self.state
             .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
             .is_ok()

@@ -1,0 +1,116 @@
+//! `examples/echo.rs` as a child process, driven by clients here: it
+//! echoes, stops accepting on SIGINT while open connections go on, cancels
+//! them after the grace period, and exits 0; every echo a client got back
+//! during the shutdown was complete.
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The example binary, next to this test's (built here if missing, as in
+/// `signals.rs`).
+fn example() -> PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join("examples").join("echo");
+    if !path.exists() {
+        let mut build = Command::new(env!("CARGO"));
+        build.args(["build", "--example", "echo"]);
+        if dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the example failed");
+    }
+    path
+}
+
+#[test]
+fn the_echo_example_serves_and_shuts_down_gracefully_on_sigint() {
+    let mut child = Command::new(example())
+        .arg("127.0.0.1:0")
+        .env("GRACE_MS", "500")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let first = lines.recv_timeout(PATIENCE).expect("the example started");
+    let addr: SocketAddr = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .parse()
+        .unwrap();
+    // Clients echo messages in a loop until the server closes on them.
+    let clients: Vec<_> = (0..8)
+        .map(|id| {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            stream.set_read_timeout(Some(PATIENCE)).unwrap();
+            thread::spawn(move || {
+                let mut echoed = 0u64;
+                for round in 0u64.. {
+                    let msg = format!("client {id} round {round:>8}\n");
+                    if stream.write_all(msg.as_bytes()).is_err() {
+                        break;
+                    }
+                    let mut back = vec![0; msg.len()];
+                    match stream.read_exact(&mut back) {
+                        Ok(()) => assert_eq!(back, msg.as_bytes(), "a whole echo"),
+                        Err(_) => break, // closed by the shutdown
+                    }
+                    echoed += 1;
+                }
+                echoed
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    // SAFETY: kill only sends a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let stopping = lines.recv_timeout(PATIENCE).unwrap();
+    assert!(
+        stopping.starts_with("stopping: no new connections"),
+        "{stopping}"
+    );
+    // New connections are refused while the open ones still echo.
+    let refused = TcpStream::connect(addr);
+    assert!(refused.is_err(), "the listener was closed");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < PATIENCE, "the example did not exit");
+        thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "exit status {status}");
+    let rest: Vec<String> = lines.try_iter().collect();
+    assert!(
+        rest.iter().any(|l| l.starts_with("grace period over")),
+        "{rest:?}"
+    );
+    assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
+    for client in clients {
+        assert!(client.join().unwrap() > 0, "every client got echoes");
+    }
+}
