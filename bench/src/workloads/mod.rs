@@ -12,13 +12,15 @@
 //! Duration` and a `pub fn workloads() -> Vec<Workload>` that lists it with
 //! [`on_all`] (or [`Entry::NotAvailable`] for a runtime that lacks the
 //! feature), then one line in [`all`]. A workload that needs something new
-//! from the runtimes (e.g. `tcp_echo` needs a listener and a stream) puts it
-//! in a small trait of its own in that file, `trait Net: Runtime`,
-//! implemented there for each runtime — the way `groups.rs` does.
+//! from the runtimes (`tcp_echo` needs a listener and a stream) either has
+//! one body per runtime, as `net.rs` and `groups.rs` do, or puts what it
+//! needs in a small trait of its own in that file, implemented there for
+//! each runtime.
 
 mod blocked;
 mod cancellation;
 mod groups;
+mod net;
 mod scheduler;
 mod sync;
 mod timers;
@@ -125,6 +127,7 @@ pub fn all() -> Vec<Workload> {
     all.extend(groups::workloads());
     all.extend(blocked::workloads());
     all.extend(sync::workloads());
+    all.extend(net::workloads());
     all
 }
 
