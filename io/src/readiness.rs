@@ -249,7 +249,7 @@ impl ScheduledIo {
     }
 
     /// Whether `direction` is marked ready (for tests).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn is_ready(&self, direction: Direction) -> bool {
         self.state.load(SeqCst) & direction.bit() != 0
     }

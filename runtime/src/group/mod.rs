@@ -679,7 +679,7 @@ mod loom_models {
     use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use loom::thread;
     use std::sync::Arc;
-    use std::task::{Context, Poll, Wake, Waker};
+    use std::task::{Context, Wake, Waker};
 
     struct Count(AtomicUsize);
 
