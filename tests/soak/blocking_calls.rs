@@ -7,7 +7,7 @@
 //! closure, then or later (its effects are never lost, DESIGN §2.13).
 
 use super::progress::{BLOCKING, Stats};
-use super::{BoxError, Rng, Shared, violation};
+use super::{BoxError, Rng, Shared};
 use canopy::{CancelScope, blocking, task_group};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
@@ -50,12 +50,12 @@ pub async fn run(shared: Arc<Shared>, seed: u64) -> Result<(), BoxError> {
                 match scope.run(call).await? {
                     Some(value) if value == i * 2 => {}
                     Some(value) => {
-                        return Err(violation(format!("to_thread gave {value}, not {}", i * 2)));
+                        return Err(shared.violated(format!("to_thread gave {value}, not {}", i * 2)));
                     }
                     None => {
                         Stats::add(&shared.stats.blocking_cancelled, 1);
                         if !abandon && state.swap(FORBIDDEN, SeqCst) == RAN {
-                            return Err(violation(
+                            return Err(shared.violated(
                                 "a to_thread that waits for its closure returned Cancelled after running it",
                             ));
                         }
@@ -66,7 +66,7 @@ pub async fn run(shared: Arc<Shared>, seed: u64) -> Result<(), BoxError> {
                 if !abandon && state.load(SeqCst) == FORBIDDEN {
                     canopy::time::sleep(Duration::from_millis(1)).await?;
                     if late.load(SeqCst) != 0 {
-                        return Err(violation("a cancelled to_thread ran its closure later"));
+                        return Err(shared.violated("a cancelled to_thread ran its closure later"));
                     }
                 }
                 Ok::<(), BoxError>(())

@@ -7,7 +7,7 @@
 //! message is received exactly once.
 
 use super::progress::{CHANNELS, Stats};
-use super::{BoxError, Rng, Shared, violation};
+use super::{BoxError, Rng, Shared};
 use canopy::sync::channel::{self, SendError};
 use canopy::{CancelError, CancelScope, Cancelled, move_on_after, task_group};
 use std::sync::Arc;
@@ -81,7 +81,7 @@ pub async fn run(shared: Arc<Shared>, seed: u64) -> Result<(), BoxError> {
         .take(10)
         .collect();
     if !wrong.is_empty() {
-        return Err(violation(format!(
+        return Err(progress.violated(format!(
             "messages not received exactly once, (message, times): {wrong:?}"
         )));
     }
@@ -109,18 +109,16 @@ async fn send(
         {
             Ok(Some(())) => return Ok(()),
             Ok(None) => {
-                return Err(violation(
-                    "a send's scope caught a cancel but gave nothing back",
-                ));
+                return Err(shared.violated("a send's scope caught a cancel but gave nothing back"));
             }
             Err(Refused(SendError::Cancelled(back, _))) => {
                 if back != message {
-                    return Err(violation(format!("sent {message}, {back} came back")));
+                    return Err(shared.violated(format!("sent {message}, {back} came back")));
                 }
                 Stats::add(&shared.stats.given_back, 1);
             }
             Err(Refused(SendError::Closed(_))) => {
-                return Err(violation("the channel closed while a sender was alive"));
+                return Err(shared.violated("the channel closed while a sender was alive"));
             }
         }
     }

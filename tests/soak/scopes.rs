@@ -12,9 +12,12 @@
 //! (level-triggered); `start` hands back the child's value.
 
 use super::progress::{SCOPES, Stats};
-use super::{BoxError, Rng, Shared, violation};
+use super::{BoxError, Rng, Shared};
 use canopy::time::sleep;
-use canopy::{CancelScope, Cancelled, TaskStatus, checkpoint, task_group, yield_now};
+use canopy::{
+    CancelError, CancelReason, CancelScope, Cancelled, TaskStatus, checkpoint, task_group,
+    yield_now,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,18 +47,21 @@ pub async fn run(shared: Arc<Shared>, seed: u64) -> Result<(), BoxError> {
                     nested(child_shared, Rng::new(seed ^ (i << 40))).await
                 })
                 .await
-                .map_err(|error| violation(format!("start() failed: {error}")))?;
+                .map_err(|error| shared.violated(format!("start() failed: {error}")))?;
             if value != i {
-                return Err(violation(format!("start() gave {value}, not {i}")));
+                return Err(shared.violated(format!("start() gave {value}, not {i}")));
             }
         }
         shared
             .progress
             .stage(SCOPES, "awaiting root tasks' handles");
         for handle in handles {
-            handle
-                .await
-                .map_err(|error| violation(format!("a root task failed: {error}")))??;
+            match handle.await {
+                Ok(done) => done?,
+                // Cut by the round's failure elsewhere: that one is reported.
+                Err(error) if error.as_cancelled().is_some() => return Err(error.into()),
+                Err(error) => return Err(shared.violated(format!("a root task failed: {error}"))),
+            }
         }
         shared.progress.stage(SCOPES, "waiting for its group");
         Ok::<(), BoxError>(())
@@ -123,11 +129,13 @@ async fn nested(shared: Arc<Shared>, mut rng: Rng) -> Result<(), BoxError> {
             Stats::add(&shared.stats.scopes_caught, 1);
             Ok(())
         }
-        Ok(None) => Err(violation(
-            "the outer scope returned Ok(None) but did not report it caught",
-        )),
-        Ok(Some(())) => Err(violation("a wait that only a cancel can end completed")),
-        Err(cancelled) => Err(violation(format!(
+        Ok(None) => {
+            Err(shared.violated("the outer scope returned Ok(None) but did not report it caught"))
+        }
+        Ok(Some(())) => Err(shared.violated("a wait that only a cancel can end completed")),
+        // Cut by the round's failure elsewhere: that one is reported.
+        Err(cancelled) if cancelled.reason() == CancelReason::GroupFailed => Err(cancelled.into()),
+        Err(cancelled) => Err(shared.violated(format!(
             "a cancellation escaped the outermost cancelled scope: {cancelled}"
         ))),
     }

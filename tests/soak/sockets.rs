@@ -8,7 +8,7 @@
 //! (DESIGN §2.13).
 
 use super::progress::{SOCKETS, Stats};
-use super::{BoxError, Rng, Shared, violation};
+use super::{BoxError, Rng, Shared};
 use canopy::net::{TcpListener, TcpStream};
 use canopy::{CancelScope, TaskGroup, TaskStatus, task_group};
 use std::net::{Shutdown, SocketAddr};
@@ -27,7 +27,7 @@ pub async fn run(shared: Arc<Shared>, seed: u64) -> Result<(), BoxError> {
         let addr = tg
             .start(move |status: TaskStatus<SocketAddr>| serve(status, server_stop, server_group))
             .await
-            .map_err(|error| violation(format!("the server did not start: {error}")))?;
+            .map_err(|error| shared.violated(format!("the server did not start: {error}")))?;
         shared.progress.stage(SOCKETS, "clients echoing");
         let each = shared.clone();
         task_group(|clients| async move {
@@ -87,7 +87,7 @@ async fn client(shared: Arc<Shared>, addr: SocketAddr, mut rng: Rng) -> Result<(
     idle.set_deadline(Some(Instant::now() + rng.micros(1_000)));
     let mut probe = [0u8; 16];
     if let Some(n) = idle.run(stream.read(&mut probe)).await? {
-        return Err(violation(format!("read {n} bytes nobody sent")));
+        return Err(shared.violated(format!("read {n} bytes nobody sent")));
     }
     Stats::add(&shared.stats.reads_cancelled, 1);
     let len = 1 + rng.below(MAX_MESSAGE) as usize;
@@ -103,13 +103,13 @@ async fn client(shared: Arc<Shared>, addr: SocketAddr, mut rng: Rng) -> Result<(
         }
         shared.slots.offer(&mut rng, &scope);
         match scope.run(stream.read(&mut buf)).await? {
-            Some(0) => return Err(violation("the echo ended early")),
+            Some(0) => return Err(shared.violated("the echo ended early")),
             Some(n) => echoed.extend_from_slice(&buf[..n]),
             None => Stats::add(&shared.stats.reads_cancelled, 1),
         }
     }
     if echoed != message {
-        return Err(violation(format!(
+        return Err(shared.violated(format!(
             "an echo of {len} bytes came back different: a cancelled read lost or took bytes"
         )));
     }
