@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-const CALLS: u64 = 8;
+const CALLS: u64 = 16;
 
 /// A call's closure: not run yet, ran, or must never run.
 const UNRUN: u8 = 0;

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 const PRODUCERS: usize = 3;
 const CONSUMERS: usize = 3;
-const PER_PRODUCER: usize = 150;
+const PER_PRODUCER: usize = 1_000;
 const CAPACITY: usize = 2;
 
 pub async fn run(shared: Arc<Shared>, seed: u64) -> Result<(), BoxError> {

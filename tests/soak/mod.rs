@@ -184,10 +184,11 @@ pub fn run(config: Config) -> Summary {
                 if let (Some(at), Some(every)) = (next_report, config.report_every) {
                     if Instant::now() >= at {
                         println!(
-                            "soak: {:>5.0?}: round {}, {}",
+                            "soak: {:>5.0?}: round {}, {}; live heap {} KB",
                             started.elapsed(),
                             shared.progress.round(),
-                            shared.stats.counts()
+                            shared.stats.counts(),
+                            (config.live_bytes)() >> 10
                         );
                         next_report = Some(at + every);
                     }

@@ -21,8 +21,8 @@ use canopy::{
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const GROUP_TASKS: u64 = 24;
-const ROOT_TASKS: u64 = 24;
+const GROUP_TASKS: u64 = 96;
+const ROOT_TASKS: u64 = 96;
 const STARTED: u64 = 4;
 
 pub async fn run(shared: Arc<Shared>, seed: u64) -> Result<(), BoxError> {

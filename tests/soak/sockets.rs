@@ -15,7 +15,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-const CLIENTS: u64 = 6;
+const CLIENTS: u64 = 16;
 const MAX_MESSAGE: u64 = 4096;
 
 pub async fn run(shared: Arc<Shared>, seed: u64) -> Result<(), BoxError> {
