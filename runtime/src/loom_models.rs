@@ -14,7 +14,7 @@
 use crate::block_on::state::CallState;
 use crate::scheduler::idle::Idle;
 use crate::scheduler::park::Parker;
-use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst, fence};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 use std::cell::Cell;
@@ -272,6 +272,62 @@ fn loom_the_last_block_on_call_to_stop_moves_the_paused_clock() {
             *jumped.lock().unwrap(),
             "B waits on the clock, and nobody moved it"
         );
+    });
+}
+
+/// One step of `Shared::maybe_auto_advance`'s jump reduced to its
+/// decision, as `TimerDriver::advance_to_next_deadline_while` takes it:
+/// under the lock, if nobody is active, read the next deadline, then look
+/// at the count *again* before moving the clock there.
+fn jump_step(active: &AtomicUsize, deadline: &AtomicU64, clock: &AtomicU64, lock: &Mutex<()>) {
+    let _serial = lock.lock().unwrap();
+    if active.load(SeqCst) != 0 {
+        return;
+    }
+    let next = deadline.load(SeqCst);
+    if next == u64::MAX {
+        return;
+    }
+    fence(SeqCst);
+    // Without this second look, a call that started after the first one
+    // and armed `next` meanwhile is jumped past while it runs.
+    if active.load(SeqCst) == 0 {
+        clock.store(next, SeqCst);
+    }
+}
+
+#[test]
+fn loom_the_clock_does_not_jump_to_a_deadline_armed_by_a_call_just_started() {
+    // A worker making its first park checks whether the clock should jump
+    // while a `block_on` call starts: it counts itself, arms a far timer
+    // (the watchdog) and yields. While it is counted, the clock must not
+    // move (the main future's first `checkpoint()` returned at the
+    // watchdog's deadline).
+    loom::model(|| {
+        let active = Arc::new(AtomicUsize::new(0));
+        let deadline = Arc::new(AtomicU64::new(u64::MAX));
+        let clock = Arc::new(AtomicU64::new(0));
+        let lock = Arc::new(Mutex::new(()));
+        let parks = {
+            let (active, deadline, clock, lock) = (
+                active.clone(),
+                deadline.clone(),
+                clock.clone(),
+                lock.clone(),
+            );
+            thread::spawn(move || jump_step(&active, &deadline, &clock, &lock))
+        };
+        let call = CallState::new();
+        call.notify(&active);
+        call.begin_poll();
+        deadline.store(1000, SeqCst);
+        // The future yields: woken during its poll, it stays counted.
+        call.notify(&active);
+        assert!(!call.try_idle(&active));
+        call.begin_poll();
+        assert_eq!(clock.load(SeqCst), 0, "the clock jumped past a yield");
+        call.leave(&active);
+        parks.join().unwrap();
     });
 }
 

@@ -430,6 +430,19 @@ impl TimerDriver {
     /// On a paused clock, jumps to the next deadline and fires what is due
     /// there. Returns `false` if nothing is armed (or the clock runs).
     pub fn advance_to_next_deadline(&self) -> bool {
+        self.advance_to_next_deadline_while(|| true)
+    }
+
+    /// [`advance_to_next_deadline`](Self::advance_to_next_deadline), but
+    /// each step first asks `idle` whether the clock may still move, *after*
+    /// reading the tick it would move to; `false` if it may not. So a
+    /// deadline armed by a thread that became active after the caller last
+    /// looked (a `block_on` call just starting, a task just woken: both
+    /// counted active before they arm anything, in `SeqCst`) is seen as
+    /// armed by an active thread, and the clock does not jump to it; and a
+    /// step that fires nothing (a cascade point, or timers another thread
+    /// fired first) does not carry the clock on past a wake it did not see.
+    pub fn advance_to_next_deadline_while(&self, idle: impl Fn() -> bool) -> bool {
         // Nothing armed: the hints may still point at emptied slots, and
         // following them would move a paused clock for no timer at all.
         if !self.clock.is_paused() || self.armed() == 0 {
@@ -442,6 +455,12 @@ impl TimerDriver {
         loop {
             let next = self.next_tick();
             if next == NEVER {
+                return false;
+            }
+            // Orders the reads of `next` before `idle`'s reads (the counter
+            // of whoever armed a timer was raised before its `next` store).
+            fence(SeqCst);
+            if !idle() {
                 return false;
             }
             self.clock.advance_to_tick(next);

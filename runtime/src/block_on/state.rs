@@ -32,8 +32,12 @@
 //! Whoever stops counting as active (a call going idle or returning, like a
 //! worker that parks) then checks whether the clock should jump, under one
 //! lock (`Shared::maybe_auto_advance`): of several that stop at once, the
-//! last check sees them all stopped. The loom models in `loom_models.rs`
-//! check both rules.
+//! last check sees them all stopped. A wake or a new call counts itself
+//! *before* it can arm a timer, so the jump looks at the counts again after
+//! reading each deadline it would move to, and does not move if anyone is
+//! counted by then: otherwise a call that started (or was woken) just after
+//! the first look could see the clock jump to the timer it had just armed.
+//! The loom models in `loom_models.rs` check these rules.
 
 use crate::loom::atomic::{AtomicU8, AtomicUsize, Ordering::SeqCst};
 

@@ -192,7 +192,7 @@ fn look(
     if stuck == shared.remotes.len() {
         // Nobody else can fire the timers or look at the sockets.
         let _context = crate::context::enter_detached(shared);
-        shared.timers.process();
+        shared.process_timers();
         shared.reactor.poll_now();
     }
     if shared.idle.num_unparked() == 0 {

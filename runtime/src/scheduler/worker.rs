@@ -145,7 +145,7 @@ impl WorkerLocal {
             // A busy runtime never parks, so timers are fired here too (the
             // same cadence tokio polls its drivers at). Wake-ups land in this
             // worker's queue.
-            self.shared.timers.process();
+            self.shared.process_timers();
             // Likewise I/O (no system call while no socket is registered).
             self.shared.reactor.poll_now();
             if let Some(task) = self.pop_global() {
@@ -326,7 +326,7 @@ impl WorkerLocal {
                 if !shared.is_closed() {
                     // Fire due timers, also when claimed meanwhile (the sleep
                     // may have timed out too).
-                    shared.timers.process();
+                    shared.process_timers();
                 }
                 shared.stop_being_driver();
             } else {

@@ -203,6 +203,27 @@ impl Shared {
     ///
     /// Whatever stops counting as active calls this: a worker that parks, a
     /// `block_on` thread that goes idle or returns.
+    ///
+    /// Two races this closes (both found as rare clock jumps by the property
+    /// tests, `tests/model_props.rs`):
+    ///
+    /// - **Check, then act.** Idleness is checked once, but the jump reads
+    ///   the timers later: a thread that became active in between (a
+    ///   `block_on` call starting while the workers make their first parks,
+    ///   a task spawned from outside) may have armed a timer by then, and
+    ///   the clock jumped to it (the main future's first `checkpoint()`
+    ///   returning at the watchdog's deadline). So every step of the jump
+    ///   checks again, after reading the tick it moves to
+    ///   (`TimerDriver::advance_to_next_deadline_while`): whoever arms a
+    ///   timer is counted active before it arms it.
+    /// - **Firing beside the jump.** The jump steps on while a step fires
+    ///   nothing. Others fire due timers too (a busy worker, the driver,
+    ///   woken by every earlier deadline armed, and the monitor): one of
+    ///   them could take the entries the jump had just reached, and the jump,
+    ///   seeing nothing fire, moved on to the next deadline before their
+    ///   wake-ups were counted (a sleep ending 10 s late). On a paused clock
+    ///   they fire under this lock too (`process_timers`), so their wake-ups
+    ///   are counted before the next check.
     pub(crate) fn maybe_auto_advance(&self) {
         if !self.timers.is_paused() {
             return;
@@ -211,13 +232,29 @@ impl Shared {
         let _context = crate::context::enter_detached(self);
         // Keep jumping while the timers that fire wake nothing in this runtime
         // (a waker of some other kind): everyone here is still idle.
-        while self.block_on_active.load(SeqCst) == 0
-            && (self.closed.load(SeqCst)
-                || (self.idle.num_unparked() == 0 && self.injector.is_empty()))
-        {
-            if !self.timers.advance_to_next_deadline() {
+        let idle = || {
+            self.block_on_active.load(SeqCst) == 0
+                && (self.closed.load(SeqCst)
+                    || (self.idle.num_unparked() == 0 && self.injector.is_empty()))
+        };
+        // Looked at again before every step of a jump: see the docs above.
+        while idle() {
+            if !self.timers.advance_to_next_deadline_while(idle) {
                 break;
             }
+        }
+    }
+
+    /// Fires the timers due by now, from a thread other than the one moving
+    /// a paused clock (a busy worker's periodic check, the driver after its
+    /// sleep, the monitor). On a paused clock this takes the auto-advance
+    /// lock: see `maybe_auto_advance`.
+    pub(crate) fn process_timers(&self) {
+        if self.timers.is_paused() {
+            let _serial = self.auto_advance.lock().unwrap_or_else(|e| e.into_inner());
+            self.timers.process();
+        } else {
+            self.timers.process();
         }
     }
 }

@@ -34,6 +34,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::{Duration, Instant};
 
+/// How often a close waiting for its workers wakes them again (see
+/// `wait_for_workers`).
+const WAKE_AGAIN_EVERY: Duration = Duration::from_millis(50);
+
 impl Shared {
     pub(super) fn drain_injector(&self) {
         loop {
@@ -137,23 +141,30 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         while *running > allowed {
-            match deadline {
-                None => {
-                    running = self
-                        .worker_exited
-                        .wait(running)
-                        .unwrap_or_else(|e| e.into_inner());
-                }
+            let left = match deadline {
+                None => WAKE_AGAIN_EVERY,
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left == Duration::ZERO {
                         return false;
                     }
-                    running = self
-                        .worker_exited
-                        .wait_timeout(running, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
+                    left.min(WAKE_AGAIN_EVERY)
+                }
+            };
+            let (now_running, waited) = self
+                .worker_exited
+                .wait_timeout(running, left)
+                .unwrap_or_else(|e| e.into_inner());
+            running = now_running;
+            if waited.timed_out() && *running > allowed {
+                // A backstop, not the protocol: step 1's wake-ups reach every
+                // parked worker and the driver, but should one be lost (a
+                // poller notification coalesced with another, say), waking
+                // them again keeps a close from waiting for ever. A worker
+                // busy in a long poll is not hurried by this.
+                self.reactor.wake();
+                for remote in self.remotes.iter() {
+                    remote.parker.unpark();
                 }
             }
         }
