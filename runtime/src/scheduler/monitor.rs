@@ -193,7 +193,7 @@ fn look(
         // Nobody else can fire the timers or look at the sockets.
         let _context = crate::context::enter_detached(shared);
         shared.process_timers();
-        shared.reactor.poll_now();
+        shared.poll_io_if_no_driver();
     }
     if shared.idle.num_unparked() == 0 {
         IDLE_PERIOD

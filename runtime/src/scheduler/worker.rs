@@ -147,7 +147,7 @@ impl WorkerLocal {
             // worker's queue.
             self.shared.process_timers();
             // Likewise I/O (no system call while no socket is registered).
-            self.shared.reactor.poll_now();
+            self.shared.poll_io_if_no_driver();
             if let Some(task) = self.pop_global() {
                 return Some(task);
             }

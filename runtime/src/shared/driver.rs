@@ -19,6 +19,16 @@
 //! or the leaving driver sees its bit and wakes it. So while any worker is
 //! parked, one of them soon drives, and I/O and timers fire even while the
 //! busy workers are stuck in long polls (DESIGN §4).
+//!
+//! A notification is "kept for a wait that has not begun" only if nobody
+//! else waits on the poller first: `polling` clears its notified flag after
+//! *any* wait, a busy worker's non-blocking `poll_now` included, which could
+//! so swallow the driver's wake-up (and, at a close, leave the driver asleep
+//! with no timers to wake it). So busy workers poll the reactor only while
+//! no worker drives (`poll_io_if_no_driver`): a driver receives the events
+//! itself. What narrow window remains (a worker taking the role just after
+//! a busy worker looked) is covered by the driver's loop re-checking its
+//! token and the close's periodic re-wake (`shutdown.rs`).
 
 use super::Shared;
 use std::sync::atomic::Ordering::SeqCst;
@@ -34,6 +44,15 @@ impl Shared {
 
     pub(crate) fn stop_being_driver(&self) {
         self.driver.store(0, SeqCst);
+    }
+
+    /// For busy workers (and the monitor): delivers the I/O events ready now,
+    /// unless a worker is driving, which receives them itself (module docs:
+    /// a poll here could swallow its wake-up).
+    pub(crate) fn poll_io_if_no_driver(&self) {
+        if self.driver.load(SeqCst) == 0 {
+            self.reactor.poll_now();
+        }
     }
 
     /// Worker `index` left the driver role to run tasks: wake another
