@@ -11,6 +11,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 pub trait Kit: 'static {
+    // Named in the criterion bench; canopy-bench, which includes this file
+    // too, names the runtime instead.
+    #[allow(dead_code)]
     const NAME: &'static str;
     type Tx<T: Send + 'static>: Clone + Send + Sync + 'static;
     type MpmcRx<T: Send + 'static>: Clone + Send + Sync + 'static;

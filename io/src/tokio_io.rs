@@ -22,10 +22,9 @@ macro_rules! impl_tokio_io {
                 buf: &mut tokio::io::ReadBuf<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
                 let this = self.get_mut();
-                // SAFETY: `poll_read_uninit` only writes into the unfilled
-                // part (never de-initialises it); exactly the `n` bytes
-                // `recv` wrote at its front are then marked initialised and
-                // filled.
+                // SAFETY: `poll_read_uninit` only writes into the unfilled part
+                // (never de-initialises it); the `n` bytes `recv` wrote at its
+                // front are then marked initialised and filled.
                 unsafe {
                     let n = std::task::ready!(crate::stream::poll_read_uninit(
                         &this.io,

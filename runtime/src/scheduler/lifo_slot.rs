@@ -32,6 +32,7 @@ impl SlotItem for Task {
         Task::into_raw(self)
     }
 
+    // SAFETY (for callers): `raw` came from `into_raw` and is theirs.
     unsafe fn from_raw(raw: NonNull<()>) -> Self {
         // SAFETY: as the caller promises.
         unsafe { Task::from_raw(raw) }
@@ -109,6 +110,7 @@ mod loom_models {
             NonNull::from(Box::leak(self.0)).cast()
         }
 
+        // SAFETY (for callers): `raw` came from `into_raw` and is theirs.
         unsafe fn from_raw(raw: NonNull<()>) -> Self {
             // SAFETY: from `into_raw`, owned by the caller.
             Item(unsafe { Box::from_raw(raw.cast::<u32>().as_ptr()) })
