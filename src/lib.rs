@@ -161,8 +161,8 @@ pub use canopy_runtime::{
 
 pub use canopy_scope::{
     CancelError, CancelReason, CancelScope, CancelShieldedCheckpoint, Cancellable, Cancelled,
-    Checkpoint, CheckpointIfCancelled, FailAt, Run, RunOrFail, ScopeId, TimedOut,
-    cancel_shielded_checkpoint, cancellable, checkpoint, checkpoint_if_cancelled,
+    Checkpoint, CheckpointIfCancelled, EffectiveDeadline, FailAt, Run, RunOrFail, ScopeId,
+    TimedOut, cancel_shielded_checkpoint, cancellable, checkpoint, checkpoint_if_cancelled,
     current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at,
 };
 

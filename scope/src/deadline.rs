@@ -1,87 +1,11 @@
-//! `current_effective_deadline` (DESIGN §2.6) and deadline propagation across
-//! services as a gRPC-style `grpc-timeout` header value.
+//! Deadline propagation across services as a gRPC-style `grpc-timeout`
+//! header value: what is left of [`current_effective_deadline`] goes out with
+//! a request, and an incoming one opens a scope.
 
-use crate::driver::{self, NO_DEADLINE};
-use crate::frame::Frame;
-use crate::node::{Node, SHIELD};
+use crate::effective_deadline::current_effective_deadline;
 use crate::scope::CancelScope;
-use crate::task_context;
 use std::fmt;
-use std::time::{Duration, Instant};
-
-/// The earliest deadline among the scopes enclosing the code being polled,
-/// up to and including the nearest shielded one; `None` when there is none
-/// (or outside any scope). Inside an effectively cancelled scope it is a
-/// point in the past (Trio reports `-inf`).
-///
-/// ```
-/// use canopy_scope::{Cancelled, current_effective_deadline, move_on_after};
-/// use std::time::Duration;
-///
-/// let rt = canopy_runtime::Runtime::builder().workers(1).start_paused(true).build().unwrap();
-/// rt.block_on(async {
-///     let start = canopy_timer::now();
-///     move_on_after(Duration::from_secs(5), async {
-///         move_on_after(Duration::from_secs(60), async {
-///             assert_eq!(current_effective_deadline(), Some(start + Duration::from_secs(5)));
-///             Ok::<_, Cancelled>(())
-///         })
-///         .await
-///     })
-///     .await
-///     .unwrap();
-/// });
-/// ```
-pub fn current_effective_deadline() -> Option<Instant> {
-    task_context::refresh_if_changed();
-    let frame = task_context::current_frame();
-    // SAFETY: a non-null frame belongs to the poll running on this thread.
-    let Some(frame) = (unsafe { frame.as_ref() }) else {
-        // In no scope: past if the runtime is shutting down, else none.
-        return (!task_context::cancelled_root().is_null()).then(driver::past);
-    };
-    if !frame.origin.get().is_null() {
-        return Some(driver::past());
-    }
-    let mut earliest = NO_DEADLINE;
-    let mut frame: &Frame = frame;
-    loop {
-        // SAFETY: frames and slots live for the poll (see `frame.rs`).
-        let slot = unsafe { &*frame.slot };
-        let node = slot.node.get();
-        let (deadline, state) = match node {
-            Some(node) => (node.deadline_bits(), node.state()),
-            None => (slot.deadline.get(), 0),
-        };
-        earliest = earliest.min(deadline);
-        if state & SHIELD != 0 {
-            return driver::decode(earliest);
-        }
-        // SAFETY: as above.
-        match unsafe { frame.parent.as_ref() } {
-            Some(parent) => frame = parent,
-            None => {
-                // The top of this task: go on through the node chain (a task
-                // spawned into a group hangs under the group's scope).
-                let above = node.and_then(|n| n.above(n.state()));
-                return driver::decode(earliest.min(chain_deadline(above)));
-            }
-        }
-    }
-}
-
-fn chain_deadline(mut node: Option<&Node>) -> u64 {
-    let mut earliest = NO_DEADLINE;
-    while let Some(n) = node {
-        earliest = earliest.min(n.deadline_bits());
-        let state = n.state();
-        if state & SHIELD != 0 {
-            break;
-        }
-        node = n.above(state);
-    }
-    earliest
-}
+use std::time::Duration;
 
 /// The most digits a `grpc-timeout` value may have.
 const MAX_DIGITS: u64 = 99_999_999;
@@ -151,12 +75,25 @@ pub fn parse_grpc_timeout(value: &str) -> Result<Duration, InvalidTimeout> {
 
 /// The `grpc-timeout` value to send with an outgoing request so the callee
 /// stops when we would: the time left until [`current_effective_deadline`],
-/// or `None` when there is no deadline.
+/// `"0n"` ("no time left") when the caller is already cancelled, or `None`
+/// when there is no deadline.
+///
+/// ```
+/// use canopy_scope::{CancelScope, Cancelled, grpc_timeout_header};
+///
+/// let rt = canopy_runtime::Runtime::builder().workers(1).build().unwrap();
+/// rt.block_on(async {
+///     assert_eq!(grpc_timeout_header(), None);
+///     let scope = CancelScope::new();
+///     scope.cancel();
+///     let header = scope.run(async { Ok::<_, Cancelled>(grpc_timeout_header()) });
+///     assert_eq!(header.await.unwrap().flatten().as_deref(), Some("0n"));
+/// });
+/// ```
 pub fn grpc_timeout_header() -> Option<String> {
-    let deadline = current_effective_deadline()?;
-    Some(encode_grpc_timeout(
-        deadline.saturating_duration_since(driver::now()),
-    ))
+    current_effective_deadline()
+        .remaining()
+        .map(encode_grpc_timeout)
 }
 
 impl CancelScope {

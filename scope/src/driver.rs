@@ -129,8 +129,8 @@ pub(crate) fn decode(bits: u64) -> Option<Instant> {
     (bits != NO_DEADLINE).then(|| base() + std::time::Duration::from_nanos(bits))
 }
 
-/// An instant no deadline can precede: what a cancelled scope reports as
-/// its effective deadline (Trio reports `-inf`).
+/// An instant no deadline can precede: the instant of a cancelled scope's
+/// effective deadline (`EffectiveDeadline::instant`; Trio reports `-inf`).
 pub(crate) fn past() -> Instant {
     base()
 }

@@ -48,8 +48,10 @@
 //!   relative deadlines do the same at `__enter__`).
 //! - Code that is not a canopy primitive is not a checkpoint; a foreign
 //!   future becomes one with [`cancellable`], which drops it on cancellation.
-//! - A cancelled scope's effective deadline is "a point in the past", not
-//!   `-inf` (an `Instant` has no `-inf`).
+//! - A cancelled scope's effective deadline is
+//!   [`EffectiveDeadline::Cancelled`], not `-inf` (an `Instant` has no
+//!   `-inf`), so "cancelled" and "a deadline at `t`" are told apart without
+//!   reading the clock.
 //! - A checkpoint that finds its scope cancelled returns at once, as in
 //!   Trio, but spends the task's checkpoint budget: once per budget (128) it
 //!   first yields to the scheduler. A loop whose checkpoints keep failing
@@ -97,6 +99,7 @@ mod checkpoint;
 mod deadline;
 mod deadline_slot;
 mod driver;
+mod effective_deadline;
 mod frame;
 mod host_waker;
 mod leaves;
@@ -119,10 +122,8 @@ pub use checkpoint::{
     CancelShieldedCheckpoint, Checkpoint, CheckpointIfCancelled, cancel_shielded_checkpoint,
     check_cancelled, checkpoint, checkpoint_if_cancelled, poll_cancelled,
 };
-pub use deadline::{
-    InvalidTimeout, current_effective_deadline, encode_grpc_timeout, grpc_timeout_header,
-    parse_grpc_timeout,
-};
+pub use deadline::{InvalidTimeout, encode_grpc_timeout, grpc_timeout_header, parse_grpc_timeout};
+pub use effective_deadline::{EffectiveDeadline, current_effective_deadline};
 pub use scope::{CancelScope, Run, RunOrFail};
 pub use task_context::poll_budget;
 pub use timeout::{FailAt, fail_after, fail_at, move_on_after, move_on_at};

@@ -671,6 +671,18 @@ pub(crate) fn visible_cancellation(waker: Option<&Waker>) -> *const Node {
     .unwrap_or(ptr::null())
 }
 
+/// Cancels the poll's scopes whose deadline has passed without their timer
+/// firing, and recomputes the frames if any was (a clock read now, rather
+/// than at the next `CLOCK_EVERY`th check).
+pub(crate) fn cancel_passed_deadlines() {
+    with_current(|state| {
+        // SAFETY: as in `enclosing`.
+        if let Some(innermost) = unsafe { state.frame.get().as_ref() } {
+            state.read_the_clock(innermost);
+        }
+    });
+}
+
 /// Recomputes the frames if something changed since they were computed.
 pub(crate) fn refresh_if_changed() {
     with_current(|state| {

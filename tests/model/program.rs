@@ -124,7 +124,7 @@ pub enum Outcome {
 pub enum Obs {
     Check(Result<(), (Sid, Reason)>),
     /// `current_effective_deadline()`: `None`, `Some(Ok(secs))` for an
-    /// instant to come, `Some(Err(()))` for one already past.
+    /// instant to come, `Some(Err(()))` for `Cancelled`.
     Deadline(Option<Result<u64, ()>>),
     Unordered(Vec<Result<(), (Sid, Reason)>>),
     Exit {

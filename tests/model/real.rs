@@ -4,8 +4,8 @@
 use super::program::*;
 use canopy::time::{Instant, now, sleep};
 use canopy::{
-    CancelError, CancelReason, CancelScope, Cancelled, Failure, Runtime, ScopeId, StartError,
-    TaskGroup, TaskStatus, task_group,
+    CancelError, CancelReason, CancelScope, Cancelled, EffectiveDeadline, Failure, Runtime,
+    ScopeId, StartError, TaskGroup, TaskStatus, task_group,
 };
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::HashMap;
@@ -180,15 +180,14 @@ async fn run_op(ctx: &Arc<Ctx>, op: Op, group: &Option<TaskGroup<PErr>>) -> Resu
             checked(ctx, id, r, prop)
         }
         Op::Deadline { id } => {
-            let d = canopy::current_effective_deadline().and_then(|d| {
-                if d <= now() {
-                    Some(Err(()))
-                } else if d >= ctx.at(WATCHDOG) {
-                    None // only the harness's watchdog
-                } else {
+            let d = match canopy::current_effective_deadline() {
+                EffectiveDeadline::None => None,
+                EffectiveDeadline::Cancelled => Some(Err(())),
+                EffectiveDeadline::At(d) if d >= ctx.at(WATCHDOG) => None, // the harness's
+                EffectiveDeadline::At(d) => {
                     Some(Ok((d - ctx.start + Duration::from_millis(500)).as_secs()))
                 }
-            });
+            };
             ctx.record(id, Obs::Deadline(d));
             Ok(())
         }

@@ -43,7 +43,7 @@ impl M {
     }
 
     /// §2.6: the earliest deadline among the enclosing scopes up to (and
-    /// including) the nearest shield; in the past when cancelled.
+    /// including) the nearest shield; `Err` (`Cancelled`) when cancelled.
     fn effective_deadline(&self, task: usize) -> Option<Result<u64, ()>> {
         let current = self.0.borrow().tasks[task].current;
         if self.catcher(current).is_some() {
