@@ -107,7 +107,7 @@ async fn fail_fast_canopy() -> Duration {
         }
         tg.spawn(async move {
             while count.load(SeqCst) < CHILDREN {
-                canopy::yield_now().await?;
+                canopy::task::yield_now().await?;
             }
             *mark.lock().unwrap() = Some(Instant::now());
             Err::<(), BoxError>("one child failed".into())

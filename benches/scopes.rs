@@ -24,7 +24,7 @@
 mod contenders;
 
 use canopy::time::sleep;
-use canopy::{CancelScope, Cancelled, checkpoint_if_cancelled, move_on_after, task_group};
+use canopy::{CancelScope, Cancelled, move_on_after, scope::checkpoint_if_cancelled, task_group};
 use contenders::workers;
 use criterion::{Criterion, criterion_group};
 use std::future::{Future, poll_fn};
@@ -65,7 +65,7 @@ macro_rules! nest {
 
 async fn yield_loop() -> Result<(), Cancelled> {
     for _ in 0..NUM_YIELD {
-        canopy::yield_now().await?;
+        canopy::task::yield_now().await?;
     }
     Ok(())
 }
@@ -179,7 +179,7 @@ async fn storm_canopy() -> Duration {
     let (watch, mark) = (blocked.clone(), started.clone());
     let canceller = canopy::spawn(async move {
         while watch.load(SeqCst) < STORM {
-            canopy::yield_now().await.unwrap();
+            canopy::task::yield_now().await.unwrap();
         }
         *mark.lock().unwrap() = Some(Instant::now());
         remote.cancel();
@@ -327,7 +327,7 @@ async fn reschedule_canopy() -> Duration {
         Ok::<(), Cancelled>(())
     }));
     while waiting.load(SeqCst) < LIVE_SCOPES {
-        canopy::yield_now().await.unwrap();
+        canopy::task::yield_now().await.unwrap();
     }
     let base = canopy::time::now() + HOUR;
     let start = Instant::now();

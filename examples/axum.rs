@@ -50,7 +50,7 @@ fn app() -> Router {
 async fn serve(
     listener: TcpListener,
     app: Router,
-    tg: canopy::TaskGroup<BoxError>,
+    tg: canopy::task::TaskGroup<BoxError>,
 ) -> Result<(), BoxError> {
     loop {
         let (stream, _) = listener.accept().await?;

@@ -53,7 +53,7 @@ async fn serve(stream: TcpStream, idle: Duration) -> io::Result<()> {
 /// out of file descriptors is reported and waited out, not fatal.
 async fn accept_loop(
     listener: TcpListener,
-    tg: canopy::TaskGroup<io::Error>,
+    tg: canopy::task::TaskGroup<io::Error>,
     live: Arc<AtomicUsize>,
     idle: Duration,
 ) -> io::Result<()> {

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-fn main() -> Result<(), canopy::BuildError> {
+fn main() -> Result<(), canopy::runtime::BuildError> {
     let rt = canopy::Runtime::builder().build()?;
     let started = Instant::now();
     let total = rt.block_on(async {

@@ -10,7 +10,7 @@
 //! workers and how long each flush takes.
 
 use canopy::time::{interval, sleep};
-use canopy::{CancelReason, CancelScope, Cancelled, task_group};
+use canopy::{CancelScope, Cancelled, scope::CancelReason, task_group};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;

@@ -14,7 +14,7 @@
 //! carrying a `grpc-timeout` header (`250m`, `5S`) runs in a scope with that
 //! deadline (`CancelScope::from_grpc_timeout`), which nests inside the
 //! per-request one, so whichever is earlier wins; outgoing calls would pass
-//! on what is left with `canopy::deadline::grpc_timeout_header()`.
+//! on what is left with `canopy::scope::deadline::grpc_timeout_header()`.
 //!
 //! On the first SIGINT or SIGTERM it stops accepting, asks every connection
 //! to shut down gracefully (requests in flight are answered, then the
@@ -152,7 +152,7 @@ async fn serve(stream: TcpStream, draining: Arc<Event>, timeout: Duration) -> Re
 /// Accepts until cancelled, each connection a child of `connections`.
 async fn accept_loop(
     listener: TcpListener,
-    connections: canopy::TaskGroup<BoxError>,
+    connections: canopy::task::TaskGroup<BoxError>,
     live: Arc<AtomicUsize>,
     draining: Arc<Event>,
     timeout: Duration,

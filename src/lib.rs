@@ -8,7 +8,7 @@
 //!     task.await.expect("the task does not panic")
 //! });
 //! assert_eq!(greeting, "hello from a worker");
-//! # Ok::<(), canopy::BuildError>(())
+//! # Ok::<(), canopy::runtime::BuildError>(())
 //! ```
 //!
 //! Cancellation is structured and level-triggered, as in Trio: wrap work in a
@@ -29,22 +29,25 @@
 //!     Ok::<(), Cancelled>(())
 //! }));
 //! assert_eq!(out, Ok(None)); // the timeout's own scope caught it
-//! # Ok::<(), canopy::BuildError>(())
+//! # Ok::<(), canopy::runtime::BuildError>(())
 //! ```
 //!
 //! # Tasks nobody awaits
 //!
-//! [`spawn`] hands back a [`JoinHandle`]; await it to get the task's output,
-//! its panic, or its error. A task you will not await is spawned with
-//! [`spawn_detached`] instead: it returns `()` or a `Result`, and an `Err` is
-//! never dropped unseen (DESIGN §2.10) — it is counted in
-//! [`RuntimeMetrics::unobserved_errors`], reported to
-//! [`Builder::on_unobserved_error`] (or stderr), and under
-//! [`RootFailure::CancelRoot`] it cancels every task and surfaces from
-//! `block_on`:
+//! [`spawn`] hands back a [`JoinHandle`](task::JoinHandle); await it to get
+//! the task's output, its panic, or its error. A task you will not await is
+//! spawned with [`spawn_detached`] instead: it returns `()` or a `Result`,
+//! and an `Err` is never dropped unseen (DESIGN §2.10) — it is counted in
+//! [`RuntimeMetrics::unobserved_errors`](runtime::RuntimeMetrics::unobserved_errors),
+//! reported to [`Builder::on_unobserved_error`](runtime::Builder::on_unobserved_error)
+//! (or stderr), and under
+//! [`RootFailure::CancelRoot`](runtime::RootFailure::CancelRoot) it cancels
+//! every task and surfaces from `block_on`:
 //!
 //! ```
-//! use canopy::{RootFailure, Runtime, spawn_detached, time::sleep};
+//! use canopy::runtime::RootFailure;
+//! use canopy::scope::CancelReason;
+//! use canopy::{Runtime, spawn_detached, time::sleep};
 //! use std::time::Duration;
 //!
 //! let rt = Runtime::builder()
@@ -61,7 +64,7 @@
 //!         });
 //!         // The failure cancels the root group, this future included.
 //!         let cancelled = sleep(Duration::from_secs(3600)).await.unwrap_err();
-//!         assert_eq!(cancelled.reason(), canopy::CancelReason::GroupFailed);
+//!         assert_eq!(cancelled.reason(), CancelReason::GroupFailed);
 //!     })
 //! }));
 //! // ...and block_on then panics with the error's report.
@@ -69,22 +72,30 @@
 //! let message = payload.downcast_ref::<String>().unwrap();
 //! assert!(message.contains("returned an error: the backup target is full"));
 //! assert_eq!(rt.metrics().unobserved_errors, 1);
-//! # Ok::<(), canopy::BuildError>(())
+//! # Ok::<(), canopy::runtime::BuildError>(())
 //! ```
 //!
-//! # What is here today
+//! # Where things are
 //!
-//! The scheduler: [`Runtime`] and its [`Builder`], [`spawn`],
-//! [`spawn_detached`], [`JoinHandle`],
-//! [`Handle`] for other threads, [`yield_now`], and [`RuntimeMetrics`].
-//! Timers in [`time`]. Cancel scopes: [`CancelScope`], [`move_on_after`],
-//! [`fail_after`], [`checkpoint`], [`current_effective_deadline`],
-//! [`cancellable`], deadline propagation in [`deadline`]. Task groups:
-//! [`task_group`], [`TaskGroup::start`]. The root group and graceful
-//! shutdown: [`Runtime::shutdown`], [`run`], [`RootFailure`]; signals:
-//! [`Builder::handle_signals`], [`signal`]; [`main`] and [`test`]. Channels and
-//! sync primitives in [`sync`]; sockets in [`net`]; hyper and axum on canopy
-//! with the `hyper` feature ([`hyper`](crate#features)).
+//! At the root, what a program writes daily: [`Runtime`], [`run`],
+//! [`spawn`], [`spawn_detached`], [`task_group`], [`CancelScope`],
+//! [`Cancelled`], [`checkpoint`], the timeouts ([`move_on_after`],
+//! [`move_on_at`], [`fail_after`], [`fail_at`]), and the [`main`] and
+//! [`test`] attributes. The rest is in a module named for its area, as in
+//! tokio:
+//!
+//! | module | what is in it |
+//! |---|---|
+//! | [`task`] | [`JoinHandle`](task::JoinHandle) and [`JoinError`](task::JoinError), [`TaskGroup`](task::TaskGroup) with `start` and its errors, detached tasks' outputs, [`yield_now`](task::yield_now) |
+//! | [`scope`] | [`CancelReason`](scope::CancelReason), [`CancelError`](scope::CancelError), [`TimedOut`](scope::TimedOut), the other checkpoints, [`cancellable`](scope::cancellable), [`current_effective_deadline`](scope::current_effective_deadline), deadline propagation between services in [`scope::deadline`], the futures scopes return |
+//! | [`runtime`] | [`Builder`](runtime::Builder), [`Handle`](runtime::Handle) for other threads, [`RuntimeMetrics`](runtime::RuntimeMetrics), [`RootFailure`](runtime::RootFailure), [`BuildError`](runtime::BuildError) |
+//! | [`time`] | `sleep`, intervals, the (pausable) clock |
+//! | [`sync`] | channels, `Mutex`, `Semaphore`, `Event`, ... every wait a checkpoint |
+//! | [`net`] | TCP, UDP and Unix sockets |
+//! | [`blocking`] | synchronous work on a thread pool |
+//! | [`signal`] | SIGINT/SIGTERM: graceful shutdown, `ctrl_c` |
+//! | `hyper` | hyper and axum on canopy ([feature `hyper`](crate#features)) |
+//! | [`guide`] | the guide: cancellation in canopy, and coming from tokio |
 //!
 //! # Features
 //!
@@ -104,91 +115,23 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
+pub mod blocking;
 pub mod guide;
-
-/// Time: sleeping, intervals, and the runtime's (possibly paused) clock.
-///
-/// ```
-/// use std::time::Duration;
-/// let rt = canopy::Runtime::builder().workers(2).start_paused(true).build().unwrap();
-/// rt.block_on(async {
-///     let start = canopy::time::now();
-///     canopy::time::sleep(Duration::from_secs(60)).await?;
-///     assert_eq!(canopy::time::now() - start, Duration::from_secs(60));
-///     Ok::<_, canopy::Cancelled>(())
-/// })
-/// .unwrap();
-/// ```
-pub mod time {
-    pub use canopy_timer::{
-        Instant, Interval, MissedTicks, Sleep, SleepForever, advance, interval, interval_at, now,
-        sleep, sleep_forever, sleep_until,
-    };
-}
-
-/// Sockets: TCP, UDP and Unix, every operation a checkpoint (see
-/// `canopy-io`).
-///
-/// ```
-/// use canopy::net::{TcpListener, TcpStream};
-///
-/// let rt = canopy::Runtime::builder().workers(2).build()?;
-/// rt.block_on(async {
-///     let listener = TcpListener::bind("127.0.0.1:0").await?;
-///     let client = TcpStream::connect(listener.local_addr()?).await?;
-///     let (server, _) = listener.accept().await?;
-///     client.write_all(b"hi").await?;
-///     let mut buf = [0; 2];
-///     server.read_exact(&mut buf).await?;
-///     assert_eq!(&buf, b"hi");
-///     Ok::<_, std::io::Error>(())
-/// })?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub mod net {
-    pub use canopy_io::{
-        CancelledMidway, TcpListener, TcpStream, ToSocketAddrs, UdpSocket, UnixDatagram,
-        UnixListener, UnixStream, is_out_of_descriptors, tcp, udp, unix,
-    };
-}
-
-pub use canopy_runtime::{
-    BuildError, Builder, ChildOutput, DetachedOutput, DetachedTaskError, Failure, GroupClosed,
-    GroupError, Handle, JoinError, JoinHandle, OutsideRuntime, RootFailure, Runtime,
-    RuntimeMetrics, StartError, StuckPoll, TaskGroup, TaskStatus, WorkerMetrics, YieldNow, run,
-    spawn, spawn_detached, task_group, yield_now,
-};
-
-pub use canopy_scope::{
-    CancelError, CancelReason, CancelScope, CancelShieldedCheckpoint, Cancellable, Cancelled,
-    Checkpoint, CheckpointIfCancelled, EffectiveDeadline, FailAt, Run, RunOrFail, ScopeId,
-    TimedOut, cancel_shielded_checkpoint, cancellable, checkpoint, checkpoint_if_cancelled,
-    current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at,
-};
-
-/// Channels and sync primitives whose every wait is a checkpoint, with
-/// exact rules for what a cancelled operation did (nothing is lost).
-///
-/// ```
-/// let rt = canopy::Runtime::builder().workers(2).build().unwrap();
-/// rt.block_on(async {
-///     let (tx, rx) = canopy::sync::channel::channel(8);
-///     tx.send(1).await.unwrap();
-///     assert_eq!(rx.recv().await?, Some(1));
-///     Ok::<_, canopy::Cancelled>(())
-/// })
-/// .unwrap();
-/// ```
-pub mod sync {
-    pub use canopy_sync::*;
-}
-
-pub use canopy_runtime::{blocking, signal};
-
 #[cfg(feature = "hyper")]
 pub mod hyper;
+pub mod net;
+pub mod runtime;
+pub mod scope;
+pub mod signal;
+pub mod sync;
+pub mod task;
+pub mod time;
 
 pub use canopy_macros::{main, test};
+pub use canopy_runtime::{Runtime, run, spawn, spawn_detached, task_group};
+pub use canopy_scope::{
+    CancelScope, Cancelled, checkpoint, fail_after, fail_at, move_on_after, move_on_at,
+};
 
 /// What `#[canopy::main]` and `#[canopy::test]` expand to. Not public API.
 #[doc(hidden)]
@@ -219,21 +162,11 @@ pub mod __private {
         let rt = crate::Runtime::builder()
             .workers(workers)
             .start_paused(start_paused)
-            .root_failure(crate::RootFailure::CancelRoot)
+            .root_failure(crate::runtime::RootFailure::CancelRoot)
             .build()
             .unwrap_or_else(|error| panic!("#[canopy::test] could not start a runtime: {error}"));
         rt.block_on(test)
     }
-}
-
-/// Deadline propagation between services: encode what is left of
-/// [`current_effective_deadline`] as a gRPC-style `grpc-timeout` value for an
-/// outgoing request, and open a scope from an incoming one
-/// ([`CancelScope::from_grpc_timeout`]).
-pub mod deadline {
-    pub use canopy_scope::{
-        InvalidTimeout, encode_grpc_timeout, grpc_timeout_header, parse_grpc_timeout,
-    };
 }
 
 /// The README's examples, compiled and run as doc tests so they stay true.

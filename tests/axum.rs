@@ -43,14 +43,17 @@ fn app() -> Router {
 /// A group's error as one `BoxError`, keeping a cancellation it passes on
 /// (so the scope that was cancelled catches it, and no group counts it as a
 /// failure).
-fn flatten(error: canopy::GroupError<BoxError>) -> BoxError {
+fn flatten(error: canopy::task::GroupError<BoxError>) -> BoxError {
     match error.cancelled() {
         Some(&cancelled) if error.failures().is_empty() => cancelled.into(),
         _ => error.to_string().into(),
     }
 }
 
-async fn serve(listener: TcpListener, tg: canopy::TaskGroup<BoxError>) -> Result<(), BoxError> {
+async fn serve(
+    listener: TcpListener,
+    tg: canopy::task::TaskGroup<BoxError>,
+) -> Result<(), BoxError> {
     let app = app();
     loop {
         let (stream, _) = listener.accept().await?;

@@ -6,7 +6,7 @@
 
 mod common;
 
-use canopy::{CancelScope, Cancelled, blocking, checkpoint_if_cancelled, task_group};
+use canopy::{CancelScope, Cancelled, blocking, scope::checkpoint_if_cancelled, task_group};
 use common::real_clock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Barrier, mpsc};

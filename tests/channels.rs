@@ -14,7 +14,7 @@ mod common;
 
 use canopy::sync::channel::{self, Receiver, SendError, Sender, TryRecvError, TrySendError};
 use canopy::sync::{broadcast, oneshot, watch};
-use canopy::{CancelScope, Cancelled, checkpoint, yield_now};
+use canopy::{CancelScope, Cancelled, checkpoint, task::yield_now};
 use common::{Gate, paused, real_clock};
 use futures::StreamExt;
 use futures::future::{Either, select};

@@ -6,8 +6,10 @@ mod common;
 
 use canopy::time::{self, sleep};
 use canopy::{
-    CancelScope, Cancelled, EffectiveDeadline, checkpoint, current_effective_deadline, deadline,
-    move_on_after, task_group,
+    CancelScope, Cancelled, checkpoint, move_on_after,
+    scope::deadline,
+    scope::{EffectiveDeadline, current_effective_deadline},
+    task_group,
 };
 use common::{paused, real_clock};
 use std::time::Duration;

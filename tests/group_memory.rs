@@ -6,7 +6,7 @@
 //! measures the live heap, which other tests running in the same process
 //! would disturb. One test only, for the same reason.
 
-use canopy::{Cancelled, Runtime, task_group, yield_now};
+use canopy::{Cancelled, Runtime, task::yield_now, task_group};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 

@@ -121,7 +121,7 @@ async fn get(
 
 async fn http1_client(
     addr: SocketAddr,
-    tg: &canopy::TaskGroup<BoxError>,
+    tg: &canopy::task::TaskGroup<BoxError>,
 ) -> Result<hyper::client::conn::http1::SendRequest<Empty<Bytes>>, BoxError> {
     let stream = TcpStream::connect(addr).await?;
     let (client, connection) = hyper::client::conn::http1::handshake(stream).await?;

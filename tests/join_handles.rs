@@ -6,7 +6,9 @@
 mod common;
 
 use canopy::{
-    CancelReason, CancelScope, JoinError, JoinHandle, Runtime, checkpoint_if_cancelled, yield_now,
+    CancelScope, Runtime,
+    scope::{CancelReason, checkpoint_if_cancelled},
+    task::{JoinError, JoinHandle, yield_now},
 };
 use common::{Gate, paused};
 use std::future::{Future, poll_fn};

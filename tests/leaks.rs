@@ -19,7 +19,7 @@
 use canopy::net::{TcpListener, TcpStream};
 use canopy::sync::channel;
 use canopy::time::sleep;
-use canopy::{CancelScope, Cancelled, TaskStatus, blocking, move_on_after, task_group};
+use canopy::{CancelScope, Cancelled, blocking, move_on_after, task::TaskStatus, task_group};
 use std::time::{Duration, Instant};
 
 #[path = "common/counting.rs"]

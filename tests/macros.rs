@@ -7,7 +7,7 @@ use std::time::Duration;
 async fn a_test_runs_on_a_fresh_runtime() {
     let task = canopy::spawn(async { 6 * 7 });
     assert_eq!(task.await.unwrap(), 42);
-    let metrics = canopy::Handle::current().metrics();
+    let metrics = canopy::runtime::Handle::current().metrics();
     assert_eq!(metrics.workers.len(), 2);
 }
 
@@ -22,7 +22,10 @@ async fn a_paused_clock_test_sleeps_an_hour_at_once() {
 
 #[canopy::test(workers = 1, start_paused = true)]
 async fn options_combine_and_results_propagate() -> Result<(), canopy::Cancelled> {
-    assert_eq!(canopy::Handle::current().metrics().workers.len(), 1);
+    assert_eq!(
+        canopy::runtime::Handle::current().metrics().workers.len(),
+        1
+    );
     canopy::time::sleep(Duration::from_secs(1)).await?;
     Ok(())
 }

@@ -6,8 +6,10 @@ mod model;
 
 use canopy::time::{now, sleep};
 use canopy::{
-    CancelReason, CancelScope, Cancelled, Runtime, TaskGroup, TaskStatus, checkpoint,
-    checkpoint_if_cancelled, move_on_after, task_group,
+    CancelScope, Cancelled, Runtime, checkpoint, move_on_after,
+    scope::{CancelReason, checkpoint_if_cancelled},
+    task::{TaskGroup, TaskStatus},
+    task_group,
 };
 use model::{Child, Op, Program, ScopeDef};
 use std::time::Duration;
@@ -51,7 +53,7 @@ fn a_started_child_leaves_its_callers_scope_at_started() {
                         })
                         .await
                         .map_err(|e| match e {
-                            canopy::StartError::Cancelled(c) => c,
+                            canopy::task::StartError::Cancelled(c) => c,
                             other => panic!("{other}"),
                         })
                     })

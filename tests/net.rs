@@ -499,7 +499,7 @@ fn every_completed_operation_spends_the_checkpoint_budget() {
                 spawn(async move {
                     while !done.load(SeqCst) {
                         ran.fetch_add(1, SeqCst);
-                        canopy::yield_now().await.unwrap();
+                        canopy::task::yield_now().await.unwrap();
                     }
                 })
             };
@@ -605,7 +605,7 @@ fn io_completes_while_a_worker_is_stuck_in_a_long_poll() {
                 })
             };
             while !stuck_started.load(SeqCst) {
-                canopy::yield_now().await.unwrap();
+                canopy::task::yield_now().await.unwrap();
             }
             let echo = spawn(async move {
                 let mut buf = [0; 8];

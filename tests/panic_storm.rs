@@ -14,7 +14,11 @@
 //!
 //! The seed is printed; `CANOPY_STORM_SEED=<n>` replays one.
 
-use canopy::{JoinHandle, Runtime, spawn, time::sleep, yield_now};
+use canopy::{
+    Runtime, spawn,
+    task::{JoinHandle, yield_now},
+    time::sleep,
+};
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
@@ -292,7 +296,7 @@ async fn yields(n: u32) {
 }
 
 /// Checks a kept handle's outcome against its kind's.
-fn check(kind: Kind, outcome: Result<Out, canopy::JoinError>) {
+fn check(kind: Kind, outcome: Result<Out, canopy::task::JoinError>) {
     let (end, _) = kind.ends();
     match (end, outcome) {
         (End::Completed, Ok(Out::Value(_))) => {}

@@ -5,7 +5,10 @@
 //! `block_on`. `Ok`, `()` and the root's own cancellation report nothing.
 
 use canopy::time::sleep;
-use canopy::{CancelReason, Cancelled, DetachedTaskError, RootFailure, Runtime, spawn_detached};
+use canopy::{
+    Cancelled, Runtime, runtime::RootFailure, scope::CancelReason, spawn_detached,
+    task::DetachedTaskError,
+};
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};

@@ -3,7 +3,7 @@
 
 mod common;
 
-use canopy::{JoinHandle, Runtime};
+use canopy::{Runtime, task::JoinHandle};
 use common::Gate;
 use std::future::Future;
 use std::pin::Pin;
@@ -280,7 +280,7 @@ fn shutdown_drops_every_pending_future_exactly_once() {
                 1 => wait.await,
                 // Busy: keeps re-queueing itself.
                 _ => loop {
-                    canopy::yield_now().await.unwrap();
+                    canopy::task::yield_now().await.unwrap();
                 },
             }
         };
@@ -386,12 +386,12 @@ fn spawn_outside_a_runtime_panics_with_a_clear_message() {
 
 #[test]
 fn handle_try_current_outside_a_runtime_is_an_error() {
-    let err = canopy::Handle::try_current().unwrap_err();
+    let err = canopy::runtime::Handle::try_current().unwrap_err();
     assert!(err.to_string().contains("outside a canopy runtime"));
     let rt = rt(1);
-    assert!(rt.block_on(async { canopy::Handle::try_current().is_ok() }));
+    assert!(rt.block_on(async { canopy::runtime::Handle::try_current().is_ok() }));
     assert!(
-        rt.block_on(rt.spawn(async { canopy::Handle::try_current().is_ok() }))
+        rt.block_on(rt.spawn(async { canopy::runtime::Handle::try_current().is_ok() }))
             .unwrap()
     );
 }
@@ -461,7 +461,7 @@ fn yield_now_lets_other_tasks_run() {
                 canopy::spawn(async move {
                     for step in 0..3 {
                         log.lock().unwrap().push((id, step));
-                        canopy::yield_now().await.unwrap();
+                        canopy::task::yield_now().await.unwrap();
                     }
                 })
             })
@@ -490,7 +490,7 @@ fn ready_awaits_before_sibling_runs(budget: u32) -> Option<usize> {
     rt.block_on(rt.spawn(async {
         let finished: Vec<_> = (0..100).map(|_| canopy::spawn(async {})).collect();
         while !finished.iter().all(JoinHandle::is_finished) {
-            canopy::yield_now().await.unwrap();
+            canopy::task::yield_now().await.unwrap();
         }
         let sibling_ran = Arc::new(AtomicBool::new(false));
         let flag = sibling_ran.clone();
@@ -522,11 +522,11 @@ fn the_checkpoint_budget_forces_a_yield_between_ready_awaits() {
 fn runtime_handle_and_join_handle_are_send_and_sync() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Runtime>();
-    send_sync::<canopy::Handle>();
+    send_sync::<canopy::runtime::Handle>();
     send_sync::<JoinHandle<u32>>();
-    send_sync::<canopy::JoinError>();
-    send_sync::<canopy::BuildError>();
-    send_sync::<canopy::RuntimeMetrics>();
+    send_sync::<canopy::task::JoinError>();
+    send_sync::<canopy::runtime::BuildError>();
+    send_sync::<canopy::runtime::RuntimeMetrics>();
     fn send<T: Send>() {}
     send::<JoinHandle<std::cell::Cell<u32>>>();
 }

@@ -14,8 +14,9 @@ mod common;
 
 use canopy::time::{self, sleep};
 use canopy::{
-    CancelReason, CancelScope, Cancelled, Runtime, TimedOut, cancel_shielded_checkpoint,
-    checkpoint, checkpoint_if_cancelled, fail_after, move_on_after, move_on_at, task_group,
+    CancelScope, Cancelled, Runtime, checkpoint, fail_after, move_on_after, move_on_at,
+    scope::{CancelReason, TimedOut, cancel_shielded_checkpoint, checkpoint_if_cancelled},
+    task_group,
 };
 use common::{Gate, paused, real_clock};
 use futures::StreamExt;
@@ -246,7 +247,7 @@ fn during_shutdown_a_group_inside_a_shielded_scope_runs_its_children_unaffected(
         stopped: Option<Result<(), Cancelled>>,
         polled_in_first_poll: usize,
         children: Vec<ChildSeen>,
-        cleanup: Option<Result<Option<()>, canopy::GroupError<Cancelled>>>,
+        cleanup: Option<Result<Option<()>, canopy::task::GroupError<Cancelled>>>,
     }
     let rt = real_clock();
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -617,7 +618,7 @@ fn a_timeout_reaches_a_join_polled_through_a_combinator_with_its_own_waker() {
         let out = move_on_after(Duration::from_millis(100), async {
             let own: Result<(), Cancelled> = only_when_woken(task).await?;
             own.expect("the task itself was not cancelled");
-            Ok::<(), canopy::JoinError>(())
+            Ok::<(), canopy::task::JoinError>(())
         })
         .await;
         assert_eq!(out.map_err(|e| e.to_string()), Ok(None));
@@ -942,9 +943,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn group_scope_after<F, Fut>(
     body: F,
-) -> (Result<(), canopy::GroupError<BoxError>>, CancelScope)
+) -> (Result<(), canopy::task::GroupError<BoxError>>, CancelScope)
 where
-    F: FnOnce(canopy::TaskGroup<BoxError>) -> Fut,
+    F: FnOnce(canopy::task::TaskGroup<BoxError>) -> Fut,
     Fut: Future<Output = Result<(), BoxError>>,
 {
     let slot = Mutex::new(None);

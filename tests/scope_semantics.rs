@@ -8,9 +8,12 @@ mod common;
 
 use canopy::time::{self, sleep};
 use canopy::{
-    CancelReason, CancelScope, Cancelled, EffectiveDeadline, Runtime, TimedOut,
-    cancel_shielded_checkpoint, cancellable, checkpoint, checkpoint_if_cancelled,
-    current_effective_deadline, fail_after, move_on_after, move_on_at, yield_now,
+    CancelScope, Cancelled, Runtime, checkpoint, fail_after, move_on_after, move_on_at,
+    scope::{
+        CancelReason, EffectiveDeadline, TimedOut, cancel_shielded_checkpoint, cancellable,
+        checkpoint_if_cancelled, current_effective_deadline,
+    },
+    task::yield_now,
 };
 use common::{Gate, paused, real_clock};
 use std::io;

@@ -27,8 +27,10 @@
 
 use canopy::time::{self, sleep};
 use canopy::{
-    CancelReason, CancelScope, Cancelled, Runtime, ScopeId, checkpoint, checkpoint_if_cancelled,
-    move_on_after, task_group, yield_now,
+    CancelScope, Cancelled, Runtime, checkpoint, move_on_after,
+    scope::{CancelReason, ScopeId, checkpoint_if_cancelled},
+    task::yield_now,
+    task_group,
 };
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -1742,13 +1744,13 @@ fn a_starting_child_is_cancelled_even_when_its_caller_leaves_before_the_walk_rea
                     .ok();
                 Ok::<(), Cancelled>(())
             }));
-            let tg: canopy::TaskGroup<Cancelled> = group_rx.recv().unwrap();
+            let tg: canopy::task::TaskGroup<Cancelled> = group_rx.recv().unwrap();
             let caller = CancelScope::new();
             let canceller = caller.clone();
             let (waiting_tx, waiting_rx) = mpsc::channel();
             let (saw_tx, saw_rx) = mpsc::channel();
             let out = rt.block_on(caller.run(async move {
-                let start = tg.start(move |status: canopy::TaskStatus<()>| async move {
+                let start = tg.start(move |status: canopy::task::TaskStatus<()>| async move {
                     waiting_tx.send(()).unwrap();
                     let waited = sleep(Duration::from_secs(3600)).await;
                     saw_tx.send(waited.is_err()).unwrap();
@@ -1761,7 +1763,7 @@ fn a_starting_child_is_cancelled_even_when_its_caller_leaves_before_the_walk_rea
                     canceller.cancel();
                 });
                 start.await?;
-                Ok::<(), canopy::StartError<Cancelled>>(())
+                Ok::<(), canopy::task::StartError<Cancelled>>(())
             }));
             if !matches!(out, Ok(None)) {
                 report.push(format!("round {round}: the caller returned {out:?}"));

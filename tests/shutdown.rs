@@ -4,7 +4,7 @@
 //! cleanup within the grace period, and the rest are dropped.
 
 use canopy::time::sleep;
-use canopy::{CancelReason, CancelScope, Cancelled, Runtime, task_group};
+use canopy::{CancelScope, Cancelled, Runtime, scope::CancelReason, task_group};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
@@ -157,9 +157,9 @@ fn run_shuts_down_gracefully_when_main_returns() {
             flag.store(true, SeqCst);
         }));
         // Wait (off the runtime's threads) until the task is waiting.
-        canopy::cancellable(async move {
+        canopy::scope::cancellable(async move {
             while rx.try_recv().is_err() {
-                canopy::yield_now().await.unwrap();
+                canopy::task::yield_now().await.unwrap();
             }
         })
         .await
@@ -179,7 +179,7 @@ fn run_shuts_down_gracefully_when_main_returns() {
 fn under_cancel_root_an_unobserved_panic_cancels_everything_and_surfaces_from_block_on() {
     let rt = Runtime::builder()
         .workers(2)
-        .root_failure(canopy::RootFailure::CancelRoot)
+        .root_failure(canopy::runtime::RootFailure::CancelRoot)
         .on_unobserved_panic(|_| {}) // keep the test output quiet
         .build()
         .unwrap();
@@ -219,7 +219,7 @@ fn under_cancel_root_an_unobserved_panic_cancels_everything_and_surfaces_from_bl
 fn a_held_handle_always_gets_its_tasks_panic_even_under_cancel_root() {
     let rt = Runtime::builder()
         .workers(2)
-        .root_failure(canopy::RootFailure::CancelRoot)
+        .root_failure(canopy::runtime::RootFailure::CancelRoot)
         .build()
         .unwrap();
     rt.block_on(async {
@@ -256,7 +256,7 @@ fn a_scope_change_during_shutdown_does_not_hide_the_root_cancellation() {
         // the refresh of this poll's frames must keep the root cancelled.
         let out = canopy::move_on_after(HOUR, async {
             CancelScope::new().cancel();
-            canopy::checkpoint_if_cancelled().await
+            canopy::scope::checkpoint_if_cancelled().await
         })
         .await;
         tx.send(out).unwrap();

@@ -8,7 +8,7 @@
 //! whole process.
 
 use canopy::signal::{ctrl_c, registered_waiters, signals};
-use canopy::{Runtime, yield_now};
+use canopy::{Runtime, task::yield_now};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 

@@ -12,7 +12,7 @@
 //! output it checks.
 #![cfg(unix)]
 
-use canopy::{CancelReason, Runtime, checkpoint};
+use canopy::{Runtime, checkpoint, scope::CancelReason};
 use signal_hook::consts::SIGINT;
 use std::process::{Command, Output};
 use std::sync::Mutex;

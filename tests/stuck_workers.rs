@@ -169,7 +169,7 @@ fn short_polls_are_never_reported() {
             .map(|_| {
                 canopy::spawn(async {
                     for _ in 0..10 {
-                        canopy::yield_now().await.unwrap();
+                        canopy::task::yield_now().await.unwrap();
                     }
                 })
             })

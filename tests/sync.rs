@@ -14,7 +14,7 @@ use canopy::sync::{
     Barrier, CapacityLimiter, Condition, Event, LimiterError, Mutex, MutexGuard, Notify,
     OwnedSemaphorePermit, RwLock, Semaphore,
 };
-use canopy::{CancelScope, Cancelled, checkpoint, yield_now};
+use canopy::{CancelScope, Cancelled, checkpoint, task::yield_now};
 use common::{Gate, paused, real_clock};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;

@@ -8,7 +8,7 @@
 //! test runs its body in a child process — this test binary re-run for that
 //! one test — and checks the child's exit status and output.
 
-use canopy::{Runtime, spawn, yield_now};
+use canopy::{Runtime, spawn, task::yield_now};
 use std::future::Future;
 use std::pin::Pin;
 use std::process::Command;

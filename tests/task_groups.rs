@@ -6,7 +6,8 @@ mod common;
 
 use canopy::time::sleep;
 use canopy::{
-    CancelReason, CancelScope, Cancelled, Failure, Runtime, checkpoint, move_on_after, task_group,
+    CancelScope, Cancelled, Runtime, checkpoint, move_on_after, scope::CancelReason, task::Failure,
+    task_group,
 };
 use common::{Gate, paused};
 use std::collections::HashSet;
@@ -58,7 +59,7 @@ fn ten_thousand_children_are_all_joined() {
         for _ in 0..10_000 {
             let count = count.clone();
             tg.spawn(async move {
-                canopy::yield_now().await?;
+                canopy::task::yield_now().await?;
                 count.fetch_add(1, SeqCst);
                 Ok::<(), Cancelled>(())
             });
@@ -316,11 +317,13 @@ fn start_returns_the_value_the_child_passes_to_started() {
     paused().block_on(async {
         task_group(|tg| async move {
             let value = tg
-                .start(|status: canopy::TaskStatus<&'static str>| async move {
-                    sleep(SEC).await?; // getting ready
-                    status.started("listening");
-                    sleep(SEC).await // then serving
-                })
+                .start(
+                    |status: canopy::task::TaskStatus<&'static str>| async move {
+                        sleep(SEC).await?; // getting ready
+                        status.started("listening");
+                        sleep(SEC).await // then serving
+                    },
+                )
                 .await
                 .unwrap();
             assert_eq!(value, "listening");
@@ -336,7 +339,7 @@ fn a_child_failing_before_started_fails_start_not_the_group() {
     paused().block_on(async {
         task_group(|tg| async move {
             let error = tg
-                .start(|_status: canopy::TaskStatus<()>| async move {
+                .start(|_status: canopy::task::TaskStatus<()>| async move {
                     sleep(SEC).await?;
                     Err::<(), BoxError>("could not bind".into())
                 })
@@ -344,7 +347,7 @@ fn a_child_failing_before_started_fails_start_not_the_group() {
                 .unwrap_err();
             assert!(error.to_string().contains("could not bind"), "{error}");
             let error = tg
-                .start(|_status: canopy::TaskStatus<()>| async move {
+                .start(|_status: canopy::task::TaskStatus<()>| async move {
                     if true {
                         panic!("exploded while starting");
                     }
@@ -368,11 +371,14 @@ fn a_child_returning_without_started_is_an_error_and_failures_after_it_are_the_g
     paused().block_on(async {
         let error = task_group(|tg| async move {
             let error = tg
-                .start(|_status: canopy::TaskStatus<()>| async { Ok::<(), BoxError>(()) })
+                .start(|_status: canopy::task::TaskStatus<()>| async { Ok::<(), BoxError>(()) })
                 .await
                 .unwrap_err();
-            assert!(matches!(error, canopy::StartError::NotStarted), "{error}");
-            tg.start(|status: canopy::TaskStatus<()>| async move {
+            assert!(
+                matches!(error, canopy::task::StartError::NotStarted),
+                "{error}"
+            );
+            tg.start(|status: canopy::task::TaskStatus<()>| async move {
                 status.started(());
                 sleep(SEC).await?;
                 Err::<(), BoxError>("failed after starting".into())
@@ -394,10 +400,12 @@ fn a_child_returning_without_started_is_an_error_and_failures_after_it_are_the_g
 fn a_start_future_dropped_unpolled_leaves_the_childs_failure_to_the_group() {
     paused().block_on(async {
         let error = task_group(|tg| async move {
-            drop(tg.start(|_status: canopy::TaskStatus<()>| async move {
-                sleep(SEC).await?;
-                Err::<(), BoxError>("failed before started".into())
-            }));
+            drop(
+                tg.start(|_status: canopy::task::TaskStatus<()>| async move {
+                    sleep(SEC).await?;
+                    Err::<(), BoxError>("failed before started".into())
+                }),
+            );
             Ok::<(), BoxError>(())
         })
         .await
@@ -421,7 +429,7 @@ fn a_start_caller_cancelled_as_the_child_fails_loses_nothing() {
         let started = caller
             .run(async move {
                 let started = tg
-                    .start(move |_status: canopy::TaskStatus<()>| async move {
+                    .start(move |_status: canopy::task::TaskStatus<()>| async move {
                         remote.cancel();
                         Err::<(), BoxError>("child failed".into())
                     })
@@ -443,9 +451,9 @@ fn a_start_caller_cancelled_as_the_child_fails_loses_nothing() {
 /// Opens a group in a task of its own (so `start()` can be called from
 /// outside it, as Trio's `await nursery.start(fn)` from a parent) and hands
 /// back its handle; the group's body waits until `release` is sent.
-type GroupTask = canopy::JoinHandle<Result<(), canopy::GroupError<Cancelled>>>;
+type GroupTask = canopy::task::JoinHandle<Result<(), canopy::task::GroupError<Cancelled>>>;
 
-fn open_group_elsewhere(rt: &Runtime) -> (canopy::TaskGroup<Cancelled>, Gate, GroupTask) {
+fn open_group_elsewhere(rt: &Runtime) -> (canopy::task::TaskGroup<Cancelled>, Gate, GroupTask) {
     let (handle_tx, handle_rx) = std::sync::mpsc::channel();
     let release = Gate::default();
     let passed = release.passed();
@@ -467,7 +475,7 @@ fn a_starting_child_runs_under_its_callers_scope_until_it_has_started() {
     let child_saw = Arc::new(Mutex::new(None));
     let saw = child_saw.clone();
     let out = rt.block_on(caller.run(async {
-        let start = tg.start(move |status: canopy::TaskStatus<()>| async move {
+        let start = tg.start(move |status: canopy::task::TaskStatus<()>| async move {
             // Not ready before its caller gives up.
             let waited = sleep(HOUR).await;
             *saw.lock().unwrap() = Some(waited);
@@ -480,7 +488,7 @@ fn a_starting_child_runs_under_its_callers_scope_until_it_has_started() {
             canceller.cancel(); // from another OS thread
         });
         start.await?;
-        Ok::<(), canopy::StartError<Cancelled>>(())
+        Ok::<(), canopy::task::StartError<Cancelled>>(())
     }));
     // The caller's scope caught its own cancellation (the start() error
     // carried it)...
@@ -519,7 +527,7 @@ fn the_groups_cancellation_reaches_a_started_child_only_after_it_started() {
     let after_started = Arc::new(Mutex::new(None));
     let after = after_started.clone();
     let start = async {
-        tg.start(move |status: canopy::TaskStatus<u32>| async move {
+        tg.start(move |status: canopy::task::TaskStatus<u32>| async move {
             // The target group is cancelled, but the child is not in it yet.
             sleep(SEC).await?;
             checkpoint().await?;
@@ -557,7 +565,7 @@ fn try_start_on_a_closed_group_is_an_error_value() {
         .unwrap();
         let tg = kept.unwrap();
         assert!(tg.is_closed());
-        let refused = tg.try_start(|status: canopy::TaskStatus<()>| async move {
+        let refused = tg.try_start(|status: canopy::task::TaskStatus<()>| async move {
             status.started(());
         });
         let error = refused
@@ -598,12 +606,12 @@ fn dropping_a_group_with_many_blocked_children_takes_linear_time() {
             })
             .await;
             while started.load(SeqCst) < children {
-                canopy::yield_now().await.unwrap();
+                canopy::task::yield_now().await.unwrap();
             }
             let begin = Instant::now();
             drop(group);
             while done.load(SeqCst) < children {
-                canopy::yield_now().await.unwrap();
+                canopy::task::yield_now().await.unwrap();
             }
             begin.elapsed()
         });
@@ -632,7 +640,7 @@ fn a_group_cancel_reaches_a_scope_its_child_linked_before_it_started() {
     let out = rt.block_on(task_group(|tg| async move {
         CancelScope::new()
             .run(async {
-                tg.start(|status: canopy::TaskStatus<()>| async move {
+                tg.start(|status: canopy::task::TaskStatus<()>| async move {
                     let mut children = futures::stream::FuturesUnordered::new();
                     children.push(CancelScope::new().run(sleep(HOUR)));
                     // Polled once: the scope links, under the starting root.
@@ -664,8 +672,8 @@ fn a_child_whose_start_was_dropped_joins_the_group() {
     let out = rt.block_on(task_group(|tg| async move {
         CancelScope::new()
             .run(async {
-                canopy::yield_now().await?; // linked: the child hangs below
-                let starting = tg.start(|status: canopy::TaskStatus<()>| async move {
+                canopy::task::yield_now().await?; // linked: the child hangs below
+                let starting = tg.start(|status: canopy::task::TaskStatus<()>| async move {
                     sleep(HOUR).await?;
                     status.started(());
                     Ok::<(), Cancelled>(())

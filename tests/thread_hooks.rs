@@ -7,7 +7,7 @@
 //! worker no task ever ran; with two, the paused clock never jumped, since
 //! the dead worker was never counted idle.
 
-use canopy::{Runtime, RuntimeMetrics};
+use canopy::{Runtime, runtime::RuntimeMetrics};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 

@@ -182,7 +182,7 @@ fn advance_wakes_sleepers_in_deadline_order_whatever_shard_they_are_armed_in() {
         for secs in [1, 8] {
             armed.push(logged_sleep(start, secs, &log).await);
         }
-        assert_eq!(canopy::Handle::current().metrics().armed_timers, 5);
+        assert_eq!(canopy::runtime::Handle::current().metrics().armed_timers, 5);
         time::advance(Duration::from_secs(10));
         assert_eq!(*log.lock().unwrap(), [1, 2, 3, 8, 9]);
         for Armed(sleep) in armed {
@@ -218,11 +218,17 @@ fn dropping_a_pending_sleep_disarms_its_timer() {
             let polled = futures_lite::future::poll_once(sleep.as_mut()).await;
             assert!(polled.is_none());
         }
-        assert_eq!(canopy::Handle::current().metrics().armed_timers, 100);
+        assert_eq!(
+            canopy::runtime::Handle::current().metrics().armed_timers,
+            100
+        );
         sleeps.truncate(30);
-        assert_eq!(canopy::Handle::current().metrics().armed_timers, 30);
+        assert_eq!(
+            canopy::runtime::Handle::current().metrics().armed_timers,
+            30
+        );
         drop(sleeps);
-        assert_eq!(canopy::Handle::current().metrics().armed_timers, 0);
+        assert_eq!(canopy::runtime::Handle::current().metrics().armed_timers, 0);
     });
 }
 
@@ -232,7 +238,7 @@ fn a_sleep_that_completes_at_first_poll_arms_nothing() {
     rt.block_on(async {
         time::sleep(Duration::ZERO).await.unwrap();
         time::sleep_until(time::now()).await.unwrap();
-        assert_eq!(canopy::Handle::current().metrics().armed_timers, 0);
+        assert_eq!(canopy::runtime::Handle::current().metrics().armed_timers, 0);
     });
 }
 
@@ -270,7 +276,7 @@ fn huge_durations_do_not_overflow() {
         )
         .await;
         assert_eq!(winner, "short");
-        assert_eq!(canopy::Handle::current().metrics().armed_timers, 0);
+        assert_eq!(canopy::runtime::Handle::current().metrics().armed_timers, 0);
     });
 }
 
@@ -385,7 +391,7 @@ fn timers_fire_on_a_runtime_saturated_with_self_waking_tasks() {
         let stop = stop.clone();
         drop(rt.spawn(async move {
             while !stop.load(SeqCst) {
-                canopy::yield_now().await.unwrap();
+                canopy::task::yield_now().await.unwrap();
             }
         }));
     }
@@ -426,7 +432,7 @@ fn sleep_forever_ends_only_when_its_scope_is_cancelled() {
             cancelled += usize::from(result.is_err());
         }
         assert_eq!(cancelled, 4);
-        Err::<(), _>(canopy::checkpoint_if_cancelled().await.unwrap_err())
+        Err::<(), _>(canopy::scope::checkpoint_if_cancelled().await.unwrap_err())
     }));
     thread.join().unwrap();
     assert_eq!(out, Ok(None));
@@ -438,7 +444,7 @@ fn sleep_forever_ends_only_when_its_scope_is_cancelled() {
     drop(rt.spawn(async move {
         started_tx.send(()).unwrap();
         let stop = time::sleep_forever().await.unwrap_err();
-        assert_eq!(stop.reason(), canopy::CancelReason::Shutdown);
+        assert_eq!(stop.reason(), canopy::scope::CancelReason::Shutdown);
         flag.store(true, SeqCst);
     }));
     started_rx.recv().unwrap();

@@ -5,7 +5,7 @@
 //! watchdog that fails the test instead.
 
 use canopy::time;
-use canopy::{CancelScope, Handle, Runtime};
+use canopy::{CancelScope, Runtime, runtime::Handle};
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -73,7 +73,10 @@ fn armed_with_a_panicking_waker(deadline: Instant) -> Armed {
 }
 
 /// Counts the payloads the runtime reports as unobserved panics.
-fn counting_reports(builder: canopy::Builder, seen: &Arc<AtomicUsize>) -> canopy::Builder {
+fn counting_reports(
+    builder: canopy::runtime::Builder,
+    seen: &Arc<AtomicUsize>,
+) -> canopy::runtime::Builder {
     let seen = seen.clone();
     builder.on_unobserved_panic(move |payload| {
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"a waker that panics"));
@@ -97,7 +100,7 @@ fn a_panicking_waker_fired_by_advance_strands_no_other_sleeper() {
                 .map(|_| canopy::spawn(time::sleep_until(start + Duration::from_secs(2))))
                 .collect();
             while Handle::current().metrics().armed_timers < 21 {
-                canopy::yield_now().await.unwrap();
+                canopy::task::yield_now().await.unwrap();
             }
             // Fires all 21 here, on this thread: the panic is the waker's,
             // not this caller's, and does not reach it.
@@ -225,7 +228,7 @@ fn a_block_on_sleeping_on_a_paused_clock_while_the_runtime_is_dropped_wakes() {
     // A busy task keeps the clock from jumping until the drop drops it.
     drop(rt.spawn(async {
         loop {
-            canopy::yield_now().await.unwrap();
+            canopy::task::yield_now().await.unwrap();
         }
     }));
     let handle = rt.handle().clone();
@@ -262,7 +265,7 @@ fn cleanup_in_block_on(
             let stopped = time::sleep(Duration::from_secs(3_600)).await;
             assert_eq!(
                 stopped.unwrap_err().reason(),
-                canopy::CancelReason::Shutdown
+                canopy::scope::CancelReason::Shutdown
             );
             let started = Instant::now();
             CancelScope::new()

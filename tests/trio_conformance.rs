@@ -14,9 +14,13 @@ mod common;
 use canopy::sync::{CapacityLimiter, Condition, Event, Mutex, Semaphore};
 use canopy::time::{now, sleep, sleep_until};
 use canopy::{
-    CancelReason, CancelScope, Cancelled, EffectiveDeadline, Failure, StartError, TaskStatus,
-    TimedOut, cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled,
-    current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at, task_group,
+    CancelScope, Cancelled, checkpoint, fail_after, fail_at, move_on_after, move_on_at,
+    scope::{
+        CancelReason, EffectiveDeadline, TimedOut, cancel_shielded_checkpoint,
+        checkpoint_if_cancelled, current_effective_deadline,
+    },
+    task::{Failure, StartError, TaskStatus},
+    task_group,
 };
 use common::paused;
 use std::io;
@@ -541,7 +545,9 @@ fn cancelling_the_caller_while_it_starts_a_child() {
                     .await
                     // Either `StartError::Cancelled` (the caller saw it
                     // first) or the child's own `Cancelled` (it ended first).
-                    .map_err(|e| *canopy::CancelError::as_cancelled(&e).expect("a cancellation"))
+                    .map_err(|e| {
+                        *canopy::scope::CancelError::as_cancelled(&e).expect("a cancellation")
+                    })
                 })
                 .await;
             assert_eq!(out, Ok(None), "the caller's scope caught it");
@@ -572,7 +578,7 @@ fn start_moves_sleeping_children_into_a_cancelled_group() {
                     // A task holding a group open, handing its handle out.
                     let target = outer
                         .start(
-                            |status: TaskStatus<canopy::TaskGroup<Cancelled>>| async move {
+                            |status: TaskStatus<canopy::task::TaskGroup<Cancelled>>| async move {
                                 task_group(|tg| async move {
                                     status.started(tg.clone());
                                     sleep(3600 * 3600 * SEC).await

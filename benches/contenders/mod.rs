@@ -76,19 +76,19 @@ pub struct Canopy(canopy::Runtime);
 
 impl Contender for Canopy {
     const NAME: &'static str = "canopy";
-    type Spawner = canopy::Handle;
-    type Join<T: Send + 'static> = Unwrap<canopy::JoinHandle<T>>;
+    type Spawner = canopy::runtime::Handle;
+    type Join<T: Send + 'static> = Unwrap<canopy::task::JoinHandle<T>>;
 
     fn start(workers: usize) -> Self {
         Canopy(canopy_runtime(workers))
     }
-    fn spawner(&self) -> canopy::Handle {
+    fn spawner(&self) -> canopy::runtime::Handle {
         self.0.handle().clone()
     }
     fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.0.block_on(future)
     }
-    fn spawn<F>(spawner: &canopy::Handle, future: F) -> Self::Join<F::Output>
+    fn spawn<F>(spawner: &canopy::runtime::Handle, future: F) -> Self::Join<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -96,7 +96,7 @@ impl Contender for Canopy {
         Unwrap(spawner.spawn(future))
     }
     fn yield_now() -> impl Future<Output = ()> + Send {
-        Unwrap(canopy::yield_now())
+        Unwrap(canopy::task::yield_now())
     }
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send + 'static {
         Unwrap(canopy::time::sleep(duration))

@@ -1,8 +1,8 @@
 //! canopy's cancel scopes: Trio-style structured, level-triggered
 //! cancellation for Rust futures, on a lock-free scope tree.
 //!
-//! Applications use this through the `canopy` facade, which re-exports it at
-//! its root. It knows no executor and no timer: it reaches tasks through
+//! Applications use this through the `canopy` facade, which re-exports it
+//! as `canopy::scope` (the daily names also at its root). It knows no executor and no timer: it reaches tasks through
 //! `std::task::Waker` and deadlines through the [`DeadlineDriver`](rt::DeadlineDriver) hook the
 //! runtime installs.
 //!

@@ -1,7 +1,10 @@
 //! `hyper::rt::Executor`: hyper's background tasks as children of a task
 //! group.
 
-use crate::{CancelError, ChildOutput, TaskGroup};
+use crate::{
+    scope::CancelError,
+    task::{ChildOutput, TaskGroup},
+};
 use std::fmt;
 use std::future::Future;
 

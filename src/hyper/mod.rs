@@ -96,7 +96,7 @@ where
     match result {
         Ok(value) => Ok(value),
         Err(error) => {
-            crate::checkpoint_if_cancelled().await?;
+            crate::scope::checkpoint_if_cancelled().await?;
             Err(error.into())
         }
     }

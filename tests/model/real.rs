@@ -4,8 +4,10 @@
 use super::program::*;
 use canopy::time::{Instant, now, sleep};
 use canopy::{
-    CancelError, CancelReason, CancelScope, Cancelled, EffectiveDeadline, Failure, Runtime,
-    ScopeId, StartError, TaskGroup, TaskStatus, task_group,
+    CancelScope, Cancelled, Runtime,
+    scope::{CancelError, CancelReason, EffectiveDeadline, ScopeId},
+    task::{Failure, StartError, TaskGroup, TaskStatus},
+    task_group,
 };
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::HashMap;
@@ -30,8 +32,8 @@ impl CancelError for PErr {
     }
 }
 
-impl From<canopy::TimedOut> for PErr {
-    fn from(_: canopy::TimedOut) -> Self {
+impl From<canopy::scope::TimedOut> for PErr {
+    fn from(_: canopy::scope::TimedOut) -> Self {
         PErr::Failed(Fail::TimedOut)
     }
 }
@@ -176,11 +178,11 @@ async fn run_op(ctx: &Arc<Ctx>, op: Op, group: &Option<TaskGroup<PErr>>) -> Resu
             checked(ctx, id, r, prop)
         }
         Op::CheckIfCancelled { id, prop } => {
-            let r = canopy::checkpoint_if_cancelled().await;
+            let r = canopy::scope::checkpoint_if_cancelled().await;
             checked(ctx, id, r, prop)
         }
         Op::Deadline { id } => {
-            let d = match canopy::current_effective_deadline() {
+            let d = match canopy::scope::current_effective_deadline() {
                 EffectiveDeadline::None => None,
                 EffectiveDeadline::Cancelled => Some(Err(())),
                 EffectiveDeadline::At(d) if d >= ctx.at(WATCHDOG) => None, // the harness's

@@ -9,7 +9,7 @@
 use super::progress::{CHANNELS, Stats};
 use super::{BoxError, Rng, Shared};
 use canopy::sync::channel::{self, SendError};
-use canopy::{CancelError, CancelScope, Cancelled, move_on_after, task_group};
+use canopy::{CancelScope, Cancelled, move_on_after, scope::CancelError, task_group};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use std::time::Instant;

@@ -15,8 +15,10 @@ use super::progress::{SCOPES, Stats};
 use super::{BoxError, Rng, Shared};
 use canopy::time::sleep;
 use canopy::{
-    CancelError, CancelReason, CancelScope, Cancelled, TaskStatus, checkpoint, task_group,
-    yield_now,
+    CancelScope, Cancelled, checkpoint,
+    scope::{CancelError, CancelReason},
+    task::{TaskStatus, yield_now},
+    task_group,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};

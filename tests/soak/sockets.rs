@@ -10,7 +10,11 @@
 use super::progress::{SOCKETS, Stats};
 use super::{BoxError, Rng, Shared};
 use canopy::net::{TcpListener, TcpStream};
-use canopy::{CancelScope, TaskGroup, TaskStatus, task_group};
+use canopy::{
+    CancelScope,
+    task::{TaskGroup, TaskStatus},
+    task_group,
+};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;

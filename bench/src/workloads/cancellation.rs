@@ -71,7 +71,7 @@ fn cancel_storm_canopy(rt: &Canopy, size: Size) -> Duration {
         let (watch, mark) = (blocked.clone(), started.clone());
         let canceller = canopy::spawn(async move {
             while watch.load(SeqCst) < n {
-                canopy::yield_now().await.unwrap();
+                canopy::task::yield_now().await.unwrap();
             }
             *mark.lock().unwrap() = Some(Instant::now());
             remote.cancel();

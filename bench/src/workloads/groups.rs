@@ -90,7 +90,7 @@ fn fail_fast_canopy(rt: &Canopy, size: Size) -> Duration {
             }
             tg.spawn(async move {
                 while count.load(SeqCst) < n {
-                    canopy::yield_now().await?;
+                    canopy::task::yield_now().await?;
                 }
                 *mark.lock().unwrap() = Some(Instant::now());
                 Err::<(), BoxError>("one child failed".into())
