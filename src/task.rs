@@ -10,8 +10,9 @@
 //!
 //! ```
 //! use canopy::task::{self, JoinError};
+//! use std::time::Duration;
 //!
-//! let rt = canopy::Runtime::builder().workers(2).build()?;
+//! let rt = canopy::Runtime::builder().workers(2).start_paused(true).build()?;
 //! rt.block_on(async {
 //!     let answer = task::spawn(async { 6 * 7 });
 //!     assert_eq!(answer.await.unwrap(), 42);
@@ -20,12 +21,13 @@
 //!     let error: JoinError = boom.await.unwrap_err();
 //!     assert_eq!(error.panic_message(), Some("boom"));
 //!
-//!     let sizes = canopy::task_group(|tg| async move {
-//!         tg.spawn(async { task::yield_now().await });
+//!     canopy::task_group(|tg| async move {
+//!         tg.spawn(canopy::time::sleep(Duration::from_secs(1)));
 //!         assert_eq!(tg.live_children(), 1);
-//!         Ok::<_, canopy::Cancelled>(())
-//!     });
-//!     sizes.await.unwrap();
+//!         task::yield_now().await
+//!     })
+//!     .await
+//!     .unwrap(); // the group waited for its child
 //! });
 //! # Ok::<(), canopy::runtime::BuildError>(())
 //! ```
