@@ -69,7 +69,9 @@ impl EffectiveDeadline {
 /// with the answer.
 ///
 /// ```
-/// use canopy_scope::{CancelScope, Cancelled, EffectiveDeadline, current_effective_deadline, move_on_after};
+/// use canopy_scope::{
+///     CancelScope, Cancelled, EffectiveDeadline, current_effective_deadline, move_on_after,
+/// };
 /// use std::time::Duration;
 ///
 /// let rt = canopy_runtime::Runtime::builder().workers(1).start_paused(true).build().unwrap();
