@@ -19,10 +19,11 @@
 
 mod blocked;
 mod cancellation;
+mod deadlines;
 mod groups;
-mod net;
+pub mod net;
 mod scheduler;
-mod sync;
+pub mod sync;
 mod timers;
 
 use crate::runtimes::{AsyncExecutor, Canopy, Runtime, Tokio};
@@ -37,6 +38,11 @@ pub struct Size {
 }
 
 impl Size {
+    /// The full size (what the criterion benches run).
+    pub const FULL: Size = Size { divisor: 1 };
+    /// A tenth of it (`--quick`).
+    pub const QUICK: Size = Size { divisor: 10 };
+
     /// `full`, scaled down for a quick run (never below 1).
     pub fn n(self, full: usize) -> usize {
         (full / self.divisor).max(1)
@@ -124,6 +130,7 @@ pub fn all() -> Vec<Workload> {
     all.extend(scheduler::workloads());
     all.extend(timers::workloads());
     all.extend(cancellation::workloads());
+    all.extend(deadlines::workloads());
     all.extend(groups::workloads());
     all.extend(blocked::workloads());
     all.extend(sync::workloads());
@@ -133,11 +140,12 @@ pub fn all() -> Vec<Workload> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    // Paths, not imports: the criterion benches compile this module too,
+    // where `cargo check --benches` sees it without its tests.
 
     #[test]
     fn names_are_unique() {
-        let all = all();
+        let all = super::all();
         let mut names: Vec<_> = all.iter().map(|w| w.name).collect();
         names.sort_unstable();
         names.dedup();
@@ -146,8 +154,7 @@ mod tests {
 
     #[test]
     fn quick_sizes_never_reach_zero() {
-        let quick = Size { divisor: 10 };
-        assert_eq!(quick.n(5), 1);
-        assert_eq!(quick.n(10_000), 1_000);
+        assert_eq!(super::Size::QUICK.n(5), 1);
+        assert_eq!(super::Size::QUICK.n(10_000), 1_000);
     }
 }

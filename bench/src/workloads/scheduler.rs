@@ -84,7 +84,7 @@ fn stall() {
 fn spawn_many_remote_busy<R: Runtime>(rt: &R, size: Size) -> Duration {
     let busy = Arc::new(AtomicBool::new(true));
     let spawner = rt.spawner();
-    let workers = crate::runner::workers();
+    let workers = crate::runtimes::workers();
     let spinners: Vec<_> = (0..2 * workers)
         .map(|_| {
             let busy = busy.clone();

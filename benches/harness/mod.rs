@@ -1,0 +1,58 @@
+//! What every criterion bench shares: canopy-bench's workloads, run under
+//! criterion. Each bench compiles the harness's runtimes, kits and
+//! workloads (`bench/src`) at its root by `#[path]` (see any bench's first
+//! lines), so a workload's body exists once and both measure the same code,
+//! with the same counts (criterion runs the full size). One criterion group
+//! per workload, named as in the harness, one function per runtime; all get
+//! the same worker count, 2 by default, `CANOPY_BENCH_WORKERS=n` to change.
+
+use crate::runtimes::{AsyncExecutor, Canopy, Runtime, Tokio, set_workers};
+use crate::workloads::{Body, Entry, Size, all};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion};
+
+/// The worker count of every runtime: `CANOPY_BENCH_WORKERS`, or 2.
+pub fn workers() -> usize {
+    let n = std::env::var("CANOPY_BENCH_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    set_workers(n);
+    n
+}
+
+/// The harness's workloads of `area`, each a criterion group of its name,
+/// on every runtime that runs it.
+pub fn bench_area(c: &mut Criterion, area: &str) {
+    let workers = workers();
+    for workload in all().into_iter().filter(|w| w.area == area) {
+        let mut group = c.benchmark_group(workload.name);
+        bench_entry::<Canopy>(&mut group, workers, workload.canopy);
+        bench_entry::<Tokio>(&mut group, workers, workload.tokio);
+        bench_entry::<AsyncExecutor>(&mut group, workers, workload.async_executor);
+        group.finish();
+    }
+}
+
+fn bench_entry<R: Runtime>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    workers: usize,
+    entry: Entry<R>,
+) {
+    if let Entry::Run(body) = entry {
+        bench_body(group, R::NAME, &R::start(workers), body);
+    }
+}
+
+/// `body` at full size as the function `name` of `group`, each iteration
+/// timed by the body itself (some time only the part they are about).
+pub fn bench_body<R: Runtime>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    rt: &R,
+    body: Body<R>,
+) {
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| body(rt, Size::FULL)).sum())
+    });
+}
