@@ -3,21 +3,11 @@
 //! `Vec` of async-executor tasks. The bodies are in
 //! `bench/src/workloads/groups.rs`. `cargo bench --bench groups`.
 
-// The harness's runtimes, kits and workloads (see harness/mod.rs).
+// The harness's runtimes, kits and workloads at this crate's root, where
+// their `crate::` paths look for them.
+#[allow(unused_imports)]
+use harness::{kits, runtimes, workloads};
 mod harness;
-#[allow(dead_code)]
-#[path = "../bench/src/kits.rs"]
-mod kits;
-#[allow(dead_code)]
-#[path = "../bench/src/runtimes.rs"]
-mod runtimes;
-#[allow(dead_code)]
-#[path = "../bench/src/workloads/mod.rs"]
-mod workloads;
-
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 

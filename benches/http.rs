@@ -20,23 +20,13 @@
 //! then `wrk -t1 -c50 -d10s --latency http://127.0.0.1:8080/` or
 //! `h2load -n100000 -c50 http://127.0.0.1:8080/`.
 
-// The harness's runtimes, kits and workloads (see harness/mod.rs).
+// The harness's runtimes, kits and workloads at this crate's root, where
+// their `crate::` paths look for them.
+#[allow(unused_imports)]
+use harness::{kits, runtimes, workloads};
 // Only its worker count: this bench is not criterion's.
 #[allow(dead_code)]
 mod harness;
-#[allow(dead_code)]
-#[path = "../bench/src/kits.rs"]
-mod kits;
-#[allow(dead_code)]
-#[path = "../bench/src/runtimes.rs"]
-mod runtimes;
-#[allow(dead_code)]
-#[path = "../bench/src/workloads/mod.rs"]
-mod workloads;
-
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use runtimes::{AsyncExecutor, Canopy, Runtime, Tokio};
 use std::time::{Duration, Instant};
 use workloads::net::http::{bind, load, serve};

@@ -7,23 +7,13 @@
 //! `request_reply`, `semaphore_contended`, `mutex_contended`) are in
 //! `bench/src/workloads/sync.rs`. `cargo bench --bench sync`.
 
-// The harness's runtimes, kits and workloads (see harness/mod.rs).
+// The harness's runtimes, kits and workloads at this crate's root, where
+// their `crate::` paths look for them.
+#[allow(unused_imports)]
+use harness::{kits, runtimes, workloads};
 // Its worker count and `bench_body`: the kit pairs are this bench's own.
 #[allow(dead_code)]
 mod harness;
-#[allow(dead_code)]
-#[path = "../bench/src/kits.rs"]
-mod kits;
-#[allow(dead_code)]
-#[path = "../bench/src/runtimes.rs"]
-mod runtimes;
-#[allow(dead_code)]
-#[path = "../bench/src/workloads/mod.rs"]
-mod workloads;
-
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use kits::{CanopyKit, Kit, SmolKit, TokioKit};
 use runtimes::{AsyncExecutor, Canopy, Runtime, Tokio};

@@ -7,21 +7,11 @@
 //! late 1,000 sleeps of 10 ms end on an idle runtime.
 //! `cargo bench --bench timers`.
 
-// The harness's runtimes, kits and workloads (see harness/mod.rs).
+// The harness's runtimes, kits and workloads at this crate's root, where
+// their `crate::` paths look for them.
+#[allow(unused_imports)]
+use harness::{kits, runtimes, workloads};
 mod harness;
-#[allow(dead_code)]
-#[path = "../bench/src/kits.rs"]
-mod kits;
-#[allow(dead_code)]
-#[path = "../bench/src/runtimes.rs"]
-mod runtimes;
-#[allow(dead_code)]
-#[path = "../bench/src/workloads/mod.rs"]
-mod workloads;
-
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use criterion::{Criterion, criterion_group};
 use runtimes::{AsyncExecutor, Canopy, Runtime, Tokio};
 use std::time::{Duration, Instant};

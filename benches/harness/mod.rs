@@ -1,10 +1,26 @@
 //! What every criterion bench shares: canopy-bench's workloads, run under
-//! criterion. Each bench compiles the harness's runtimes, kits and
-//! workloads (`bench/src`) at its root by `#[path]` (see any bench's first
-//! lines), so a workload's body exists once and both measure the same code,
-//! with the same counts (criterion runs the full size). One criterion group
+//! criterion. This module compiles the harness's runtimes, kits and
+//! workloads (`bench/src`) by `#[path]`, and each bench imports them at its
+//! root (where their `crate::` paths look), so a workload's body exists once
+//! and both measure the same code, with the same counts (criterion runs the
+//! full size). One criterion group
 //! per workload, named as in the harness, one function per runtime; all get
 //! the same worker count, 2 by default, `CANOPY_BENCH_WORKERS=n` to change.
+
+// Each bench uses a part of them.
+#[allow(dead_code)]
+#[path = "../../bench/src/kits.rs"]
+pub mod kits;
+#[allow(dead_code)]
+#[path = "../../bench/src/runtimes.rs"]
+pub mod runtimes;
+#[allow(dead_code)]
+#[path = "../../bench/src/workloads/mod.rs"]
+pub mod workloads;
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use crate::runtimes::{AsyncExecutor, Canopy, Runtime, Tokio, set_workers};
 use crate::workloads::{Body, Entry, Size, all};

@@ -95,42 +95,6 @@ macro_rules! stream_halves {
             }
         }
 
-        impl futures_io::AsyncRead for OwnedReadHalf {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                let this = self.get_mut();
-                crate::stream::poll_read(&this.io, cx, &mut this.state, buf)
-            }
-        }
-
-        impl futures_io::AsyncWrite for OwnedWriteHalf {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                let this = self.get_mut();
-                crate::stream::poll_write(&this.io, cx, &mut this.state, buf)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(self.shutdown())
-            }
-        }
-
         impl Drop for OwnedReadHalf {
             fn drop(&mut self) {
                 self.io
