@@ -22,10 +22,7 @@
 
 // The harness's runtimes, kits and workloads at this crate's root, where
 // their `crate::` paths look for them.
-#[allow(unused_imports)]
 use harness::{kits, runtimes, workloads};
-// Only its worker count: this bench is not criterion's.
-#[allow(dead_code)]
 mod harness;
 use runtimes::{AsyncExecutor, Canopy, Runtime, Tokio};
 use std::time::{Duration, Instant};

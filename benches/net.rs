@@ -9,12 +9,10 @@
 
 // The harness's runtimes, kits and workloads at this crate's root, where
 // their `crate::` paths look for them.
-#[allow(unused_imports)]
 use harness::{kits, runtimes, workloads};
 mod harness;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use std::time::Duration;
 
 fn net(c: &mut Criterion) {
     harness::bench_area(c, "net");
@@ -22,10 +20,7 @@ fn net(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5));
+    config = harness::config(10, 5);
     targets = net
 }
 criterion_main!(benches);

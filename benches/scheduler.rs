@@ -9,12 +9,10 @@
 
 // The harness's runtimes, kits and workloads at this crate's root, where
 // their `crate::` paths look for them.
-#[allow(unused_imports)]
 use harness::{kits, runtimes, workloads};
 mod harness;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use std::time::Duration;
 
 fn scheduler(c: &mut Criterion) {
     harness::bench_area(c, "scheduler");
@@ -22,10 +20,7 @@ fn scheduler(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(30)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = harness::config(30, 3);
     targets = scheduler
 }
 criterion_main!(benches);

@@ -10,7 +10,6 @@
 
 // The harness's runtimes, kits and workloads at this crate's root, where
 // their `crate::` paths look for them.
-#[allow(unused_imports)]
 use harness::{kits, runtimes, workloads};
 mod harness;
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -9,10 +9,7 @@
 
 // The harness's runtimes, kits and workloads at this crate's root, where
 // their `crate::` paths look for them.
-#[allow(unused_imports)]
 use harness::{kits, runtimes, workloads};
-// Its worker count and `bench_body`: the kit pairs are this bench's own.
-#[allow(dead_code)]
 mod harness;
 use criterion::{Criterion, criterion_group, criterion_main};
 use kits::{CanopyKit, Kit, SmolKit, TokioKit};

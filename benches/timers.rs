@@ -9,7 +9,6 @@
 
 // The harness's runtimes, kits and workloads at this crate's root, where
 // their `crate::` paths look for them.
-#[allow(unused_imports)]
 use harness::{kits, runtimes, workloads};
 mod harness;
 use criterion::{Criterion, criterion_group};
@@ -63,10 +62,7 @@ fn report_lateness<R: Runtime>() {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5));
+    config = harness::config(10, 5);
     targets = timers
 }
 

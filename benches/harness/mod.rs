@@ -7,14 +7,13 @@
 //! per workload, named as in the harness, one function per runtime; all get
 //! the same worker count, 2 by default, `CANOPY_BENCH_WORKERS=n` to change.
 
-// Each bench uses a part of them.
-#[allow(dead_code)]
+// Each bench uses a part of them, and of this module.
+#![allow(dead_code)]
+
 #[path = "../../bench/src/kits.rs"]
 pub mod kits;
-#[allow(dead_code)]
 #[path = "../../bench/src/runtimes.rs"]
 pub mod runtimes;
-#[allow(dead_code)]
 #[path = "../../bench/src/workloads/mod.rs"]
 pub mod workloads;
 
@@ -26,6 +25,7 @@ use crate::runtimes::{AsyncExecutor, Canopy, Runtime, Tokio, set_workers};
 use crate::workloads::{Body, Entry, Size, all};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
+use std::time::Duration;
 
 /// The worker count of every runtime: `CANOPY_BENCH_WORKERS`, or 2.
 pub fn workers() -> usize {
@@ -35,6 +35,15 @@ pub fn workers() -> usize {
         .unwrap_or(2);
     set_workers(n);
     n
+}
+
+/// Criterion taking `samples` samples over `seconds`, after a second of
+/// warm-up.
+pub fn config(samples: usize, seconds: u64) -> Criterion {
+    Criterion::default()
+        .sample_size(samples)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(seconds))
 }
 
 /// The harness's workloads of `area`, each a criterion group of its name,

@@ -3,7 +3,8 @@
 //! two directions' operation states in `read_state` and `write_state`)
 //! its reads, writes, shutdown, split and std conversions, and `AsFd` (the
 //! poll traits are in `poll_io.rs`). Each type adds what only it has
-//! (connect, `TCP_NODELAY`, addresses, `pair`).
+//! (connect, `TCP_NODELAY`, addresses, `pair`). The owned halves of
+//! `split.rs` share the read and write methods too.
 //!
 //! The invoking module imports `OwnedReadHalf`, `OwnedWriteHalf` and
 //! `split` from its own `split` module.
@@ -20,67 +21,8 @@ macro_rules! stream_type {
                 }
             }
 
-            /// Reads into `buf`, waiting until data arrives; `Ok(0)` at end of
-            /// stream. A cancelled read returns `Cancelled` and consumed no byte.
-            ///
-            /// # Errors
-            ///
-            /// `ConnectionReset` when the peer reset the connection, `Cancelled`,
-            /// and the system's others.
-            #[track_caller]
-            pub fn read<'a>(
-                &'a self,
-                buf: &'a mut [u8],
-            ) -> impl std::future::Future<Output = std::io::Result<usize>> + Send + 'a {
-                crate::stream::read(&self.io, buf, std::panic::Location::caller())
-            }
-
-            /// Reads exactly `buf.len()` bytes.
-            ///
-            /// # Errors
-            ///
-            /// `UnexpectedEof` if the stream ends first. Cancelled before any byte
-            /// was read, a plain `Cancelled`; cancelled midway, the error carries a
-            /// [`CancelledMidway`](crate::CancelledMidway) whose `done()` bytes are
-            /// at the front of `buf`, so nothing is lost.
-            #[track_caller]
-            pub fn read_exact<'a>(
-                &'a self,
-                buf: &'a mut [u8],
-            ) -> impl std::future::Future<Output = std::io::Result<()>> + Send + 'a {
-                crate::stream::read_exact(&self.io, buf, std::panic::Location::caller())
-            }
-
-            /// Writes some of `buf` (at least one byte unless it is empty), waiting
-            /// until the socket accepts bytes.
-            ///
-            /// # Errors
-            ///
-            /// `BrokenPipe` or `ConnectionReset` when the peer is gone (never a
-            /// `SIGPIPE`), `Cancelled` (nothing was written), and the system's others.
-            #[track_caller]
-            pub fn write<'a>(
-                &'a self,
-                buf: &'a [u8],
-            ) -> impl std::future::Future<Output = std::io::Result<usize>> + Send + 'a {
-                crate::stream::write(&self.io, buf, std::panic::Location::caller())
-            }
-
-            /// Writes all of `buf`.
-            ///
-            /// # Errors
-            ///
-            /// As [`write`](Self::write). Cancelled after some bytes went out, the
-            /// error carries a [`CancelledMidway`](crate::CancelledMidway) whose
-            /// `done()` says how many (its source is the `Cancelled`, so scopes
-            /// still catch it); cancelled before any, a plain `Cancelled`.
-            #[track_caller]
-            pub fn write_all<'a>(
-                &'a self,
-                buf: &'a [u8],
-            ) -> impl std::future::Future<Output = std::io::Result<()>> + Send + 'a {
-                crate::stream::write_all(&self.io, buf, std::panic::Location::caller())
-            }
+            crate::stream_type::read_methods!();
+            crate::stream_type::write_methods!();
 
             /// Shuts down the read, write, or both directions (no waiting involved,
             /// so no checkpoint).
@@ -122,3 +64,78 @@ macro_rules! stream_type {
     };
 }
 pub(crate) use stream_type;
+
+/// `read` and `read_exact`, in the `impl` of a type (a stream or its read
+/// half) with its registered socket in `io`.
+macro_rules! read_methods {
+    () => {
+        /// Reads into `buf`, waiting until data arrives; `Ok(0)` at end of
+        /// stream. A cancelled read returns `Cancelled` and consumed no byte.
+        ///
+        /// # Errors
+        ///
+        /// `ConnectionReset` when the peer reset the connection, `Cancelled`,
+        /// and the system's others.
+        #[track_caller]
+        pub fn read<'a>(
+            &'a self,
+            buf: &'a mut [u8],
+        ) -> impl std::future::Future<Output = std::io::Result<usize>> + Send + 'a {
+            crate::stream::read(&self.io, buf, std::panic::Location::caller())
+        }
+
+        /// Reads exactly `buf.len()` bytes.
+        ///
+        /// # Errors
+        ///
+        /// `UnexpectedEof` if the stream ends first. Cancelled before any byte
+        /// was read, a plain `Cancelled`; cancelled midway, the error carries a
+        /// [`CancelledMidway`](crate::CancelledMidway) whose `done()` bytes are
+        /// at the front of `buf`, so nothing is lost.
+        #[track_caller]
+        pub fn read_exact<'a>(
+            &'a self,
+            buf: &'a mut [u8],
+        ) -> impl std::future::Future<Output = std::io::Result<()>> + Send + 'a {
+            crate::stream::read_exact(&self.io, buf, std::panic::Location::caller())
+        }
+    };
+}
+pub(crate) use read_methods;
+
+/// `write` and `write_all`, as [`read_methods`].
+macro_rules! write_methods {
+    () => {
+        /// Writes some of `buf` (at least one byte unless it is empty), waiting
+        /// until the socket accepts bytes.
+        ///
+        /// # Errors
+        ///
+        /// `BrokenPipe` or `ConnectionReset` when the peer is gone (never a
+        /// `SIGPIPE`), `Cancelled` (nothing was written), and the system's others.
+        #[track_caller]
+        pub fn write<'a>(
+            &'a self,
+            buf: &'a [u8],
+        ) -> impl std::future::Future<Output = std::io::Result<usize>> + Send + 'a {
+            crate::stream::write(&self.io, buf, std::panic::Location::caller())
+        }
+
+        /// Writes all of `buf`.
+        ///
+        /// # Errors
+        ///
+        /// As [`write`](Self::write). Cancelled after some bytes went out, the
+        /// error carries a [`CancelledMidway`](crate::CancelledMidway) whose
+        /// `done()` says how many (its source is the `Cancelled`, so scopes
+        /// still catch it); cancelled before any, a plain `Cancelled`.
+        #[track_caller]
+        pub fn write_all<'a>(
+            &'a self,
+            buf: &'a [u8],
+        ) -> impl std::future::Future<Output = std::io::Result<()>> + Send + 'a {
+            crate::stream::write_all(&self.io, buf, std::panic::Location::caller())
+        }
+    };
+}
+pub(crate) use write_methods;

@@ -49,6 +49,9 @@ impl Size {
     }
 }
 
+/// How many operations one iteration of a workload of this size performs.
+pub type Ops = fn(Size) -> usize;
+
 /// One iteration of a workload on runtime `R`: the time it took.
 pub type Body<R> = fn(&R, Size) -> Duration;
 
@@ -81,7 +84,7 @@ pub struct Workload {
     pub about: &'static str,
     /// How many operations (tasks, messages, ...) one iteration performs, for
     /// the per-op cost.
-    pub ops: fn(Size) -> usize,
+    pub ops: Ops,
     /// The body on canopy.
     pub canopy: Entry<Canopy>,
     /// The body on tokio.
@@ -110,7 +113,7 @@ pub fn generic(
     name: &'static str,
     area: &'static str,
     about: &'static str,
-    ops: fn(Size) -> usize,
+    ops: Ops,
     (canopy, tokio, async_executor): (Entry<Canopy>, Entry<Tokio>, Entry<AsyncExecutor>),
 ) -> Workload {
     Workload {

@@ -4,7 +4,7 @@
 //! and canopy with smol's kit too, to tell a primitive's cost from its
 //! executor's.
 
-use super::{Body, Entry, Size, Workload};
+use super::{Body, Entry, Ops, Size, Workload};
 use crate::kits::{CanopyKit, Kit, SmolKit, TokioKit};
 use crate::runtimes::{AsyncExecutor, Canopy, Runtime, Tokio};
 use std::sync::Arc;
@@ -199,7 +199,7 @@ pub fn with_kit<R: Runtime, K: Kit>() -> [(&'static str, Body<R>); 6] {
 }
 
 /// What each workload of [`with_kit`] does, and its operation count.
-const ABOUT: [(&str, fn(Size) -> usize); 6] = [
+const ABOUT: [(&str, Ops); 6] = [
     (
         "4 producers x 4 consumers, bounded 1,024, 100,000 messages (tokio: mpsc with the receiver behind its Mutex; it has no MPMC channel).",
         |s| s.n(MESSAGES) / 4 * 4,

@@ -4,7 +4,7 @@ use super::split::{OwnedReadHalf, OwnedWriteHalf, split};
 use crate::error::context;
 use crate::readiness::Direction;
 use crate::registered::{OpState, Registered, checkpoint};
-use crate::resolve::{ToSocketAddrs, resolve};
+use crate::resolve::{ToSocketAddrs, first_ok};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::future::Future;
 use std::io;
@@ -49,21 +49,7 @@ impl TcpStream {
         let lookup = addr.to_lookup();
         async move {
             checkpoint(location).await?;
-            let mut last = None;
-            let addrs = resolve(lookup?).await?;
-            for addr in addrs {
-                match connect_one(addr, location).await {
-                    Ok(stream) => return Ok(stream),
-                    Err(e) if canopy_scope::Cancelled::find_in_io(&e).is_some() => return Err(e),
-                    Err(e) => last = Some(e),
-                }
-            }
-            Err(last.unwrap_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the address resolved to nothing",
-                )
-            }))
+            first_ok(lookup, |addr| connect_one(addr, location)).await
         }
     }
 
