@@ -11,9 +11,9 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
-// The channels and locks each runtime is paired with: the criterion bench's
-// own file, so both mean the same by construction.
-#[path = "../../benches/contenders/sync_kits.rs"]
+// The runtimes, their channel and lock kits and the workloads are also
+// compiled into the criterion benches in `benches/` (by `#[path]`), so both
+// run the same code by construction.
 mod kits;
 mod machine;
 mod options;
@@ -81,12 +81,7 @@ fn main() -> ExitCode {
     }
     let selected: Vec<_> = workloads::all()
         .into_iter()
-        .filter(|w| {
-            options
-                .filter
-                .as_ref()
-                .is_none_or(|f| w.name.contains(f.as_str()))
-        })
+        .filter(|w| options.filter.is_empty() || options.filter.iter().any(|f| w.name.contains(f)))
         .collect();
     if options.list {
         for w in &selected {
@@ -104,8 +99,10 @@ fn main() -> ExitCode {
         workers: options.workers,
         reps: options.reps(),
         iters: options.iters(),
-        size: workloads::Size {
-            divisor: if options.quick { 10 } else { 1 },
+        size: if options.quick {
+            workloads::Size::QUICK
+        } else {
+            workloads::Size::FULL
         },
         timeout: Duration::from_secs(options.timeout()),
         runtimes,

@@ -30,10 +30,10 @@ pub struct Options {
     #[arg(long)]
     pub quick: bool,
 
-    /// Only the workloads whose name contains SUBSTRING (e.g. `spawn`,
-    /// `chan_`).
-    #[arg(long, value_name = "SUBSTRING")]
-    pub filter: Option<String>,
+    /// Only the workloads whose name contains one of these substrings,
+    /// comma-separated (e.g. `spawn`, `chan_,tcp_`).
+    #[arg(long, value_name = "SUBSTRING", value_delimiter = ',')]
+    pub filter: Vec<String>,
 
     /// The runtimes to compare, comma-separated.
     #[arg(

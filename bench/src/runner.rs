@@ -25,17 +25,8 @@ use crate::workloads::{Entry, Size, Workload};
 use indicatif::ProgressBar;
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
-
-static WORKERS: AtomicUsize = AtomicUsize::new(2);
-
-/// The worker count of this run (workloads that size themselves by it, such
-/// as `spawn_many_remote_busy`, read it here).
-pub fn workers() -> usize {
-    WORKERS.load(Relaxed)
-}
 
 /// How to run the workloads.
 #[derive(Clone, Debug)]
@@ -118,7 +109,7 @@ fn run_block(workload: &Workload, runtime: &str, plan: &Plan) -> Block {
 /// Runs every workload on every runtime of `plan`, ticking `bar` once per
 /// block, and returns one row per workload.
 pub fn run(workloads: &[Workload], plan: &Plan, bar: &ProgressBar) -> Vec<Row> {
-    WORKERS.store(plan.workers, Relaxed);
+    crate::runtimes::set_workers(plan.workers);
     let n = plan.runtimes.len();
     workloads
         .iter()
@@ -183,7 +174,7 @@ mod tests {
             workers: 1,
             reps: 2,
             iters: 1,
-            size: Size { divisor: 1 },
+            size: Size::FULL,
             timeout: Duration::from_secs(5),
             runtimes: vec![Canopy::NAME],
         }

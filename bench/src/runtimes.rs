@@ -4,16 +4,15 @@
 //! thread per worker, timers from async-io, the blocking pool from smol's
 //! `blocking`). All get the same worker count.
 //!
-//! This is `benches/contenders/mod.rs`'s `Contender`, extended with what the
-//! timer, cancellation, blocking and sync workloads need from a runtime. Where
-//! a runtime has no such feature, its method is its closest equivalent, and
+//! The criterion benches in `benches/` compile this file too. Where a
+//! runtime has no such feature, its method is its closest equivalent, and
 //! the workload's description says so.
 
-use crate::kits::{CanopyKit, Kit, SmolKit, TokioKit};
 use futures_lite::FutureExt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -23,13 +22,23 @@ pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 /// An hour: the deadline of a timeout that never fires in a workload.
 pub const HOUR: Duration = Duration::from_secs(3600);
 
+static WORKERS: AtomicUsize = AtomicUsize::new(2);
+
+/// The worker count of this run (workloads that size themselves by it, such
+/// as `spawn_many_remote_busy`, read it here).
+pub fn workers() -> usize {
+    WORKERS.load(Relaxed)
+}
+
+/// Sets the worker count every runtime of this run starts with.
+pub fn set_workers(n: usize) {
+    WORKERS.store(n, Relaxed);
+}
+
 /// What a workload needs from a runtime.
 pub trait Runtime: Sized + 'static {
     /// The name in the table and the report.
     const NAME: &'static str;
-    /// The channels and locks that go with this runtime (`canopy::sync`,
-    /// `tokio::sync`, smol's `async-channel` / `async-lock`).
-    type Sync: Kit;
     /// Spawns from any thread; cheap to clone into tasks.
     type Spawner: Clone + Send + Sync + 'static;
     /// A task's join handle, already unwrapped to its output.
@@ -95,7 +104,6 @@ pub struct Canopy(canopy::Runtime);
 
 impl Runtime for Canopy {
     const NAME: &'static str = "canopy";
-    type Sync = CanopyKit;
     type Spawner = canopy::runtime::Handle;
     type Join<T: Send + 'static> = Unwrap<canopy::task::JoinHandle<T>>;
 
@@ -153,7 +161,6 @@ pub struct Tokio(tokio::runtime::Runtime);
 
 impl Runtime for Tokio {
     const NAME: &'static str = "tokio";
-    type Sync = TokioKit;
     type Spawner = tokio::runtime::Handle;
     type Join<T: Send + 'static> = Unwrap<tokio::task::JoinHandle<T>>;
 
@@ -216,7 +223,6 @@ pub struct AsyncExecutor {
 
 impl Runtime for AsyncExecutor {
     const NAME: &'static str = "async-executor";
-    type Sync = SmolKit;
     type Spawner = Arc<async_executor::Executor<'static>>;
     type Join<T: Send + 'static> = async_executor::Task<T>;
 

@@ -14,10 +14,10 @@
 //! into one buffer and sends it with one `send(2)`.
 
 /// `hyper::rt::Read` for a type with a registered stream socket in `io`
-/// and the read operation's state in the named field; `hyper::rt::Write`
-/// with the write state in the other.
-macro_rules! impl_hyper_io {
-    (read: $ty:ty, $state:ident) => {
+/// and the read operation's state in `$state` (the write side is shared,
+/// in `poll_io.rs`).
+macro_rules! impl_hyper_read {
+    ($ty:ty, $state:ident) => {
         impl hyper::rt::Read for $ty {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
@@ -41,41 +41,6 @@ macro_rules! impl_hyper_io {
             }
         }
     };
-    (write: $ty:ty, $state:ident, $shutdown:expr) => {
-        impl hyper::rt::Write for $ty {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                let this = self.get_mut();
-                crate::stream::poll_write(&this.io, cx, &mut this.$state, buf)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                // Nothing is buffered here: every write is a `send(2)`.
-                std::task::Poll::Ready(Ok(()))
-            }
-
-            fn poll_shutdown(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                let shutdown: fn(&Self) -> std::io::Result<()> = $shutdown;
-                std::task::Poll::Ready(shutdown(&self))
-            }
-        }
-    };
 }
 
-impl_hyper_io!(read: crate::TcpStream, read_state);
-impl_hyper_io!(write: crate::TcpStream, write_state, |s| s.shutdown(std::net::Shutdown::Write));
-impl_hyper_io!(read: crate::UnixStream, read_state);
-impl_hyper_io!(write: crate::UnixStream, write_state, |s| s.shutdown(std::net::Shutdown::Write));
-impl_hyper_io!(read: crate::tcp::OwnedReadHalf, state);
-impl_hyper_io!(write: crate::tcp::OwnedWriteHalf, state, |s| s.shutdown());
-impl_hyper_io!(read: crate::unix::OwnedReadHalf, state);
-impl_hyper_io!(write: crate::unix::OwnedWriteHalf, state, |s| s.shutdown());
+crate::poll_io::for_each_stream!(impl_hyper_read, hyper::rt::Write, poll_shutdown);

@@ -79,12 +79,14 @@ mod error;
 #[cfg(feature = "hyper")]
 mod hyper_io;
 mod loom;
+mod poll_io;
 mod reactor;
 mod readiness;
 mod registered;
 mod resolve;
 mod split;
 mod stream;
+mod stream_type;
 pub mod tcp;
 #[cfg(feature = "tokio-io")]
 mod tokio_io;

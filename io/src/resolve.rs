@@ -169,6 +169,30 @@ pub(crate) async fn resolve(lookup: Lookup) -> io::Result<Vec<SocketAddr>> {
     }
 }
 
+/// `attempt` on each address `lookup` resolves to, in order, until one
+/// succeeds: its value, or the last error (at once if one is a
+/// cancellation). What `bind` and `connect` do with a name.
+pub(crate) async fn first_ok<T, F, Fut>(lookup: io::Result<Lookup>, mut attempt: F) -> io::Result<T>
+where
+    F: FnMut(SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = io::Result<T>>,
+{
+    let mut last = None;
+    for addr in resolve(lookup?).await? {
+        match attempt(addr).await {
+            Ok(value) => return Ok(value),
+            Err(e) if canopy_scope::Cancelled::find_in_io(&e).is_some() => return Err(e),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
+    }))
+}
+
 fn non_empty(addrs: Vec<SocketAddr>, what: &dyn fmt::Display) -> io::Result<Vec<SocketAddr>> {
     if addrs.is_empty() {
         return Err(io::Error::new(

@@ -45,89 +45,15 @@ macro_rules! stream_halves {
         }
 
         impl OwnedReadHalf {
-            /// Reads into `buf`, waiting until data arrives; `Ok(0)` at end of
-            /// stream. A checkpoint: a cancelled read returns `Cancelled` and
-            /// consumed no byte.
-            #[track_caller]
-            pub fn read<'a>(
-                &'a self,
-                buf: &'a mut [u8],
-            ) -> impl std::future::Future<Output = std::io::Result<usize>> + Send + 'a {
-                crate::stream::read(&self.io, buf, std::panic::Location::caller())
-            }
-
-            /// Reads exactly `buf.len()` bytes. Cancelled midway, the error
-            /// carries a [`CancelledMidway`](crate::CancelledMidway) saying
-            /// how many bytes are in `buf` already.
-            #[track_caller]
-            pub fn read_exact<'a>(
-                &'a self,
-                buf: &'a mut [u8],
-            ) -> impl std::future::Future<Output = std::io::Result<()>> + Send + 'a {
-                crate::stream::read_exact(&self.io, buf, std::panic::Location::caller())
-            }
+            crate::stream_type::read_methods!();
         }
 
         impl OwnedWriteHalf {
-            /// Writes some of `buf`, waiting until the socket accepts bytes.
-            #[track_caller]
-            pub fn write<'a>(
-                &'a self,
-                buf: &'a [u8],
-            ) -> impl std::future::Future<Output = std::io::Result<usize>> + Send + 'a {
-                crate::stream::write(&self.io, buf, std::panic::Location::caller())
-            }
-
-            /// Writes all of `buf`. Cancelled midway, the error carries a
-            /// [`CancelledMidway`](crate::CancelledMidway) saying how many
-            /// bytes went out.
-            #[track_caller]
-            pub fn write_all<'a>(
-                &'a self,
-                buf: &'a [u8],
-            ) -> impl std::future::Future<Output = std::io::Result<()>> + Send + 'a {
-                crate::stream::write_all(&self.io, buf, std::panic::Location::caller())
-            }
+            crate::stream_type::write_methods!();
 
             /// Shuts the write direction down: the peer reads end-of-stream.
             pub fn shutdown(&self) -> std::io::Result<()> {
                 self.io.get().shutdown(std::net::Shutdown::Write)
-            }
-        }
-
-        impl futures_io::AsyncRead for OwnedReadHalf {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                let this = self.get_mut();
-                crate::stream::poll_read(&this.io, cx, &mut this.state, buf)
-            }
-        }
-
-        impl futures_io::AsyncWrite for OwnedWriteHalf {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                let this = self.get_mut();
-                crate::stream::poll_write(&this.io, cx, &mut this.state, buf)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(self.shutdown())
             }
         }
 

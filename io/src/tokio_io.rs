@@ -12,9 +12,10 @@
 //! connection with hyper-util's connection builder (see the facade's
 //! `canopy::hyper` and `examples/axum.rs`).
 
-/// `tokio::io::AsyncRead` / `AsyncWrite`, as in `hyper_io.rs`.
-macro_rules! impl_tokio_io {
-    (read: $ty:ty, $state:ident) => {
+/// `tokio::io::AsyncRead`, as in `hyper_io.rs` (the write side is shared,
+/// in `poll_io.rs`).
+macro_rules! impl_tokio_read {
+    ($ty:ty, $state:ident) => {
         impl tokio::io::AsyncRead for $ty {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
@@ -39,41 +40,6 @@ macro_rules! impl_tokio_io {
             }
         }
     };
-    (write: $ty:ty, $state:ident, $shutdown:expr) => {
-        impl tokio::io::AsyncWrite for $ty {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                let this = self.get_mut();
-                crate::stream::poll_write(&this.io, cx, &mut this.$state, buf)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                // Nothing is buffered here: every write is a `send(2)`.
-                std::task::Poll::Ready(Ok(()))
-            }
-
-            fn poll_shutdown(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                let shutdown: fn(&Self) -> std::io::Result<()> = $shutdown;
-                std::task::Poll::Ready(shutdown(&self))
-            }
-        }
-    };
 }
 
-impl_tokio_io!(read: crate::TcpStream, read_state);
-impl_tokio_io!(write: crate::TcpStream, write_state, |s| s.shutdown(std::net::Shutdown::Write));
-impl_tokio_io!(read: crate::UnixStream, read_state);
-impl_tokio_io!(write: crate::UnixStream, write_state, |s| s.shutdown(std::net::Shutdown::Write));
-impl_tokio_io!(read: crate::tcp::OwnedReadHalf, state);
-impl_tokio_io!(write: crate::tcp::OwnedWriteHalf, state, |s| s.shutdown());
-impl_tokio_io!(read: crate::unix::OwnedReadHalf, state);
-impl_tokio_io!(write: crate::unix::OwnedWriteHalf, state, |s| s.shutdown());
+crate::poll_io::for_each_stream!(impl_tokio_read, tokio::io::AsyncWrite, poll_shutdown);

@@ -4,7 +4,8 @@
 //! behind a worker stuck in a long poll while another worker is idle.
 //! canopy's monitor (runtime/src/monitor.rs) moves a stuck worker's LIFO
 //! slot to the global queue; tokio's LIFO slot cannot be stolen.
-//! `spawn_blocking_many` is `benches/blocking.rs`'s group of that name.
+//! `spawn_blocking_many` and `blocking_sequential` hand small closures to
+//! the blocking pool, all at once or one after the other.
 
 use super::{Size, Workload, generic, on_all};
 use crate::runtimes::Runtime;
@@ -62,6 +63,19 @@ fn spawn_blocking_many<R: Runtime>(rt: &R, size: Size) -> Duration {
     start.elapsed()
 }
 
+/// One task awaits the closures one after the other: the round trip of
+/// one blocking call.
+fn blocking_sequential<R: Runtime>(rt: &R, size: Size) -> Duration {
+    let n = size.n(CALLS);
+    let start = Instant::now();
+    rt.block_on(R::spawn(&rt.spawner(), async move {
+        for i in 0..n {
+            black_box(R::spawn_blocking(move || work(i)).await);
+        }
+    }));
+    start.elapsed()
+}
+
 /// The blocking workloads.
 pub fn workloads() -> Vec<Workload> {
     let area = "blocking";
@@ -79,6 +93,13 @@ pub fn workloads() -> Vec<Workload> {
             "A task starts 1,000 small closures on the blocking pool and awaits them (canopy::blocking::spawn, spawn_blocking, blocking::unblock).",
             |s| s.n(CALLS),
             on_all!(spawn_blocking_many),
+        ),
+        generic(
+            "blocking_sequential",
+            area,
+            "A task awaits 1,000 small closures on the blocking pool one after the other: the round trip of one call.",
+            |s| s.n(CALLS),
+            on_all!(blocking_sequential),
         ),
     ]
 }

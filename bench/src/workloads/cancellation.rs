@@ -7,56 +7,26 @@
 //! `CancellationToken`s raced in `select!`, in a `JoinSet`);
 //! async-executor has no broadcast cancellation and shows "n/a".
 
+use super::scheduler::{NUM_YIELD, YIELD_TASKS, yields_in_scopes};
 use super::{Entry, Size, Workload, generic, on_all};
-use crate::runtimes::{BoxFuture, Canopy, HOUR, Runtime, Tokio};
+use crate::runtimes::{Canopy, HOUR, Runtime, Tokio};
 use canopy::{CancelScope, Cancelled, task_group};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const YIELD_TASKS: usize = 200;
-const NUM_YIELD: usize = 1_000;
 const STORM: usize = 100_000;
 
-/// `yield_many` with every task inside `depth` nested scopes, so each
-/// yield's poll passes through all of them (and, on canopy, each yield is a
-/// checkpoint that checks for cancellation).
-fn nested_yields<R: Runtime>(rt: &R, size: Size, depth: usize) -> Duration {
-    let tasks = size.n(YIELD_TASKS);
-    let (tx, rx) = mpsc::sync_channel(tasks);
-    let spawner = rt.spawner();
-    let start = Instant::now();
-    for _ in 0..tasks {
-        let tx = tx.clone();
-        let mut body: BoxFuture = Box::pin(async {
-            for _ in 0..NUM_YIELD {
-                R::yield_now().await;
-            }
-        });
-        for _ in 0..depth {
-            body = R::in_scope(body);
-        }
-        R::spawn_detached(&spawner, async move {
-            body.await;
-            tx.send(()).unwrap();
-        });
-    }
-    for _ in 0..tasks {
-        rx.recv().unwrap();
-    }
-    start.elapsed()
-}
-
 fn poll_check_overhead_0<R: Runtime>(rt: &R, size: Size) -> Duration {
-    nested_yields(rt, size, 0)
+    yields_in_scopes(rt, size, 0)
 }
 
 fn poll_check_overhead_1<R: Runtime>(rt: &R, size: Size) -> Duration {
-    nested_yields(rt, size, 1)
+    yields_in_scopes(rt, size, 1)
 }
 
 fn poll_check_overhead_8<R: Runtime>(rt: &R, size: Size) -> Duration {
-    nested_yields(rt, size, 8)
+    yields_in_scopes(rt, size, 8)
 }
 
 /// canopy: `n` sleepers in a task group inside one scope; the time from

@@ -19,10 +19,11 @@
 
 mod blocked;
 mod cancellation;
+mod deadlines;
 mod groups;
-mod net;
+pub mod net;
 mod scheduler;
-mod sync;
+pub mod sync;
 mod timers;
 
 use crate::runtimes::{AsyncExecutor, Canopy, Runtime, Tokio};
@@ -37,11 +38,19 @@ pub struct Size {
 }
 
 impl Size {
+    /// The full size (what the criterion benches run).
+    pub const FULL: Size = Size { divisor: 1 };
+    /// A tenth of it (`--quick`).
+    pub const QUICK: Size = Size { divisor: 10 };
+
     /// `full`, scaled down for a quick run (never below 1).
     pub fn n(self, full: usize) -> usize {
         (full / self.divisor).max(1)
     }
 }
+
+/// How many operations one iteration of a workload of this size performs.
+pub type Ops = fn(Size) -> usize;
 
 /// One iteration of a workload on runtime `R`: the time it took.
 pub type Body<R> = fn(&R, Size) -> Duration;
@@ -75,7 +84,7 @@ pub struct Workload {
     pub about: &'static str,
     /// How many operations (tasks, messages, ...) one iteration performs, for
     /// the per-op cost.
-    pub ops: fn(Size) -> usize,
+    pub ops: Ops,
     /// The body on canopy.
     pub canopy: Entry<Canopy>,
     /// The body on tokio.
@@ -104,7 +113,7 @@ pub fn generic(
     name: &'static str,
     area: &'static str,
     about: &'static str,
-    ops: fn(Size) -> usize,
+    ops: Ops,
     (canopy, tokio, async_executor): (Entry<Canopy>, Entry<Tokio>, Entry<AsyncExecutor>),
 ) -> Workload {
     Workload {
@@ -124,6 +133,7 @@ pub fn all() -> Vec<Workload> {
     all.extend(scheduler::workloads());
     all.extend(timers::workloads());
     all.extend(cancellation::workloads());
+    all.extend(deadlines::workloads());
     all.extend(groups::workloads());
     all.extend(blocked::workloads());
     all.extend(sync::workloads());
@@ -133,11 +143,12 @@ pub fn all() -> Vec<Workload> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    // Paths, not imports: the criterion benches compile this module too,
+    // where `cargo check --benches` sees it without its tests.
 
     #[test]
     fn names_are_unique() {
-        let all = all();
+        let all = super::all();
         let mut names: Vec<_> = all.iter().map(|w| w.name).collect();
         names.sort_unstable();
         names.dedup();
@@ -146,8 +157,7 @@ mod tests {
 
     #[test]
     fn quick_sizes_never_reach_zero() {
-        let quick = Size { divisor: 10 };
-        assert_eq!(quick.n(5), 1);
-        assert_eq!(quick.n(10_000), 1_000);
+        assert_eq!(super::Size::QUICK.n(5), 1);
+        assert_eq!(super::Size::QUICK.n(10_000), 1_000);
     }
 }

@@ -4,15 +4,15 @@
 //! over oneshots, yielding, and a chain of spawns.
 
 use super::{Size, Workload, generic, on_all};
-use crate::runtimes::Runtime;
+use crate::runtimes::{BoxFuture, Runtime};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 const NUM_SPAWN: usize = 10_000;
 const NUM_PINGS: usize = 1_000;
-const YIELD_TASKS: usize = 200;
-const NUM_YIELD: usize = 1_000;
+pub(super) const YIELD_TASKS: usize = 200;
+pub(super) const NUM_YIELD: usize = 1_000;
 const CHAIN: usize = 1_000;
 /// How long each busy task in `spawn_many_remote_busy` computes between
 /// yields (tokio's value).
@@ -84,7 +84,7 @@ fn stall() {
 fn spawn_many_remote_busy<R: Runtime>(rt: &R, size: Size) -> Duration {
     let busy = Arc::new(AtomicBool::new(true));
     let spawner = rt.spawner();
-    let workers = crate::runner::workers();
+    let workers = crate::runtimes::workers();
     let spinners: Vec<_> = (0..2 * workers)
         .map(|_| {
             let busy = busy.clone();
@@ -139,17 +139,26 @@ fn ping_pong<R: Runtime>(rt: &R, size: Size) -> Duration {
     start.elapsed()
 }
 
-fn yield_many<R: Runtime>(rt: &R, size: Size) -> Duration {
+/// `yield_many` with every task inside `depth` nested scopes (0: none), so
+/// each yield's poll passes through all of them (and, on canopy, each yield is a
+/// checkpoint that checks for cancellation).
+pub(super) fn yields_in_scopes<R: Runtime>(rt: &R, size: Size, depth: usize) -> Duration {
     let tasks = size.n(YIELD_TASKS);
     let (tx, rx) = mpsc::sync_channel(tasks);
     let spawner = rt.spawner();
     let start = Instant::now();
     for _ in 0..tasks {
         let tx = tx.clone();
-        R::spawn_detached(&spawner, async move {
+        let mut body: BoxFuture = Box::pin(async {
             for _ in 0..NUM_YIELD {
                 R::yield_now().await;
             }
+        });
+        for _ in 0..depth {
+            body = R::in_scope(body);
+        }
+        R::spawn_detached(&spawner, async move {
+            body.await;
             tx.send(()).unwrap();
         });
     }
@@ -157,6 +166,10 @@ fn yield_many<R: Runtime>(rt: &R, size: Size) -> Duration {
         rx.recv().unwrap();
     }
     start.elapsed()
+}
+
+fn yield_many<R: Runtime>(rt: &R, size: Size) -> Duration {
+    yields_in_scopes(rt, size, 0)
 }
 
 fn chained_spawn<R: Runtime>(rt: &R, size: Size) -> Duration {

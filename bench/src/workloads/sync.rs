@@ -1,11 +1,12 @@
 //! Channels and locks, each runtime with its own: `canopy::sync` on canopy,
 //! `tokio::sync` on tokio, smol's `async-channel` / `async-lock` on
-//! async-executor ([`Runtime::Sync`]). As in `benches/sync.rs`, whose
-//! workloads these are (same counts, same code).
+//! async-executor. `benches/sync.rs` runs the same bodies, and pairs tokio
+//! and canopy with smol's kit too, to tell a primitive's cost from its
+//! executor's.
 
-use super::{Size, Workload, generic, on_all};
-use crate::kits::Kit;
-use crate::runtimes::Runtime;
+use super::{Body, Entry, Ops, Size, Workload};
+use crate::kits::{CanopyKit, Kit, SmolKit, TokioKit};
+use crate::runtimes::{AsyncExecutor, Canopy, Runtime, Tokio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,17 +28,17 @@ where
     start.elapsed()
 }
 
-fn chan_mpmc<R: Runtime>(rt: &R, size: Size) -> Duration {
+fn chan_mpmc<R: Runtime, K: Kit>(rt: &R, size: Size) -> Duration {
     let per = size.n(MESSAGES) / 4;
     let spawner = rt.spawner();
     timed(rt, async move {
-        let (tx, rx) = <R::Sync as Kit>::mpmc::<usize>(CAPACITY);
+        let (tx, rx) = K::mpmc::<usize>(CAPACITY);
         let producers: Vec<_> = (0..4)
             .map(|_| {
                 let tx = tx.clone();
                 R::spawn(&spawner, async move {
                     for i in 0..per {
-                        R::Sync::send(&tx, i).await;
+                        K::send(&tx, i).await;
                     }
                 })
             })
@@ -48,7 +49,7 @@ fn chan_mpmc<R: Runtime>(rt: &R, size: Size) -> Duration {
                 let rx = rx.clone();
                 R::spawn(&spawner, async move {
                     let mut n = 0;
-                    while R::Sync::recv_mpmc(&rx).await.is_some() {
+                    while K::recv_mpmc(&rx).await.is_some() {
                         n += 1;
                     }
                     n
@@ -67,18 +68,18 @@ fn chan_mpmc<R: Runtime>(rt: &R, size: Size) -> Duration {
     })
 }
 
-fn chan_spsc<R: Runtime>(rt: &R, size: Size) -> Duration {
+fn chan_spsc<R: Runtime, K: Kit>(rt: &R, size: Size) -> Duration {
     let n = size.n(MESSAGES);
     let spawner = rt.spawner();
     timed(rt, async move {
-        let (tx, mut rx) = <R::Sync as Kit>::spsc::<usize>(CAPACITY);
+        let (tx, mut rx) = K::spsc::<usize>(CAPACITY);
         let producer = R::spawn(&spawner, async move {
             for i in 0..n {
-                R::Sync::send(&tx, i).await;
+                K::send(&tx, i).await;
             }
         });
         let mut received = 0;
-        while R::Sync::recv_spsc(&mut rx).await.is_some() {
+        while K::recv_spsc(&mut rx).await.is_some() {
             received += 1;
         }
         producer.await;
@@ -86,7 +87,7 @@ fn chan_spsc<R: Runtime>(rt: &R, size: Size) -> Duration {
     })
 }
 
-fn oneshot_ping_pong<R: Runtime>(rt: &R, size: Size) -> Duration {
+fn oneshot_ping_pong<R: Runtime, K: Kit>(rt: &R, size: Size) -> Duration {
     let n = size.n(PINGS);
     let spawner = rt.spawner();
     timed(rt, async move {
@@ -94,14 +95,14 @@ fn oneshot_ping_pong<R: Runtime>(rt: &R, size: Size) -> Duration {
             .map(|_| {
                 let partner = spawner.clone();
                 R::spawn(&spawner, async move {
-                    let (tx1, rx1) = R::Sync::oneshot::<()>();
-                    let (tx2, rx2) = R::Sync::oneshot::<()>();
+                    let (tx1, rx1) = K::oneshot::<()>();
+                    let (tx2, rx2) = K::oneshot::<()>();
                     R::spawn_detached(&partner, async move {
-                        R::Sync::once_recv(rx1).await;
-                        R::Sync::once_send(tx2, ());
+                        K::once_recv(rx1).await;
+                        K::once_send(tx2, ());
                     });
-                    R::Sync::once_send(tx1, ());
-                    R::Sync::once_recv(rx2).await;
+                    K::once_send(tx1, ());
+                    K::once_recv(rx2).await;
                 })
             })
             .collect();
@@ -111,15 +112,14 @@ fn oneshot_ping_pong<R: Runtime>(rt: &R, size: Size) -> Duration {
     })
 }
 
-fn request_reply<R: Runtime>(rt: &R, size: Size) -> Duration {
+fn request_reply<R: Runtime, K: Kit>(rt: &R, size: Size) -> Duration {
     let requests = size.n(REQUESTS) as u64;
     let spawner = rt.spawner();
     timed(rt, async move {
-        type Reply<R> = <<R as Runtime>::Sync as Kit>::OnceTx<u64>;
-        let (tx, mut rx) = <R::Sync as Kit>::spsc::<(u64, Reply<R>)>(128);
+        let (tx, mut rx) = K::spsc::<(u64, K::OnceTx<u64>)>(128);
         let server = R::spawn(&spawner, async move {
-            while let Some((request, reply)) = R::Sync::recv_spsc(&mut rx).await {
-                R::Sync::once_send(reply, request + 1);
+            while let Some((request, reply)) = K::recv_spsc(&mut rx).await {
+                K::once_send(reply, request + 1);
             }
         });
         let clients: Vec<_> = (0..CLIENTS)
@@ -127,9 +127,9 @@ fn request_reply<R: Runtime>(rt: &R, size: Size) -> Duration {
                 let tx = tx.clone();
                 R::spawn(&spawner, async move {
                     for i in 0..requests {
-                        let (reply, answer) = R::Sync::oneshot();
-                        R::Sync::send(&tx, (i, reply)).await;
-                        assert_eq!(R::Sync::once_recv(answer).await, i + 1);
+                        let (reply, answer) = K::oneshot();
+                        K::send(&tx, (i, reply)).await;
+                        assert_eq!(K::once_recv(answer).await, i + 1);
                     }
                 })
             })
@@ -142,17 +142,17 @@ fn request_reply<R: Runtime>(rt: &R, size: Size) -> Duration {
     })
 }
 
-fn semaphore_contended<R: Runtime>(rt: &R, size: Size) -> Duration {
+fn semaphore_contended<R: Runtime, K: Kit>(rt: &R, size: Size) -> Duration {
     let locks = size.n(LOCKS);
     let spawner = rt.spawner();
     timed(rt, async move {
-        let sem = Arc::new(R::Sync::semaphore(2));
+        let sem = Arc::new(K::semaphore(2));
         let tasks: Vec<_> = (0..LOCKERS)
             .map(|_| {
                 let sem = sem.clone();
                 R::spawn(&spawner, async move {
                     for _ in 0..locks {
-                        R::Sync::with_permit(&sem).await;
+                        K::with_permit(&sem).await;
                     }
                 })
             })
@@ -163,17 +163,17 @@ fn semaphore_contended<R: Runtime>(rt: &R, size: Size) -> Duration {
     })
 }
 
-fn mutex_contended<R: Runtime>(rt: &R, size: Size) -> Duration {
+fn mutex_contended<R: Runtime, K: Kit>(rt: &R, size: Size) -> Duration {
     let locks = size.n(LOCKS);
     let spawner = rt.spawner();
     timed(rt, async move {
-        let mutex = Arc::new(R::Sync::mutex());
+        let mutex = Arc::new(K::mutex());
         let tasks: Vec<_> = (0..LOCKERS)
             .map(|_| {
                 let mutex = mutex.clone();
                 R::spawn(&spawner, async move {
                     for _ in 0..locks {
-                        R::Sync::increment(&mutex).await;
+                        K::increment(&mutex).await;
                     }
                 })
             })
@@ -184,51 +184,63 @@ fn mutex_contended<R: Runtime>(rt: &R, size: Size) -> Duration {
     })
 }
 
-/// The channel and lock workloads.
-pub fn workloads() -> Vec<Workload> {
-    let area = "sync";
-    vec![
-        generic(
-            "chan_mpmc",
-            area,
-            "4 producers x 4 consumers, bounded 1,024, 100,000 messages (tokio: mpsc with the receiver behind its Mutex; it has no MPMC channel).",
-            |s| s.n(MESSAGES) / 4 * 4,
-            on_all!(chan_mpmc),
-        ),
-        generic(
-            "chan_spsc",
-            area,
-            "One producer, one consumer, bounded 1,024, 100,000 messages.",
-            |s| s.n(MESSAGES),
-            on_all!(chan_spsc),
-        ),
-        generic(
-            "oneshot_ping_pong",
-            area,
-            "1,000 tasks, each spawning a partner and trading two oneshot messages with it (async-channel: bounded(1)).",
-            |s| s.n(PINGS),
-            on_all!(oneshot_ping_pong),
-        ),
-        generic(
-            "request_reply",
-            area,
-            "4 clients x 2,500 requests to one server task over a bounded(128) channel, each answered on its own oneshot.",
-            |s| s.n(REQUESTS) * CLIENTS,
-            on_all!(request_reply),
-        ),
-        generic(
-            "semaphore_contended",
-            area,
-            "8 tasks x 2,000 acquire/release of a 2-permit semaphore.",
-            |s| s.n(LOCKS) * LOCKERS,
-            on_all!(semaphore_contended),
-        ),
-        generic(
-            "mutex_contended",
-            area,
-            "8 tasks x 2,000 lock-and-increment of one mutex.",
-            |s| s.n(LOCKS) * LOCKERS,
-            on_all!(mutex_contended),
-        ),
+/// Every workload's body on runtime `R` with the kit `K`, in the order of
+/// [`ABOUT`]: the harness pairs each runtime with its own kit, the
+/// criterion bench also tokio and canopy with smol's.
+pub fn with_kit<R: Runtime, K: Kit>() -> [(&'static str, Body<R>); 6] {
+    [
+        ("chan_mpmc", chan_mpmc::<R, K>),
+        ("chan_spsc", chan_spsc::<R, K>),
+        ("oneshot_ping_pong", oneshot_ping_pong::<R, K>),
+        ("request_reply", request_reply::<R, K>),
+        ("semaphore_contended", semaphore_contended::<R, K>),
+        ("mutex_contended", mutex_contended::<R, K>),
     ]
+}
+
+/// What each workload of [`with_kit`] does, and its operation count.
+const ABOUT: [(&str, Ops); 6] = [
+    (
+        "4 producers x 4 consumers, bounded 1,024, 100,000 messages (tokio: mpsc with the receiver behind its Mutex; it has no MPMC channel).",
+        |s| s.n(MESSAGES) / 4 * 4,
+    ),
+    (
+        "One producer, one consumer, bounded 1,024, 100,000 messages.",
+        |s| s.n(MESSAGES),
+    ),
+    (
+        "1,000 tasks, each spawning a partner and trading two oneshot messages with it (async-channel: bounded(1)).",
+        |s| s.n(PINGS),
+    ),
+    (
+        "4 clients x 2,500 requests to one server task over a bounded(128) channel, each answered on its own oneshot.",
+        |s| s.n(REQUESTS) * CLIENTS,
+    ),
+    (
+        "8 tasks x 2,000 acquire/release of a 2-permit semaphore.",
+        |s| s.n(LOCKS) * LOCKERS,
+    ),
+    ("8 tasks x 2,000 lock-and-increment of one mutex.", |s| {
+        s.n(LOCKS) * LOCKERS
+    }),
+];
+
+/// The channel and lock workloads, each runtime with its own kit.
+pub fn workloads() -> Vec<Workload> {
+    let canopy = with_kit::<Canopy, CanopyKit>();
+    let tokio = with_kit::<Tokio, TokioKit>();
+    let smol = with_kit::<AsyncExecutor, SmolKit>();
+    ABOUT
+        .iter()
+        .enumerate()
+        .map(|(i, &(about, ops))| Workload {
+            name: canopy[i].0,
+            area: "sync",
+            about,
+            ops,
+            canopy: Entry::Run(canopy[i].1),
+            tokio: Entry::Run(tokio[i].1),
+            async_executor: Entry::Run(smol[i].1),
+        })
+        .collect()
 }

@@ -4,7 +4,7 @@ use super::TcpStream;
 use crate::error::{OutOfDescriptors, context, is_out_of_descriptors};
 use crate::readiness::Direction;
 use crate::registered::{Registered, checkpoint};
-use crate::resolve::{ToSocketAddrs, resolve};
+use crate::resolve::{ToSocketAddrs, first_ok};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::future::Future;
 use std::io;
@@ -61,19 +61,7 @@ impl TcpListener {
         let lookup = addr.to_lookup();
         async move {
             checkpoint(location).await?;
-            let mut last = None;
-            for addr in resolve(lookup?).await? {
-                match bind_one(addr) {
-                    Ok(listener) => return Ok(listener),
-                    Err(e) => last = Some(e),
-                }
-            }
-            Err(last.unwrap_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the address resolved to nothing",
-                )
-            }))
+            first_ok(lookup, |addr| std::future::ready(bind_one(addr))).await
         }
     }
 

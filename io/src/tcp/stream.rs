@@ -4,15 +4,12 @@ use super::split::{OwnedReadHalf, OwnedWriteHalf, split};
 use crate::error::context;
 use crate::readiness::Direction;
 use crate::registered::{OpState, Registered, checkpoint};
-use crate::resolve::{ToSocketAddrs, resolve};
-use crate::stream;
+use crate::resolve::{ToSocketAddrs, first_ok};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::future::Future;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::panic::Location;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 /// A TCP connection.
 ///
@@ -32,15 +29,9 @@ pub struct TcpStream {
     pub(crate) write_state: OpState,
 }
 
-impl TcpStream {
-    pub(crate) fn from_registered(io: Registered<std::net::TcpStream>) -> Self {
-        TcpStream {
-            io,
-            read_state: OpState::default(),
-            write_state: OpState::default(),
-        }
-    }
+crate::stream_type::stream_type!(TcpStream, std::net::TcpStream);
 
+impl TcpStream {
     /// Connects to `addr`, trying each address it resolves to in order.
     /// A host name (`"localhost:8080"`) is looked up on the runtime's
     /// blocking pool, never on the worker; an IP address needs no lookup.
@@ -58,53 +49,8 @@ impl TcpStream {
         let lookup = addr.to_lookup();
         async move {
             checkpoint(location).await?;
-            let mut last = None;
-            let addrs = resolve(lookup?).await?;
-            for addr in addrs {
-                match connect_one(addr, location).await {
-                    Ok(stream) => return Ok(stream),
-                    Err(e) if canopy_scope::Cancelled::find_in_io(&e).is_some() => return Err(e),
-                    Err(e) => last = Some(e),
-                }
-            }
-            Err(last.unwrap_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the address resolved to nothing",
-                )
-            }))
+            first_ok(lookup, |addr| connect_one(addr, location)).await
         }
-    }
-
-    /// Reads into `buf`, waiting until data arrives; `Ok(0)` at end of
-    /// stream. A cancelled read returns `Cancelled` and consumed no byte.
-    ///
-    /// # Errors
-    ///
-    /// `ConnectionReset` when the peer reset the connection, `Cancelled`,
-    /// and the system's others.
-    #[track_caller]
-    pub fn read<'a>(
-        &'a self,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-        stream::read(&self.io, buf, Location::caller())
-    }
-
-    /// Reads exactly `buf.len()` bytes.
-    ///
-    /// # Errors
-    ///
-    /// `UnexpectedEof` if the stream ends first. Cancelled before any byte
-    /// was read, a plain `Cancelled`; cancelled midway, the error carries a
-    /// [`CancelledMidway`](crate::CancelledMidway) whose `done()` bytes are
-    /// at the front of `buf`, so nothing is lost.
-    #[track_caller]
-    pub fn read_exact<'a>(
-        &'a self,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        stream::read_exact(&self.io, buf, Location::caller())
     }
 
     /// Reads what has arrived without removing it from the stream, waiting
@@ -119,43 +65,6 @@ impl TcpStream {
             .op(Direction::Read, location, move |s: &std::net::TcpStream| {
                 s.peek(buf)
             })
-    }
-
-    /// Writes some of `buf` (at least one byte unless it is empty), waiting
-    /// until the socket accepts bytes.
-    ///
-    /// # Errors
-    ///
-    /// `BrokenPipe` or `ConnectionReset` when the peer is gone (never a
-    /// `SIGPIPE`), `Cancelled` (nothing was written), and the system's others.
-    #[track_caller]
-    pub fn write<'a>(
-        &'a self,
-        buf: &'a [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-        stream::write(&self.io, buf, Location::caller())
-    }
-
-    /// Writes all of `buf`.
-    ///
-    /// # Errors
-    ///
-    /// As [`write`](Self::write). Cancelled after some bytes went out, the
-    /// error carries a [`CancelledMidway`](crate::CancelledMidway) whose
-    /// `done()` says how many (its source is the `Cancelled`, so scopes
-    /// still catch it); cancelled before any, a plain `Cancelled`.
-    #[track_caller]
-    pub fn write_all<'a>(
-        &'a self,
-        buf: &'a [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        stream::write_all(&self.io, buf, Location::caller())
-    }
-
-    /// Shuts down the read, write, or both directions (no waiting involved,
-    /// so no checkpoint).
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get().shutdown(how)
     }
 
     /// Sets `TCP_NODELAY` (no Nagle delay for small writes).
@@ -176,32 +85,6 @@ impl TcpStream {
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().peer_addr()
-    }
-
-    /// Splits the stream into halves that can move to different tasks.
-    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        split(self.into_registered())
-    }
-
-    fn into_registered(mut self) -> Registered<std::net::TcpStream> {
-        self.io.forget(Direction::Read, &mut self.read_state);
-        self.io.forget(Direction::Write, &mut self.write_state);
-        self.io
-    }
-
-    /// Takes over a connected std stream (made non-blocking here).
-    ///
-    /// # Errors
-    ///
-    /// Outside a runtime, or when the socket cannot be registered.
-    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        stream.set_nonblocking(true)?;
-        Ok(TcpStream::from_registered(Registered::new(stream)?))
-    }
-
-    /// Hands the socket back as a std stream (still non-blocking).
-    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
-        Ok(self.into_registered().into_inner())
     }
 }
 
@@ -236,35 +119,3 @@ async fn connect_one(
         io.map(std::net::TcpStream::from),
     ))
 }
-
-impl futures_io::AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        stream::poll_read(&this.io, cx, &mut this.read_state, buf)
-    }
-}
-
-impl futures_io::AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        stream::poll_write(&this.io, cx, &mut this.write_state, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
-    }
-}
-
-crate::registered::impl_as_fd!(TcpStream);

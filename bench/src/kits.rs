@@ -1,5 +1,6 @@
-//! The channel and lock implementations `benches/sync.rs` compares, behind
-//! one small trait, so every workload is written once: canopy's
+//! The channel and lock implementations the sync workloads compare (in
+//! canopy-bench and `benches/sync.rs`), behind one small trait, so every
+//! workload is written once: canopy's
 //! (`canopy::sync`), tokio's (`tokio::sync`) and smol's (`async-channel`,
 //! `async-lock`).
 //!
@@ -11,8 +12,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 pub trait Kit: 'static {
-    // Named in the criterion bench; canopy-bench, which includes this file
-    // too, names the runtime instead.
+    // Named in the criterion bench, which pairs runtimes with other kits;
+    // canopy-bench names the runtime instead.
     #[allow(dead_code)]
     const NAME: &'static str;
     type Tx<T: Send + 'static>: Clone + Send + Sync + 'static;
