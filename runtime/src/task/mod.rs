@@ -72,6 +72,7 @@ impl TaskMeta {
     }
 
     /// Removes the task's registry entry, if it has one.
+    #[inline]
     fn deregister(&self, bookkeeping: &mut Bookkeeping) {
         if let Some(entry) = bookkeeping.take_entry() {
             self.shared.registry.remove(entry);
