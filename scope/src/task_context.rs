@@ -143,6 +143,7 @@ impl Default for TaskContext {
 }
 
 impl Drop for TaskContext {
+    #[inline]
     fn drop(&mut self) {
         self.release();
     }
