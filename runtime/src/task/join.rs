@@ -76,12 +76,16 @@ impl JoinState {
     ///
     /// `word` was read from `self.word` by a caller that now owns the
     /// payload (no one else can take it).
+    #[inline]
     unsafe fn payload_in(word: usize) -> Option<Payload> {
         let addr = word & !FLAGS;
+        if addr == 0 {
+            return None;
+        }
         // SAFETY: a non-zero address came from `Box::into_raw` in
         // `publish_panic` (its provenance exposed there), and the caller
         // owns it.
-        (addr != 0).then(|| *unsafe { Box::from_raw(ptr::with_exposed_provenance_mut(addr)) })
+        Some(*unsafe { Box::from_raw(ptr::with_exposed_provenance_mut(addr)) })
     }
 
     /// The task panicked with `payload` (once per task). Returns it back if
@@ -99,6 +103,7 @@ impl JoinState {
     /// The handle is being dropped before taking the output. Returns the
     /// task's panic if it is already stored: the caller reports it.
     #[must_use = "a returned payload was observed by nobody and must be reported"]
+    #[inline]
     pub(crate) fn handle_dropped(&self) -> Option<Payload> {
         if self.word.fetch_or(HANDLE_DROPPED, AcqRel) & PANIC_STORED != 0 {
             return self.take_panic();
@@ -108,6 +113,7 @@ impl JoinState {
 }
 
 impl Drop for JoinState {
+    #[inline]
     fn drop(&mut self) {
         // `&mut self`: nobody else is left, so a load (not a read-modify-
         // write: this runs for every task) owns whatever it finds.
