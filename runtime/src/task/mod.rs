@@ -232,7 +232,10 @@ fn drop_future_caught<F>(
     slot: Pin<&mut ManuallyDrop<F>>,
     bookkeeping: &mut Bookkeeping,
 ) -> Result<(), Payload> {
-    debug_assert!(!bookkeeping.future_dropped(), "a task's future is dropped once");
+    debug_assert!(
+        !bookkeeping.future_dropped(),
+        "a task's future is dropped once"
+    );
     bookkeeping.set_future_dropped();
     catch_unwind(AssertUnwindSafe(move || {
         // SAFETY: the future is dropped in place (never moved, as its pin
