@@ -107,7 +107,7 @@ impl WorkerLocal {
     /// The part of the shared state this worker writes as it runs (its
     /// LIFO slot, current-task word and counters): one pointer read.
     #[inline]
-    fn own(&self) -> &OwnSide {
+    pub(crate) fn own(&self) -> &OwnSide {
         // SAFETY: `own` points into `self.shared.remotes`, which the `Arc`
         // in `self.shared` keeps alive, unmoved (a boxed slice), as long as
         // `self`.

@@ -65,11 +65,27 @@ impl JoinState {
     pub(crate) fn take_panic(&self) -> Option<Payload> {
         // Acquire: pairs with the release of `publish_panic`, so the boxed
         // payload is fully written.
-        let addr = self.word.fetch_and(FLAGS, Acquire) & !FLAGS;
+        let word = self.word.fetch_and(FLAGS, Acquire);
+        // SAFETY: the `fetch_and` hands the address to this caller alone.
+        unsafe { Self::payload_in(word) }
+    }
+
+    /// The payload whose address `word` holds, if any.
+    ///
+    /// # Safety
+    ///
+    /// `word` was read from `self.word` by a caller that now owns the
+    /// payload (no one else can take it).
+    #[inline]
+    unsafe fn payload_in(word: usize) -> Option<Payload> {
+        let addr = word & !FLAGS;
+        if addr == 0 {
+            return None;
+        }
         // SAFETY: a non-zero address came from `Box::into_raw` in
-        // `publish_panic` (its provenance exposed there), and the
-        // `fetch_and` hands it to exactly one caller.
-        (addr != 0).then(|| *unsafe { Box::from_raw(ptr::with_exposed_provenance_mut(addr)) })
+        // `publish_panic` (its provenance exposed there), and the caller
+        // owns it.
+        Some(*unsafe { Box::from_raw(ptr::with_exposed_provenance_mut(addr)) })
     }
 
     /// The task panicked with `payload` (once per task). Returns it back if
@@ -87,6 +103,7 @@ impl JoinState {
     /// The handle is being dropped before taking the output. Returns the
     /// task's panic if it is already stored: the caller reports it.
     #[must_use = "a returned payload was observed by nobody and must be reported"]
+    #[inline]
     pub(crate) fn handle_dropped(&self) -> Option<Payload> {
         if self.word.fetch_or(HANDLE_DROPPED, AcqRel) & PANIC_STORED != 0 {
             return self.take_panic();
@@ -96,8 +113,13 @@ impl JoinState {
 }
 
 impl Drop for JoinState {
+    #[inline]
     fn drop(&mut self) {
-        drop(self.take_panic());
+        // `&mut self`: nobody else is left, so a load (not a read-modify-
+        // write: this runs for every task) owns whatever it finds.
+        let word = self.word.load(Acquire);
+        // SAFETY: as said above.
+        drop(unsafe { Self::payload_in(word) });
     }
 }
 

@@ -25,6 +25,7 @@
 //! A panic of a waker's `Drop` is reported as unobserved: it belongs to the
 //! code that made the waker, not to the task's outcome.
 
+mod bookkeeping;
 pub(crate) mod detached;
 pub(crate) mod join;
 pub(crate) mod registry;
@@ -32,16 +33,16 @@ pub(crate) mod yield_now;
 
 use crate::scheduler::worker::WorkerLocal;
 use crate::shared::{ContainedPanic, Shared};
+use crate::task::bookkeeping::Bookkeeping;
 use crate::task::join::{JoinHandle, JoinState};
-use crate::task::registry::Entry;
 use async_task::{Runnable, ScheduleInfo, WithInfo};
 use std::any::Any;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll, Waker};
 
 /// A scheduled task, as it sits in the run queues.
@@ -53,10 +54,6 @@ pub(crate) struct TaskMeta {
     /// The runtime the task belongs to. Held here rather than captured by the
     /// schedule function, so that function is a zero-sized fn item.
     pub(crate) shared: Arc<Shared>,
-    /// The packed registry `Entry` with `REGISTERED`, once the task has one
-    /// (see `registry.rs`); 0 before and after. Written and read only by whoever polls or drops the
-    /// future, one thread at a time; the scheduler's hand-offs order them.
-    registration: AtomicU64,
     pub(crate) join: JoinState,
     /// Where the task was spawned (`#[track_caller]` on every spawn path):
     /// the stuck-poll report names it.
@@ -64,39 +61,24 @@ pub(crate) struct TaskMeta {
 }
 
 impl TaskMeta {
-    /// Whether the task has a registry entry (one load, by the poller).
-    fn is_registered(&self) -> bool {
-        self.registration.load(Relaxed) != 0
-    }
-
     /// Gives the task a registry entry in the shard of the thread polling it.
-    fn register(&self, waker: &Waker) {
+    fn register(&self, waker: &Waker, bookkeeping: &mut Bookkeeping) {
         let shared = &self.shared;
         let shard = crate::context::with_worker(|worker| match worker {
             Some(w) if Arc::ptr_eq(&w.shared, shared) => w.index(),
             _ => shared.registry.outside_shard(),
         });
-        let entry = shared.registry.insert(shard, waker.clone());
-        self.registration.store(entry.pack() | REGISTERED, Relaxed);
+        bookkeeping.set_entry(shared.registry.insert(shard, waker.clone()));
     }
 
     /// Removes the task's registry entry, if it has one.
-    fn deregister(&self) {
-        // Only the poller touches it (no read-modify-write needed).
-        let packed = self.registration.load(Relaxed);
-        if packed != 0 {
-            self.registration.store(0, Relaxed);
-            self.shared
-                .registry
-                .remove(Entry::unpack(packed & !REGISTERED));
+    #[inline]
+    fn deregister(&self, bookkeeping: &mut Bookkeeping) {
+        if let Some(entry) = bookkeeping.take_entry() {
+            self.shared.registry.remove(entry);
         }
     }
 }
-
-/// Set in `TaskMeta::registration` beside a packed entry, so that a task
-/// with an entry never reads 0 (a packed entry may be 0). Shard numbers are
-/// far below 2^31.
-const REGISTERED: u64 = 1 << 63;
 
 /// The async-task schedule function: every wake-up of every task lands here.
 fn schedule(task: Task, info: ScheduleInfo) {
@@ -130,7 +112,6 @@ where
 {
     let meta = TaskMeta {
         shared: shared.clone(),
-        registration: AtomicU64::new(0),
         join: JoinState::new(),
         location,
     };
@@ -179,7 +160,6 @@ where
 {
     let meta = TaskMeta {
         shared: shared.clone(),
-        registration: AtomicU64::new(0),
         join: JoinState::new(),
         location,
     };
@@ -198,14 +178,19 @@ pin_project_lite::pin_project! {
     /// The user's future plus panic catching and registry bookkeeping.
     /// Output `Err(())` means it panicked; the payload is in the `JoinState`.
     pub(crate) struct TaskFuture<'a, F> {
-        // The user's future, `None` once it is dropped. `poll` drops it in
-        // place as soon as it finished (or panicked), and the drop of an
-        // unfinished task drops it too, each under `catch_unwind`: left to
-        // async-task, a panicking `Drop` would hit its abort-on-panic guard
-        // and take the process down (DESIGN §4).
+        // The user's future, until `bookkeeping` says it was dropped. `poll`
+        // drops it in place as soon as it finished (or panicked), and the
+        // drop of an unfinished task drops it too, each under
+        // `catch_unwind`: left to async-task, a panicking `Drop` would hit
+        // its abort-on-panic guard and take the process down (DESIGN §4).
+        // Not an `Option`: a future has no niche for its `None`, so that
+        // would cost a word of every task allocation (see `bookkeeping.rs`).
         #[pin]
-        inner: Option<F>,
+        inner: ManuallyDrop<F>,
         meta: &'a TaskMeta,
+        // The registry entry and whether `inner` was dropped; only the
+        // poller (or dropper) of the future touches it.
+        bookkeeping: Bookkeeping,
         // The task's scope context (one word: its cancel word, leaves and
         // budget pass live behind it). Released with the future: its leaves
         // hold wakers that the task's code handed to canopy primitives (a
@@ -217,15 +202,15 @@ pin_project_lite::pin_project! {
     impl<'a, F> PinnedDrop for TaskFuture<'a, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if this.inner.is_none() {
+            if this.bookkeeping.future_dropped() {
                 // Finished: `poll` did the bookkeeping.
                 return;
             }
-            this.meta.deregister();
+            this.meta.deregister(this.bookkeeping);
             // Dropped unfinished (a hard shutdown). If that drop panics, the
             // task never delivered an output, so the panic takes its place:
             // it reaches the `JoinHandle`, or is reported if that is gone.
-            match drop_in_place_caught(this.inner) {
+            match drop_future_caught(this.inner, this.bookkeeping) {
                 Ok(()) => {
                     this.meta.shared.count(|c| &c.dropped);
                     this.meta.shared.finished_one();
@@ -237,16 +222,26 @@ pin_project_lite::pin_project! {
     }
 }
 
-/// Drops the future in `slot` in place, catching a panic of its `Drop`.
+/// Drops the future in `slot` in place, once (`bookkeeping` records it
+/// first), catching a panic of its `Drop`.
 ///
-/// The slot is `None` afterwards even if the drop panicked: an assignment
-/// whose drop of the old value unwinds still writes the new value (the
-/// `Option` never holds a half-dropped future, so nothing is dropped twice;
-/// `task::tests::a_panicking_drop_in_place_leaves_the_slot_empty`).
-fn drop_in_place_caught<F>(slot: Pin<&mut Option<F>>) -> Result<(), Payload> {
+/// A panicking drop counts as done: `drop_in_place` still drops the
+/// remaining fields as it unwinds, so nothing may be dropped again
+/// (`task::tests::a_panicking_future_drop_counts_as_done`).
+fn drop_future_caught<F>(
+    slot: Pin<&mut ManuallyDrop<F>>,
+    bookkeeping: &mut Bookkeeping,
+) -> Result<(), Payload> {
+    debug_assert!(
+        !bookkeeping.future_dropped(),
+        "a task's future is dropped once"
+    );
+    bookkeeping.set_future_dropped();
     catch_unwind(AssertUnwindSafe(move || {
-        let mut slot = slot;
-        slot.set(None);
+        // SAFETY: the future is dropped in place (never moved, as its pin
+        // requires) and exactly once: the flag was clear and is now set,
+        // and every use of `slot` checks it first.
+        unsafe { ManuallyDrop::drop(slot.get_unchecked_mut()) }
     }))
 }
 
@@ -268,8 +263,9 @@ impl TaskMeta {
 impl<'a, F> TaskFuture<'a, F> {
     fn new(inner: F, meta: &'a TaskMeta) -> Self {
         TaskFuture {
-            inner: Some(inner),
+            inner: ManuallyDrop::new(inner),
             meta,
+            bookkeeping: Bookkeeping::default(),
             scope: canopy_scope::rt::TaskContext::new(),
         }
     }
@@ -280,10 +276,13 @@ impl<F: Future> Future for TaskFuture<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
+        if this.bookkeeping.future_dropped() {
             // async-task never polls a task again once it returned `Ready`.
             return Poll::Pending;
-        };
+        }
+        // SAFETY: a projection of the pinned future, which is live (checked
+        // just above) and stays pinned: it is only ever dropped in place.
+        let inner = unsafe { this.inner.as_mut().map_unchecked_mut(|f| &mut **f) };
         // The task runs under the runtime's root scope (cancelled by a
         // graceful shutdown), with its checkpoint budget.
         let meta = *this.meta;
@@ -296,8 +295,8 @@ impl<F: Future> Future for TaskFuture<'_, F> {
         );
         let result = match result {
             Ok(Poll::Pending) => {
-                if !meta.is_registered() {
-                    meta.register(cx.waker());
+                if this.bookkeeping.entry().is_none() {
+                    meta.register(cx.waker(), this.bookkeeping);
                     // The root was cancelled during this poll, maybe before
                     // we were registered for its wake-all: poll again to
                     // see it. (Once registered, its wake-all finds us.)
@@ -310,11 +309,11 @@ impl<F: Future> Future for TaskFuture<'_, F> {
             Ok(Poll::Ready(output)) => Ok(output),
             Err(payload) => Err(payload),
         };
-        meta.deregister();
+        meta.deregister(this.bookkeeping);
         // The future is done: drop it now, here, where its `Drop` can be
         // caught (see the field's docs), and the wakers its code left with
         // the scope machinery.
-        let dropped = drop_in_place_caught(this.inner);
+        let dropped = drop_future_caught(this.inner, this.bookkeeping);
         release_reporting(this.scope, shared);
         match (result, dropped) {
             (Ok(output), Ok(())) => {
@@ -394,7 +393,8 @@ impl<T> Drop for TaskOutput<T> {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::drop_in_place_caught;
+    use super::{Bookkeeping, drop_future_caught};
+    use std::mem::ManuallyDrop;
     use std::pin::pin;
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
@@ -408,14 +408,14 @@ mod tests {
     }
 
     #[test]
-    fn a_panicking_drop_in_place_leaves_the_slot_empty() {
+    fn a_panicking_future_drop_counts_as_done() {
         let drops = AtomicUsize::new(0);
+        let mut bookkeeping = Bookkeeping::default();
         {
-            let mut slot = pin!(Some(Loud(&drops)));
-            let payload = drop_in_place_caught(slot.as_mut()).unwrap_err();
+            let mut slot = pin!(ManuallyDrop::new(Loud(&drops)));
+            let payload = drop_future_caught(slot.as_mut(), &mut bookkeeping).unwrap_err();
             assert_eq!(payload.downcast_ref::<&str>(), Some(&"loud drop"));
-            assert!(slot.is_none(), "the slot holds no half-dropped value");
-            assert!(drop_in_place_caught(slot.as_mut()).is_ok());
+            assert!(bookkeeping.future_dropped(), "never dropped again");
         }
         assert_eq!(drops.load(SeqCst), 1, "dropped exactly once");
     }

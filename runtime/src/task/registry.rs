@@ -35,7 +35,7 @@ pub(crate) struct Registry {
     worker_shards: usize,
 }
 
-/// Where a task's entry is: packed into one `u64` in the task's metadata.
+/// Where a task's entry is: packed into one `u64` in the task (`bookkeeping.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Entry {
     shard: u32,
