@@ -10,6 +10,23 @@
 //! Arming races linking: `activate` sets `LINKED` and then reads the
 //! deadline; `set_deadline` stores the deadline and then reads `LINKED` (both
 //! `SeqCst`, fenced). One of the two sees the other and arms.
+//!
+//! Moving a deadline later is lazy (as tokio's `Sleep::reset`): while a timer
+//! is armed no later than the new deadline, `set_deadline` only stores the
+//! value, with no clock read and no timer call. The armed timer then fires
+//! early; `expire` finds the deadline not yet passed and re-arms for it (the
+//! timer driver wakes outside its locks, so arming from the wake is fine).
+//! Invariant, under the `timer` mutex: `armed` is `Some` only while its
+//! timer is in the wheel or its wake (`expire`) is still to run, and
+//! `armed_at` is never later than the deadline. So a deadline is never
+//! lost, and fires no later than it would have with an eager move.
+//!
+//! A later deadline needs no clock check: if it has passed, so had the armed
+//! one, whose timer is due at the next timer pass, when `expire` compares
+//! with the clock and cancels — as for any deadline that passes while the
+//! scope waits (and `cancel_called` already reads true meanwhile). A
+//! deadline moved *earlier* than the armed timer is checked against the
+//! clock and cancels at once if it has passed.
 
 use crate::cancelled::CancelReason;
 use crate::driver::{self, NO_DEADLINE};
@@ -81,12 +98,17 @@ impl Node {
     /// entered scope at once (linked or not); before entry it is checked at
     /// entry.
     pub(crate) fn set_deadline(self: &Arc<Self>, deadline: Option<Instant>) {
+        let bits = driver::encode(deadline);
         let expired = {
             let mut slot = self.timer.lock().unwrap_or_else(|e| e.into_inner());
-            self.deadline.store(driver::encode(deadline), SeqCst);
+            self.deadline.store(bits, SeqCst);
             if deadline.is_none() {
                 self.disarm_locked(&mut slot);
                 false
+            } else if slot.armed.is_some() && bits >= slot.armed_at {
+                // Later than the armed timer (module docs): it fires early
+                // and `expire` re-arms. Armed implies linked, so no touch.
+                return;
             } else {
                 self.arm_locked(&mut slot, true)
             }
@@ -125,6 +147,7 @@ impl Node {
             self.disarm_locked(slot);
             return true;
         }
+        slot.armed_at = driver::encode(Some(deadline));
         if let Some(handle) = slot.armed {
             if driver.reset(handle, deadline) {
                 return false;
@@ -138,7 +161,8 @@ impl Node {
     }
 
     /// The deadline timer fired: cancel if the deadline (which may have
-    /// moved meanwhile) has really passed.
+    /// moved meanwhile) has really passed, else re-arm for it (it moved
+    /// later lazily, or this wake is of a timer since replaced).
     pub(crate) fn expire(self: &Arc<Self>) {
         let expired = {
             let mut slot = self.timer.lock().unwrap_or_else(|e| e.into_inner());
@@ -147,9 +171,15 @@ impl Node {
             }
             match (self.deadline(), self.driver()) {
                 (Some(deadline), Some(driver)) if driver.now() >= deadline => {
-                    slot.armed = None; // it fired: nothing to disarm
+                    // It fired (or a replacement is due by now too, at the
+                    // latest at the deadline, and fires harmlessly).
+                    slot.armed = None;
                     true
                 }
+                // Moves the armed timer if this wake is a stale one's, or
+                // arms anew if it is the armed one's (it left the wheel).
+                (Some(_), Some(_)) => self.arm_locked(&mut slot, false),
+                // No deadline any more (`set_deadline(None)` disarmed).
                 _ => false,
             }
         };

@@ -228,6 +228,128 @@ fn loom_deadline_moved_while_expiring() {
     });
 }
 
+impl FakeDriver {
+    /// A fake driver whose clock reads `now_secs` after `base`.
+    fn at(base: Instant, now_secs: u64) -> Arc<FakeDriver> {
+        Arc::new(FakeDriver {
+            base,
+            now_secs: AtomicU64::new(now_secs),
+            armed: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// The armed timer fires: it leaves the "wheel", then wakes the node
+    /// (outside the lock, as `TimerDriver::process`).
+    fn fire(&self, node: &Arc<Node>) {
+        let due = self.armed.lock().unwrap().take();
+        if due.is_some() {
+            node.expire();
+        }
+    }
+
+    fn armed(&self) -> Option<Instant> {
+        *self.armed.lock().unwrap()
+    }
+}
+
+/// An entered, linked scope whose deadline `base + secs` is armed on
+/// `driver`.
+fn waiting_with_deadline(driver: &Arc<FakeDriver>, secs: u64) -> Arc<Node> {
+    let node = entered();
+    node.set_deadline(Some(driver.base + Duration::from_secs(secs)));
+    node.link_top();
+    let _ = node.driver.set(driver.clone());
+    node.activate();
+    node
+}
+
+/// A deadline moved later (lazily: only the value is stored) while its
+/// timer fires at the old, passed deadline: the scope is cancelled, or the
+/// timer is re-armed for the new deadline and cancels there; a move that
+/// finished before the timer fired is never cancelled by it.
+#[test]
+fn loom_lazy_extension_racing_the_timer_firing() {
+    loom::model(|| {
+        let base = Instant::now();
+        let driver = FakeDriver::at(base, 10);
+        let node = waiting_with_deadline(&driver, 10);
+        let later = base + Duration::from_secs(20);
+        let moved = Arc::new(AtomicUsize::new(0));
+        let mover = {
+            let (node, moved) = (node.clone(), moved.clone());
+            thread::spawn(move || {
+                node.set_deadline(Some(later));
+                moved.store(1, SeqCst);
+            })
+        };
+        let moved_before_firing = moved.load(SeqCst) == 1;
+        driver.fire(&node);
+        mover.join().unwrap();
+        let cancelled = node.state() & CANCEL_CALLED != 0;
+        assert!(
+            !(moved_before_firing && cancelled),
+            "cancelled at the old deadline"
+        );
+        assert!(cancelled || driver.armed() == Some(later), "deadline lost");
+        driver.now_secs.store(20, SeqCst);
+        driver.fire(&node);
+        assert!(node.state() & CANCEL_CALLED != 0, "the new deadline did not fire");
+        node.deactivate(false);
+    });
+}
+
+/// Two threads move a deadline, one later (lazily) and one earlier, while
+/// the armed timer fires early: a timer stays armed no later than the
+/// final deadline, and nothing is cancelled before it.
+#[test]
+fn loom_lazy_extension_racing_an_earlier_move_and_the_firing() {
+    loom::model(|| {
+        let base = Instant::now();
+        let driver = FakeDriver::at(base, 5);
+        let node = waiting_with_deadline(&driver, 10);
+        let mover = |secs| {
+            let node = node.clone();
+            thread::spawn(move || node.set_deadline(Some(base + Duration::from_secs(secs))))
+        };
+        let (later, earlier) = (mover(20), mover(8));
+        driver.fire(&node);
+        later.join().unwrap();
+        earlier.join().unwrap();
+        let deadline = node.deadline().unwrap();
+        assert_eq!(node.state() & CANCEL_CALLED, 0, "cancelled early");
+        let armed = driver.armed().expect("no timer armed");
+        assert!(armed <= deadline, "armed past the deadline");
+        driver.now_secs.store(20, SeqCst);
+        driver.fire(&node);
+        assert!(node.state() & CANCEL_CALLED != 0, "the deadline did not fire");
+        node.deactivate(false);
+    });
+}
+
+/// A deadline moved later while the scope exits and its timer fires early:
+/// no timer is left armed once the scope has exited.
+#[test]
+fn loom_lazy_extension_racing_exit_and_firing() {
+    loom::model(|| {
+        let base = Instant::now();
+        let driver = FakeDriver::at(base, 5);
+        let node = waiting_with_deadline(&driver, 10);
+        let mover = {
+            let node = node.clone();
+            thread::spawn(move || node.set_deadline(Some(base + Duration::from_secs(20))))
+        };
+        let firer = {
+            let (node, driver) = (node.clone(), driver.clone());
+            thread::spawn(move || driver.fire(&node))
+        };
+        node.deactivate(false);
+        mover.join().unwrap();
+        firer.join().unwrap();
+        assert_eq!(driver.armed(), None, "a timer outlived the scope");
+        assert_eq!(node.state() & CANCEL_CALLED, 0);
+    });
+}
+
 /// A task root whose waker changes while its parent is cancelled: the new
 /// waker is woken, or the poll sees the task's word moved (and re-reads the
 /// tree).

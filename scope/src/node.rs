@@ -120,6 +120,10 @@ pub(crate) struct Node {
 #[derive(Default)]
 pub(crate) struct TimerSlot {
     pub(crate) armed: Option<TimerHandle>,
+    /// The encoded deadline the armed timer is due at: never later than the
+    /// node's deadline, which may have moved later since (lazily, see
+    /// `deadline_slot.rs`).
+    pub(crate) armed_at: u64,
 }
 
 // SAFETY: every field is an atomic, a lock, or `HostWaker` (Sync); the raw
