@@ -57,7 +57,11 @@ fn a_deadline_moved_later_then_earlier_fires_at_the_last_one() {
                 mover.set_deadline(Some(start + last * SEC));
             });
             assert_eq!(scope.run(sleep(HOUR)).await, Ok(None));
-            assert_eq!(time::now() - start, last * SEC, "armed {armed}s, later {later}s");
+            assert_eq!(
+                time::now() - start,
+                last * SEC,
+                "armed {armed}s, later {later}s"
+            );
         });
     }
 }

@@ -117,9 +117,13 @@ pub(crate) fn encode(deadline: Option<Instant>) -> u64 {
     match deadline {
         None => NO_DEADLINE,
         Some(at) => {
-            let nanos = at.saturating_duration_since(base()).as_nanos();
-            u64::try_from(nanos)
-                .unwrap_or(NO_DEADLINE - 1)
+            // In u64, saturating (no 128-bit nanoseconds: every
+            // `set_deadline` encodes).
+            let since = at.saturating_duration_since(base());
+            since
+                .as_secs()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(u64::from(since.subsec_nanos()))
                 .min(NO_DEADLINE - 1)
         }
     }
@@ -146,6 +150,15 @@ mod tests {
         let _ = base();
         assert!(encode(Some(earlier)) < encode(Some(later)));
         assert_eq!(decode(encode(Some(earlier))), Some(earlier));
+    }
+
+    #[test]
+    fn deadlines_beyond_the_encodable_range_saturate_short_of_none() {
+        let Some(far) = Instant::now().checked_add(Duration::from_secs(1_000 * 365 * 24 * 3600))
+        else {
+            return; // this platform's clock cannot express it at all
+        };
+        assert_eq!(encode(Some(far)), NO_DEADLINE - 1);
     }
 
     #[test]

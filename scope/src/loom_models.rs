@@ -293,7 +293,10 @@ fn loom_lazy_extension_racing_the_timer_firing() {
         assert!(cancelled || driver.armed() == Some(later), "deadline lost");
         driver.now_secs.store(20, SeqCst);
         driver.fire(&node);
-        assert!(node.state() & CANCEL_CALLED != 0, "the new deadline did not fire");
+        assert!(
+            node.state() & CANCEL_CALLED != 0,
+            "the new deadline did not fire"
+        );
         node.deactivate(false);
     });
 }
@@ -321,7 +324,10 @@ fn loom_lazy_extension_racing_an_earlier_move_and_the_firing() {
         assert!(armed <= deadline, "armed past the deadline");
         driver.now_secs.store(20, SeqCst);
         driver.fire(&node);
-        assert!(node.state() & CANCEL_CALLED != 0, "the deadline did not fire");
+        assert!(
+            node.state() & CANCEL_CALLED != 0,
+            "the deadline did not fire"
+        );
         node.deactivate(false);
     });
 }
