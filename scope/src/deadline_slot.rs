@@ -127,7 +127,8 @@ impl Node {
     /// linked and not exited. Returns `true` if the deadline has passed
     /// (checked against the clock only if `check_clock`).
     fn arm_locked(self: &Arc<Self>, slot: &mut TimerSlot, check_clock: bool) -> bool {
-        let Some(deadline) = self.deadline() else {
+        let bits = self.deadline_bits();
+        let Some(deadline) = driver::decode(bits) else {
             return false;
         };
         // Dekker with `activate` and `deactivate`: our deadline store before
@@ -147,7 +148,7 @@ impl Node {
             self.disarm_locked(slot);
             return true;
         }
-        slot.armed_at = driver::encode(Some(deadline));
+        slot.armed_at = bits;
         if let Some(handle) = slot.armed {
             if driver.reset(handle, deadline) {
                 return false;
