@@ -641,6 +641,46 @@ mod tests {
         assert_eq!(*log.lock().unwrap(), [5, 70, 1_000, 1_003, 1_010, 9_000]);
     }
 
+    /// Arms a timer from its wake, as a scope whose deadline moved later
+    /// lazily does when its timer fires early.
+    struct Rearm {
+        driver: std::sync::Weak<TimerDriver>,
+        rearmed: AtomicUsize,
+    }
+
+    impl Wake for Rearm {
+        fn wake(self: Arc<Self>) {
+            let driver = self
+                .driver
+                .upgrade()
+                .expect("the driver outlives its timers");
+            // Deadlocks if the shard lock were held while waking.
+            driver.register(
+                0,
+                driver.now() + Duration::from_millis(5),
+                Waker::noop().clone(),
+            );
+            self.rearmed.fetch_add(1, SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_waker_may_arm_a_timer_in_the_shard_that_fired_it() {
+        let driver = Arc::new(TimerDriver::new(1, true));
+        let rearm = Arc::new(Rearm {
+            driver: Arc::downgrade(&driver),
+            rearmed: AtomicUsize::new(0),
+        });
+        driver.register(
+            0,
+            driver.now() + Duration::from_millis(1),
+            Waker::from(rearm.clone()),
+        );
+        assert!(driver.advance(Duration::from_millis(1)));
+        assert_eq!(rearm.rearmed.load(SeqCst), 1);
+        assert_eq!(driver.armed(), 1, "the timer armed from the wake");
+    }
+
     #[test]
     fn a_panicking_waker_is_reported_and_the_rest_of_its_batch_is_woken() {
         let driver = TimerDriver::new(2, true);
