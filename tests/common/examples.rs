@@ -60,15 +60,21 @@ fn build_command(profile_dir: &Path, name: &str, features: &[&str]) -> Command {
     if !features.is_empty() {
         build.args(["--features", &features.join(",")]);
     }
-    // Cargo marks the root of every target dir with `CACHEDIR.TAG`; without
-    // one, the parent is a `--target` build's `<triple>` directory.
-    if parent.join("CACHEDIR.TAG").exists() {
-        build.arg("--target-dir").arg(parent);
-    } else {
-        let triple = parent.file_name().expect("a target triple directory");
-        let target_dir = parent.parent().expect("a target directory");
-        build.arg("--target").arg(triple);
-        build.arg("--target-dir").arg(target_dir);
-    }
+    match parent.file_name().and_then(|p| p.to_str()) {
+        Some(triple) if is_this_machines_triple(triple) => {
+            let target_dir = parent.parent().expect("a target directory");
+            build.args(["--target", triple]).arg("--target-dir").arg(target_dir);
+        }
+        _ => {
+            build.arg("--target-dir").arg(parent);
+        }
+    };
     build
+}
+
+/// Whether a directory name is a target triple this test can run on (so
+/// the directory is a `--target` build's): `x86_64-unknown-linux-gnu`
+/// starts with the architecture and names the OS.
+fn is_this_machines_triple(name: &str) -> bool {
+    name.starts_with(std::env::consts::ARCH) && name.contains(std::env::consts::OS)
 }
