@@ -37,7 +37,10 @@ pub fn example_binary(name: &str, features: &[&str]) -> PathBuf {
 
 /// `<profile dir>` of a binary in `<profile dir>/deps/` (or directly in it).
 fn profile_dir(binary: &Path) -> PathBuf {
-    let mut dir = binary.parent().expect("a binary has a directory").to_owned();
+    let mut dir = binary
+        .parent()
+        .expect("a binary has a directory")
+        .to_owned();
     if dir.ends_with("deps") {
         dir.pop();
     }
@@ -56,14 +59,20 @@ fn build_command(profile_dir: &Path, name: &str, features: &[&str]) -> Command {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["build", "--example", name])
         // Cargo names the dev profile's directory `debug`.
-        .args(["--profile", if profile == "debug" { "dev" } else { profile }]);
+        .args([
+            "--profile",
+            if profile == "debug" { "dev" } else { profile },
+        ]);
     if !features.is_empty() {
         build.args(["--features", &features.join(",")]);
     }
     match parent.file_name().and_then(|p| p.to_str()) {
         Some(triple) if is_this_machines_triple(triple) => {
             let target_dir = parent.parent().expect("a target directory");
-            build.args(["--target", triple]).arg("--target-dir").arg(target_dir);
+            build
+                .args(["--target", triple])
+                .arg("--target-dir")
+                .arg(target_dir);
         }
         _ => {
             build.arg("--target-dir").arg(parent);

@@ -227,11 +227,14 @@ impl<T, E: CancelError + 'static> Drop for Waiting<T, E> {
             // It failed before it started, and the failure was the caller's,
             // who is gone: it is the group's now, never dropped (DESIGN
             // §2.9). A cancellation stays with the caller's scope it ran in.
-            Abandoned::Unclaimed(outcome) => match outcome.downcast::<StartError<E>>().map(|e| *e) {
-                Ok(StartError::Failed(Failure::Error(error))) if error.as_cancelled().is_some() => {}
-                Ok(StartError::Failed(failure)) => self.group.fail(failure),
-                _ => {}
-            },
+            Abandoned::Unclaimed(outcome) => {
+                match outcome.downcast::<StartError<E>>().map(|e| *e) {
+                    Ok(StartError::Failed(Failure::Error(error)))
+                        if error.as_cancelled().is_some() => {}
+                    Ok(StartError::Failed(failure)) => self.group.fail(failure),
+                    _ => {}
+                }
+            }
             Abandoned::Nothing(_) => {}
         }
     }
