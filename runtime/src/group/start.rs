@@ -201,11 +201,7 @@ impl<T> StartSlot<T> {
             State::Waiting => Abandoned::Starting,
             State::Ended(outcome) => Abandoned::Unclaimed(outcome),
             State::Started(value) => Abandoned::Nothing(Some(value)),
-            State::CallerCancelled => {
-                state.0 = State::CallerCancelled;
-                Abandoned::Nothing(None)
-            }
-            State::Taken => Abandoned::Nothing(None),
+            State::CallerCancelled | State::Taken => Abandoned::Nothing(None),
         }
     }
 }
