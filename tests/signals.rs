@@ -152,7 +152,8 @@ fn signal_self(signal: &str) {
 #[test]
 fn ctrl_c_and_the_signal_stream_see_signals_sent_to_the_process() {
     let rt = canopy::Runtime::builder().workers(1).build().unwrap();
-    rt.block_on(async {
+    // Bounded: a lost signal fails the test instead of hanging it.
+    let out = rt.block_on(canopy::move_on_after(PATIENCE, async {
         let mut stream = canopy::signal::signals();
         let ctrl_c = canopy::signal::ctrl_c();
         let sender = thread::spawn(|| {
@@ -161,17 +162,17 @@ fn ctrl_c_and_the_signal_stream_see_signals_sent_to_the_process() {
             thread::sleep(Duration::from_millis(50));
             signal_self("INT");
         });
-        ctrl_c.await.unwrap(); // the SIGTERM before it is not a Ctrl-C
-        assert_eq!(
-            stream.recv().await.unwrap(),
-            canopy::signal::Signal::Terminate
-        );
-        assert_eq!(
-            stream.recv().await.unwrap(),
-            canopy::signal::Signal::Interrupt
-        );
+        ctrl_c.await?; // the SIGTERM before it is not a Ctrl-C
+        assert_eq!(stream.recv().await?, canopy::signal::Signal::Terminate);
+        assert_eq!(stream.recv().await?, canopy::signal::Signal::Interrupt);
         sender.join().unwrap();
-    });
+        Ok::<_, canopy::Cancelled>(())
+    }));
+    assert_eq!(
+        out,
+        Ok(Some(())),
+        "both signals arrived within {PATIENCE:?}"
+    );
 }
 
 #[test]
