@@ -4,6 +4,9 @@
 //! during the shutdown was complete.
 #![cfg(unix)]
 
+#[path = "common/examples.rs"]
+mod examples;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -14,28 +17,9 @@ use std::time::{Duration, Instant};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// The example binary, next to this test's (built here if missing, as in
-/// `signals.rs`).
+/// The example binary (see `common/examples.rs`).
 fn example() -> PathBuf {
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join("examples").join("echo");
-    if !path.exists() {
-        let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "--example", "echo"]);
-        if dir.ends_with("release") {
-            build.arg("--release");
-        }
-        let status = build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the example failed");
-    }
-    path
+    examples::example_binary("echo", &[])
 }
 
 #[test]

@@ -5,6 +5,9 @@
 //! refused, in-flight requests are answered, and the server exits 0.
 #![cfg(unix)]
 
+#[path = "common/examples.rs"]
+mod examples;
+
 use canopy::hyper::{BoxError, Executor};
 use canopy::net::TcpStream;
 use canopy::{Runtime, task_group};
@@ -23,27 +26,9 @@ use std::time::{Duration, Instant};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// The example binary, next to this test's (built here if missing).
+/// The example binary (see `common/examples.rs`).
 fn example() -> PathBuf {
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join("examples").join("http");
-    if !path.exists() {
-        let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "--features", "hyper", "--example", "http"]);
-        if dir.ends_with("release") {
-            build.arg("--release");
-        }
-        let status = build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the example failed");
-    }
-    path
+    examples::example_binary("http", &["hyper"])
 }
 
 /// The running example, its address, and its stdout lines after the first.

@@ -2,6 +2,9 @@
 //! it SIGINT/SIGTERM with `kill`, and check its output and exit code.
 #![cfg(unix)]
 
+#[path = "common/examples.rs"]
+mod examples;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -11,32 +14,9 @@ use std::time::{Duration, Instant};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// The example binary, next to this test's. `cargo test` builds examples,
-/// `cargo test --test signals` does not: so it is built here (a no-op when
-/// it is up to date), never run stale.
+/// The example binary (see `common/examples.rs`).
 fn example() -> PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop(); // the test binary
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join("examples").join("graceful_shutdown");
-    BUILT.call_once(|| {
-        if !path.exists() {
-            let mut build = Command::new(env!("CARGO"));
-            build.args(["build", "--example", "graceful_shutdown"]);
-            if dir.ends_with("release") {
-                build.arg("--release");
-            }
-            let status = build
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .unwrap();
-            assert!(status.success(), "building the example failed");
-        }
-    });
-    path
+    examples::example_binary("graceful_shutdown", &[])
 }
 
 struct Running {
@@ -47,13 +27,7 @@ struct Running {
 
 impl Running {
     fn start(flush_ms: u64) -> Running {
-        let path = example();
-        assert!(
-            path.exists(),
-            "{} not built (cargo test builds examples)",
-            path.display()
-        );
-        let mut child = Command::new(path)
+        let mut child = Command::new(example())
             .env("WORKERS", "3")
             .env("FLUSH_MS", flush_ms.to_string())
             .stdout(Stdio::piped())
@@ -178,7 +152,8 @@ fn signal_self(signal: &str) {
 #[test]
 fn ctrl_c_and_the_signal_stream_see_signals_sent_to_the_process() {
     let rt = canopy::Runtime::builder().workers(1).build().unwrap();
-    rt.block_on(async {
+    // Bounded: a lost signal fails the test instead of hanging it.
+    let out = rt.block_on(canopy::move_on_after(PATIENCE, async {
         let mut stream = canopy::signal::signals();
         let ctrl_c = canopy::signal::ctrl_c();
         let sender = thread::spawn(|| {
@@ -187,17 +162,17 @@ fn ctrl_c_and_the_signal_stream_see_signals_sent_to_the_process() {
             thread::sleep(Duration::from_millis(50));
             signal_self("INT");
         });
-        ctrl_c.await.unwrap(); // the SIGTERM before it is not a Ctrl-C
-        assert_eq!(
-            stream.recv().await.unwrap(),
-            canopy::signal::Signal::Terminate
-        );
-        assert_eq!(
-            stream.recv().await.unwrap(),
-            canopy::signal::Signal::Interrupt
-        );
+        ctrl_c.await?; // the SIGTERM before it is not a Ctrl-C
+        assert_eq!(stream.recv().await?, canopy::signal::Signal::Terminate);
+        assert_eq!(stream.recv().await?, canopy::signal::Signal::Interrupt);
         sender.join().unwrap();
-    });
+        Ok::<_, canopy::Cancelled>(())
+    }));
+    assert_eq!(
+        out,
+        Ok(Some(())),
+        "both signals arrived within {PATIENCE:?}"
+    );
 }
 
 #[test]

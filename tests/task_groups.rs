@@ -417,6 +417,31 @@ fn a_start_future_dropped_unpolled_leaves_the_childs_failure_to_the_group() {
     });
 }
 
+/// The other order: the child fails before `started`, handing its failure
+/// to its caller, and the caller drops the `start()` future without polling
+/// it again. The failure is the group's then (it was silently lost).
+#[test]
+fn a_start_future_dropped_after_the_child_failed_leaves_the_failure_to_the_group() {
+    paused().block_on(async {
+        let error = task_group(|tg| async move {
+            let start = tg.start(|_status: canopy::TaskStatus<()>| async move {
+                Err::<(), BoxError>("failed before started".into())
+            });
+            while tg.live_children() > 0 {
+                canopy::yield_now().await?;
+            }
+            drop(start);
+            Ok::<(), BoxError>(())
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("failed before started"),
+            "{error}"
+        );
+    });
+}
+
 #[test]
 fn a_start_caller_cancelled_as_the_child_fails_loses_nothing() {
     // One worker: the child cancels the caller's scope and fails in one poll.

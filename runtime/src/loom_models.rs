@@ -443,3 +443,73 @@ fn loom_a_leaving_driver_hands_the_role_to_a_parking_worker() {
         leaving.join().unwrap();
     });
 }
+
+/// The timer sentinel handed off with the driver role. Worker 0 drives,
+/// asleep as the timers' sentinel until a far deadline, and is claimed: it
+/// stops sleeping, leaves the role and hands it on (`finish_sleep`,
+/// `stop_being_driver`, `hand_off_driver`). Worker 1 parks, takes the role
+/// and sleeps until the next deadline (`WorkerLocal::park`), while a third
+/// thread arms an earlier timer, whose wake-up hook unparks whoever holds
+/// the role (`Shared::wake_timer_sentinel`). Worker 1 never sleeps through
+/// the earlier deadline: it sees it, or is woken to look again (a lost
+/// wake-up leaves it parked: a deadlock). The parker stands in for the
+/// poller too (the model above checks that the two reach each other).
+#[test]
+fn loom_the_timer_sentinel_handed_off_with_the_driver_role_sees_an_earlier_timer() {
+    use canopy_timer::TimerDriver;
+    use std::time::Duration;
+    loom::model(|| {
+        let timers = Arc::new(TimerDriver::new(2, false));
+        let idle = Arc::new(Idle::new(2));
+        let role = Arc::new(AtomicUsize::new(1)); // index + 1 of the driver
+        let parkers = Arc::new([Parker::new(), Parker::new()]);
+        {
+            let (role, parkers) = (role.clone(), parkers.clone());
+            timers.set_wake_sleeper(move || {
+                if let Some(index) = role.load(SeqCst).checked_sub(1) {
+                    parkers[index].unpark();
+                }
+            });
+        }
+        let now = timers.now();
+        timers.arm_for_loom_model(0, now + Duration::from_secs(100));
+        let near = now + Duration::from_secs(1);
+        idle.transition_to_parked(0, false);
+        timers.prepare_sleep();
+        let leaving = {
+            let (timers, idle, role, parkers) =
+                (timers.clone(), idle.clone(), role.clone(), parkers.clone());
+            thread::spawn(move || {
+                timers.finish_sleep();
+                role.store(0, SeqCst);
+                if idle.parked_worker_other_than(0) == Some(1) {
+                    parkers[1].unpark();
+                }
+            })
+        };
+        let armer = {
+            let timers = timers.clone();
+            thread::spawn(move || timers.arm_for_loom_model(1, near))
+        };
+        idle.transition_to_parked(1, false);
+        loop {
+            if role.compare_exchange(0, 2, SeqCst, SeqCst).is_err() {
+                parkers[1].park(); // someone else drives
+                continue;
+            }
+            fence(SeqCst);
+            let until = timers.prepare_sleep().expect("a timer is armed");
+            let sees_near = until < near + Duration::from_secs(50);
+            if !sees_near && !parkers[1].take_token() {
+                parkers[1].park();
+            }
+            timers.finish_sleep();
+            role.store(0, SeqCst);
+            if sees_near {
+                break;
+            }
+        }
+        leaving.join().unwrap();
+        armer.join().unwrap();
+    });
+}

@@ -246,6 +246,14 @@ impl TimerDriver {
         registration
     }
 
+    /// Arms a timer as `sleep` does, for the loom models of other crates
+    /// (the runtime's driver-role hand-off); `register` is this crate's own.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn arm_for_loom_model(&self, shard: usize, deadline: Instant) {
+        self.register(shard, deadline, Waker::noop().clone());
+    }
+
     /// Polls an armed timer: `true` if it has fired. Otherwise stores `waker`.
     pub(crate) fn poll_registered(&self, registration: &Registration, waker: &Waker) -> bool {
         let replaced = {

@@ -9,16 +9,18 @@
 //! the caller's scopes). After `started`, it moves into the group's scope
 //! and is an ordinary member. The group waits for a starting child too.
 
-use crate::group::{ChildOutput, Failure, GroupClosed, StartMove, TaskGroup};
+use crate::group::{ChildOutput, Failure, GroupClosed, GroupShared, StartMove, TaskGroup};
+use crate::loom::Mutex;
 use crate::task::join::JoinError;
 use canopy_scope::{CancelError, Cancelled};
+use std::any::Any;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 /// Given to a child started with [`TaskGroup::start`]: call
@@ -101,15 +103,45 @@ enum State<T> {
     CallerCancelled,
     Started(T),
     /// The outcome before `started`, type-erased so the slot needs no `E`.
-    Ended(Box<dyn std::any::Any + Send>),
+    Ended(Box<dyn Any + Send>),
     Taken,
 }
 
+/// Where a starting child's readiness or early outcome meets its `start()`
+/// caller. Whoever comes second under the lock decides where the outcome
+/// goes, so it reaches exactly one of the caller and the group (loom model
+/// below).
 struct StartSlot<T> {
     state: Mutex<(State<T>, Option<Waker>)>,
 }
 
+/// What a poll of the `start()` caller found (`StartSlot::poll_outcome`).
+enum Polled<T, C> {
+    Started(T),
+    Ended(Box<dyn Any + Send>),
+    /// The caller's scope was cancelled (`C`) while the child was starting.
+    GaveUp(C),
+    Pending,
+}
+
+/// What the `start()` caller left behind as it went away
+/// (`StartSlot::abandon`).
+enum Abandoned<T> {
+    /// The child was still starting: it joins the group.
+    Starting,
+    /// The child ended before `started` and nobody took its outcome.
+    Unclaimed(Box<dyn Any + Send>),
+    /// Nothing for anyone (taken, given up, or a value nobody wants).
+    Nothing(Option<T>),
+}
+
 impl<T> StartSlot<T> {
+    fn new() -> Self {
+        StartSlot {
+            state: Mutex::new((State::Waiting, None)),
+        }
+    }
+
     /// Hands the caller `outcome()` if it is still waiting (made under the
     /// lock, so a caller that gives up at the same moment cannot lose it).
     /// Returns whether it was handed over.
@@ -132,30 +164,74 @@ impl<T> StartSlot<T> {
         self.settle_with(|| outcome)
     }
 
-    /// The caller stopped waiting: from now on the child's outcome is the
-    /// group's.
-    /// Returns whether the caller left while the child was still starting
-    /// (not because it was cancelled): the child then joins the group.
-    fn abandon(&self) -> bool {
+    /// The caller's poll: takes what the child settled, or, still waiting,
+    /// gives up (its scope `cancelled`) or leaves `waker` to be woken.
+    fn poll_outcome<C>(&self, cancelled: Result<(), C>, waker: &Waker) -> Polled<T, C> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if matches!(state.0, State::Waiting) {
-            state.0 = State::Taken;
-            return true;
+        match std::mem::replace(&mut state.0, State::Taken) {
+            State::Started(value) => Polled::Started(value),
+            State::Ended(outcome) => Polled::Ended(outcome),
+            State::Waiting => match cancelled {
+                // Stop waiting: the child, in the cancelled scope, is
+                // cancelled too; what it returns then is the caller's
+                // scope's business.
+                Err(cancelled) => {
+                    state.0 = State::CallerCancelled;
+                    Polled::GaveUp(cancelled)
+                }
+                Ok(()) => {
+                    state.0 = State::Waiting;
+                    state.1 = Some(waker.clone());
+                    Polled::Pending
+                }
+            },
+            State::Taken | State::CallerCancelled => {
+                drop(state);
+                panic!("TaskGroup::start's future polled after it completed")
+            }
         }
-        false
+    }
+
+    /// The caller stopped waiting (its `start()` future is dropped): from
+    /// now on the child's outcome is the group's, and so is an outcome it
+    /// settled that the caller never took.
+    fn abandon(&self) -> Abandoned<T> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match std::mem::replace(&mut state.0, State::Taken) {
+            State::Waiting => Abandoned::Starting,
+            State::Ended(outcome) => Abandoned::Unclaimed(outcome),
+            State::Started(value) => Abandoned::Nothing(Some(value)),
+            State::CallerCancelled | State::Taken => Abandoned::Nothing(None),
+        }
     }
 }
 
 /// Abandons the slot if the `start()` future is dropped before it finished.
-struct Waiting<T>(Arc<StartSlot<T>>, Arc<StartMove>);
+struct Waiting<T, E: CancelError + 'static> {
+    slot: Arc<StartSlot<T>>,
+    moved: Arc<StartMove>,
+    group: Arc<GroupShared<E>>,
+}
 
-impl<T> Drop for Waiting<T> {
+impl<T, E: CancelError + 'static> Drop for Waiting<T, E> {
     fn drop(&mut self) {
-        if self.0.abandon() {
+        match self.slot.abandon() {
             // Dropped (a select went the other way): nobody will pass the
             // child's readiness on, and its caller's scope may end at any
             // time; it goes on as a member of the group, under its scope.
-            self.1.move_now();
+            Abandoned::Starting => self.moved.move_now(),
+            // It failed before it started, and the failure was the caller's,
+            // who is gone: it is the group's now, never dropped (DESIGN
+            // §2.9). A cancellation stays with the caller's scope it ran in.
+            Abandoned::Unclaimed(outcome) => {
+                match outcome.downcast::<StartError<E>>().map(|e| *e) {
+                    Ok(StartError::Failed(Failure::Error(error)))
+                        if error.as_cancelled().is_some() => {}
+                    Ok(StartError::Failed(failure)) => self.group.fail(failure),
+                    _ => {}
+                }
+            }
+            Abandoned::Nothing(_) => {}
         }
     }
 }
@@ -257,9 +333,7 @@ impl<E: CancelError + Send + 'static> TaskGroup<E> {
         if self.is_closed() {
             return Err(GroupClosed::new());
         }
-        let slot = Arc::new(StartSlot {
-            state: Mutex::new((State::Waiting, None)),
-        });
+        let slot = Arc::new(StartSlot::new());
         let moved = Arc::new(StartMove::default());
         let future = child(TaskStatus {
             slot: slot.clone(),
@@ -274,8 +348,12 @@ impl<E: CancelError + Send + 'static> TaskGroup<E> {
         self.spawn_member(starting, Some(moved.clone()), location)?;
         // Made now, not at the first poll: a `start` future dropped unpolled
         // must still hand the child's outcome to the group.
-        let waiting = Waiting(slot, moved);
-        Ok(async move { poll_fn(|cx| poll_started(&waiting.0, cx, location)).await })
+        let waiting = Waiting {
+            slot,
+            moved,
+            group: self.shared.clone(),
+        };
+        Ok(async move { poll_fn(|cx| poll_started(&waiting.slot, cx, location)).await })
     }
 }
 
@@ -287,28 +365,13 @@ fn poll_started<T, E: 'static>(
     // A cancel point; an outcome settled by now still wins over it, so the
     // child's value or failure is never lost.
     let cancelled = std::task::ready!(canopy_scope::poll_cancelled(cx, location));
-    let mut state = slot.state.lock().unwrap_or_else(|e| e.into_inner());
-    match std::mem::replace(&mut state.0, State::Taken) {
-        State::Started(value) => Poll::Ready(Ok(value)),
-        State::Ended(outcome) => Poll::Ready(Err(*outcome
+    match slot.poll_outcome(cancelled, cx.waker()) {
+        Polled::Started(value) => Poll::Ready(Ok(value)),
+        Polled::Ended(outcome) => Poll::Ready(Err(*outcome
             .downcast::<StartError<E>>()
             .expect("a started task reports the group's error type"))),
-        State::Waiting => match cancelled {
-            // Stop waiting: the child, in the cancelled scope, is cancelled
-            // too; what it returns then is the caller's scope's business.
-            Err(cancelled) => {
-                state.0 = State::CallerCancelled;
-                Poll::Ready(Err(StartError::Cancelled(cancelled)))
-            }
-            Ok(()) => {
-                state.0 = State::Waiting;
-                state.1 = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        },
-        State::Taken | State::CallerCancelled => {
-            panic!("TaskGroup::start's future polled after it completed")
-        }
+        Polled::GaveUp(cancelled) => Poll::Ready(Err(StartError::Cancelled(cancelled))),
+        Polled::Pending => Poll::Pending,
     }
 }
 
@@ -374,5 +437,95 @@ where
             return Poll::Ready(Ok(()));
         }
         Poll::Ready(output)
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::{Abandoned, Polled, StartSlot, State};
+    use crate::scheduler::park::Parker;
+    use loom::sync::Arc;
+    use loom::thread;
+    use std::task::{Wake, Waker};
+
+    /// The caller's task: woken means unparked, so a lost wake-up leaves
+    /// the caller parked for ever, which loom reports as a deadlock.
+    struct Caller(Parker);
+
+    impl Wake for Caller {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    /// The child fails before `started` (`Starting::poll`): its failure
+    /// goes to the caller if the caller still waits, else to the group.
+    fn child_fails(slot: &Arc<StartSlot<u8>>) -> thread::JoinHandle<bool> {
+        let slot = slot.clone();
+        thread::spawn(move || slot.settle_with(|| State::Ended(Box::new("failed"))))
+    }
+
+    /// A caller that waits for the child: it is woken, and receives the
+    /// outcome.
+    #[test]
+    fn loom_start_caller_waiting_is_woken_with_the_outcome() {
+        loom::model(|| {
+            let slot = Arc::new(StartSlot::<u8>::new());
+            let child = {
+                let slot = slot.clone();
+                thread::spawn(move || assert!(slot.settle(State::Started(7))))
+            };
+            let caller = std::sync::Arc::new(Caller(Parker::new()));
+            let waker = Waker::from(caller.clone());
+            let value = loop {
+                match slot.poll_outcome(Ok::<(), ()>(()), &waker) {
+                    Polled::Started(value) => break value,
+                    Polled::Pending => caller.0.park(),
+                    _ => panic!("nothing else was settled"),
+                }
+            };
+            assert_eq!(value, 7);
+            child.join().unwrap();
+        });
+    }
+
+    /// The caller's scope is cancelled as the child fails: the failure goes
+    /// to exactly one of them (the caller takes it, or gave up first and
+    /// the child's task hands it on).
+    #[test]
+    fn loom_start_caller_cancelled_as_the_child_fails_gets_it_or_hands_it_on() {
+        loom::model(|| {
+            let slot = Arc::new(StartSlot::<u8>::new());
+            let child = child_fails(&slot);
+            let caller_took = match slot.poll_outcome(Err(()), Waker::noop()) {
+                Polled::Ended(_) => true,
+                Polled::GaveUp(()) => false,
+                _ => panic!("cancelled: the caller does not wait"),
+            };
+            let to_caller = child.join().unwrap();
+            assert_eq!(caller_took, to_caller, "the failure is in one place");
+        });
+    }
+
+    /// The caller's `start()` future is dropped as the child fails: the
+    /// failure reaches the group exactly once, through the child's task
+    /// (the caller had gone) or through the dropped future (the child had
+    /// handed it to a caller who never took it).
+    #[test]
+    fn loom_start_future_dropped_as_the_child_fails_leaves_the_failure_to_the_group() {
+        loom::model(|| {
+            let slot = Arc::new(StartSlot::<u8>::new());
+            let child = child_fails(&slot);
+            let by_the_dropped_future = match slot.abandon() {
+                Abandoned::Unclaimed(_) => true,
+                Abandoned::Starting => false,
+                Abandoned::Nothing(_) => panic!("the failure vanished"),
+            };
+            let by_the_child = !child.join().unwrap();
+            assert!(
+                by_the_dropped_future != by_the_child,
+                "the group gets it exactly once"
+            );
+        });
     }
 }

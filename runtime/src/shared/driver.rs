@@ -72,7 +72,7 @@ impl Shared {
         }
         // SeqCst: a watcher saw `closed` before it counted itself, and the
         // driver saw the count before calling us, so this load sees it too.
-        if self.closed.load(SeqCst) {
+        if self.closed.is_closed(SeqCst) {
             self.unpark_block_ons();
         }
     }

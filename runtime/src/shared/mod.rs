@@ -8,6 +8,7 @@
 //! `report.rs` (panics and errors nobody received) and `counters.rs` (task
 //! counts and metrics).
 
+mod close_flag;
 mod counters;
 mod driver;
 pub(crate) mod finish_event;
@@ -81,7 +82,8 @@ pub(crate) struct Shared {
     pub(crate) block_on_active: crate::loom::atomic::AtomicUsize,
     /// Serializes auto-advances of a paused clock (see `maybe_auto_advance`).
     auto_advance: Mutex<()>,
-    closed: AtomicBool,
+    /// Set once the runtime closes (`close_flag.rs`, `shutdown.rs`).
+    closed: close_flag::CloseFlag,
     /// Task counts of threads other than the workers (spawns from outside,
     /// tasks dropped at shutdown), updated with `fetch_add`.
     outside_counters: CachePadded<WorkerCounters>,
@@ -140,7 +142,7 @@ impl Shared {
             blocking: crate::blocking::pool::BlockingPool::new(config.blocking),
             block_on_active: crate::loom::atomic::AtomicUsize::new(0),
             auto_advance: Mutex::new(()),
-            closed: AtomicBool::new(false),
+            closed: close_flag::CloseFlag::new(),
             outside_counters: CachePadded::new(WorkerCounters::default()),
             unobserved_panics: AtomicU64::new(0),
             unobserved_errors: AtomicU64::new(0),
@@ -156,13 +158,12 @@ impl Shared {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Relaxed)
+        self.closed.is_closed(Relaxed)
     }
 
     /// Queues a task from a thread that is not one of this runtime's workers.
     pub(crate) fn schedule_remote(&self, task: Task) {
-        self.injector.push(task);
-        if self.closed.load(SeqCst) {
+        if self.closed.push_then_check(|| self.injector.push(task)) {
             // Shutdown protocol, step 4.
             let _context = crate::context::enter_detached(self);
             self.drain_injector();
@@ -234,7 +235,7 @@ impl Shared {
         // (a waker of some other kind): everyone here is still idle.
         let idle = || {
             self.block_on_active.load(SeqCst) == 0
-                && (self.closed.load(SeqCst)
+                && (self.closed.is_closed(SeqCst)
                     || (self.idle.num_unparked() == 0 && self.injector.is_empty()))
         };
         // Looked at again before every step of a jump: see the docs above.

@@ -17,7 +17,8 @@
 //!    the registry is empty. A worker drops, rather than polls, any task it is
 //!    handed after (1).
 //! 4. A task scheduled from outside a worker after (1) is pushed to the global
-//!    queue and the pusher then re-reads `closed` (SeqCst): either it sees the
+//!    queue and the pusher then re-reads `closed` (SeqCst, `close_flag.rs`,
+//!    with its loom model): either it sees the
 //!    flag and drains the queue itself, or (3) runs after its push and drains
 //!    it. So nothing is left in a queue of a closed runtime. (Step 3 also
 //!    steals what is left in every worker's queue, should a worker have
@@ -31,7 +32,7 @@
 use super::Shared;
 use crate::block_on::BlockOnWaker;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 /// How often a close waiting for its workers wakes them again (see
@@ -113,7 +114,7 @@ impl Shared {
 
     /// Shutdown protocol, step 1 (and 5).
     pub(crate) fn begin_shutdown(&self) {
-        self.closed.store(true, SeqCst);
+        self.closed.close();
         self.reactor.shut_down();
         for remote in self.remotes.iter() {
             remote.parker.unpark();

@@ -19,9 +19,9 @@
 //! for a slab insert or remove; wakers are never dropped or woken under it
 //! (dropping one can drop a future, which deregisters).
 
+use crate::loom::{Mutex, MutexGuard};
 use crossbeam_utils::CachePadded;
 use slab::Slab;
-use std::sync::Mutex;
 use std::task::Waker;
 
 #[derive(Debug, Default)]
@@ -81,7 +81,7 @@ impl Registry {
         self.worker_shards + seed % self.worker_shards
     }
 
-    fn lock(&self, shard: usize) -> std::sync::MutexGuard<'_, Shard> {
+    fn lock(&self, shard: usize) -> MutexGuard<'_, Shard> {
         // A panic never happens while a shard is locked (slab calls only), but
         // recover rather than cascade if one somehow did.
         self.shards[shard].lock().unwrap_or_else(|e| e.into_inner())
@@ -154,5 +154,123 @@ mod tests {
         registry.remove(first);
         registry.remove(second);
         assert!(registry.is_empty());
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::{Entry, Registry};
+    use loom::sync::Mutex;
+    use loom::thread;
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+
+    /// What async-task and `TaskFuture` do with a task of a closed runtime,
+    /// reduced to the part the registry sees: a wake drops the future
+    /// unless it is being polled (then the poll's end does), a future is
+    /// dropped at most once, and dropping it removes its entry.
+    struct StandIn {
+        registry: Arc<Registry>,
+        state: Mutex<TaskState>,
+    }
+
+    struct TaskState {
+        polling: bool,
+        woken: bool,
+        future: bool,
+        entry: Option<Entry>,
+    }
+
+    impl StandIn {
+        fn new(registry: &Arc<Registry>, polling: bool) -> Arc<Self> {
+            Arc::new(StandIn {
+                registry: registry.clone(),
+                state: Mutex::new(TaskState {
+                    polling,
+                    woken: false,
+                    future: true,
+                    entry: None,
+                }),
+            })
+        }
+
+        /// `TaskFuture`'s drop: deregisters.
+        fn drop_future(&self, state: &mut TaskState) {
+            assert!(state.future, "a future dropped twice");
+            state.future = false;
+            if let Some(entry) = state.entry.take() {
+                self.registry.remove(entry);
+            }
+        }
+
+        /// The end of a poll that returned `Pending` having registered.
+        fn end_poll(&self, entry: Entry) {
+            let mut state = self.state.lock().unwrap();
+            state.entry = Some(entry);
+            state.polling = false;
+            if state.woken {
+                self.drop_future(&mut state);
+            }
+        }
+
+        /// A poll in which the future completes.
+        fn complete(&self) {
+            let mut state = self.state.lock().unwrap();
+            if state.future {
+                self.drop_future(&mut state);
+            }
+        }
+    }
+
+    impl Wake for StandIn {
+        fn wake(self: Arc<Self>) {
+            let mut state = self.state.lock().unwrap();
+            if !state.future {
+                return;
+            }
+            if state.polling {
+                state.woken = true;
+            } else {
+                self.drop_future(&mut state);
+            }
+        }
+    }
+
+    /// A shutdown pass (`finish_shutdown`) wakes every registered task
+    /// while one task registers in its first poll and another completes,
+    /// removing its entry. Then, with no worker polling any more, passes
+    /// repeat until the registry is empty. No deadlock (a waker woken or
+    /// dropped under a shard lock would take it again), every future is
+    /// dropped exactly once, and no waker clone is left behind.
+    #[test]
+    fn loom_registry_wake_all_racing_registration_and_deregistration() {
+        loom::model(|| {
+            let registry = Arc::new(Registry::new(1));
+            let finishing = StandIn::new(&registry, false);
+            let entry = registry.insert(0, Waker::from(finishing.clone()));
+            finishing.state.lock().unwrap().entry = Some(entry);
+            let registering = StandIn::new(&registry, true);
+            let first_poll = {
+                let (registry, task) = (registry.clone(), registering.clone());
+                thread::spawn(move || {
+                    let entry = registry.insert(1, Waker::from(task.clone()));
+                    task.end_poll(entry);
+                })
+            };
+            let last_poll = {
+                let task = finishing.clone();
+                thread::spawn(move || task.complete())
+            };
+            registry.wake_all();
+            first_poll.join().unwrap();
+            last_poll.join().unwrap();
+            while !registry.is_empty() {
+                registry.wake_all();
+            }
+            for task in [&finishing, &registering] {
+                assert!(!task.state.lock().unwrap().future, "a future left alive");
+                assert_eq!(Arc::strong_count(task), 1, "a waker left behind");
+            }
+        });
     }
 }
