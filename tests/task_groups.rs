@@ -424,11 +424,11 @@ fn a_start_future_dropped_unpolled_leaves_the_childs_failure_to_the_group() {
 fn a_start_future_dropped_after_the_child_failed_leaves_the_failure_to_the_group() {
     paused().block_on(async {
         let error = task_group(|tg| async move {
-            let start = tg.start(|_status: canopy::TaskStatus<()>| async move {
+            let start = tg.start(|_status: canopy::task::TaskStatus<()>| async move {
                 Err::<(), BoxError>("failed before started".into())
             });
             while tg.live_children() > 0 {
-                canopy::yield_now().await?;
+                canopy::task::yield_now().await?;
             }
             drop(start);
             Ok::<(), BoxError>(())
