@@ -1,5 +1,5 @@
 //! Sockets: `tcp_echo`, `tcp_accept` and `http_hello`, each written once over
-//! the small [`Net`](sockets::Net) trait and run on each runtime's own
+//! the small [`Net`] trait and run on each runtime's own
 //! sockets (`canopy::net`, `tokio::net`, async-io's `Async<TcpStream>`).
 //! `benches/net.rs` and `benches/http.rs` run the same code.
 //!
