@@ -6,16 +6,16 @@
 
 #[path = "common/examples.rs"]
 mod examples;
+#[path = "common/listening_example.rs"]
+mod listening_example;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const PATIENCE: Duration = Duration::from_secs(60);
+use listening_example::{ListeningExample, PATIENCE};
 
 /// The example binary (see `common/examples.rs`).
 fn example() -> PathBuf {
@@ -24,27 +24,8 @@ fn example() -> PathBuf {
 
 #[test]
 fn the_echo_example_serves_and_shuts_down_gracefully_on_sigint() {
-    let mut child = Command::new(example())
-        .arg("127.0.0.1:0")
-        .env("GRACE_MS", "500")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let (tx, lines) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-    });
-    let first = lines.recv_timeout(PATIENCE).expect("the example started");
-    let addr: SocketAddr = first
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
-        .parse()
-        .unwrap();
+    let mut server = ListeningExample::start(&example(), &[("GRACE_MS", "500")]);
+    let addr = server.addr;
     // Clients echo messages in a loop until the server closes on them.
     let clients: Vec<_> = (0..8)
         .map(|id| {
@@ -69,9 +50,8 @@ fn the_echo_example_serves_and_shuts_down_gracefully_on_sigint() {
         })
         .collect();
     thread::sleep(Duration::from_millis(200));
-    // SAFETY: kill only sends a signal to our own child process.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let stopping = lines.recv_timeout(PATIENCE).unwrap();
+    server.signal(libc::SIGINT);
+    let stopping = server.lines.recv_timeout(PATIENCE).unwrap();
     assert!(
         stopping.starts_with("stopping: no new connections"),
         "{stopping}"
@@ -79,16 +59,9 @@ fn the_echo_example_serves_and_shuts_down_gracefully_on_sigint() {
     // New connections are refused while the open ones still echo.
     let refused = TcpStream::connect(addr);
     assert!(refused.is_err(), "the listener was closed");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(started.elapsed() < PATIENCE, "the example did not exit");
-        thread::sleep(Duration::from_millis(10));
-    };
+    let status = server.wait();
     assert!(status.success(), "exit status {status}");
-    let rest: Vec<String> = lines.try_iter().collect();
+    let rest: Vec<String> = server.lines.try_iter().collect();
     assert!(
         rest.iter().any(|l| l.starts_with("grace period over")),
         "{rest:?}"

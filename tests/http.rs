@@ -7,6 +7,8 @@
 
 #[path = "common/examples.rs"]
 mod examples;
+#[path = "common/listening_example.rs"]
+mod listening_example;
 
 use canopy::hyper::{BoxError, Executor};
 use canopy::net::TcpStream;
@@ -14,78 +16,18 @@ use canopy::{Runtime, task_group};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::{Request, StatusCode};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
 
-const PATIENCE: Duration = Duration::from_secs(60);
+use listening_example::{ListeningExample as Server, PATIENCE};
 
 /// The example binary (see `common/examples.rs`).
 fn example() -> PathBuf {
     examples::example_binary("http", &["hyper"])
-}
-
-/// The running example, its address, and its stdout lines after the first.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Server {
-    fn start(envs: &[(&str, &str)]) -> Server {
-        let mut child = Command::new(example())
-            .arg("127.0.0.1:0")
-            .envs(envs.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
-        let first = lines.recv_timeout(PATIENCE).expect("the example started");
-        let addr = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
-            .parse()
-            .unwrap();
-        Server { child, addr, lines }
-    }
-
-    fn signal(&self, signal: libc::c_int) {
-        // SAFETY: kill only sends a signal to our own child process.
-        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
-    }
-
-    fn wait(&mut self) -> std::process::ExitStatus {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(started.elapsed() < PATIENCE, "the example did not exit");
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// One HTTP/1 request on a keep-alive client: status and body.
@@ -118,7 +60,7 @@ async fn http1_client(
 
 #[test]
 fn the_http_example_serves_http1_and_http2_with_deadlines() {
-    let mut server = Server::start(&[("REQUEST_TIMEOUT_MS", "300")]);
+    let mut server = Server::start(&example(), &[("REQUEST_TIMEOUT_MS", "300")]);
     let addr = server.addr;
     let rt = Runtime::builder().workers(2).build().unwrap();
     rt.block_on(task_group(|tg| async move {
@@ -172,7 +114,7 @@ fn the_http_example_serves_http1_and_http2_with_deadlines() {
 
 #[test]
 fn the_http_example_shuts_down_gracefully_on_sigint_during_traffic() {
-    let mut server = Server::start(&[("GRACE_MS", "5000")]);
+    let mut server = Server::start(&example(), &[("GRACE_MS", "5000")]);
     let addr = server.addr;
     let answered = Arc::new(AtomicU64::new(0));
     let counted = answered.clone();

@@ -76,6 +76,8 @@ impl JoinState {
     ///
     /// `word` was read from `self.word` by a caller that now owns the
     /// payload (no one else can take it).
+    // SAFETY (for callers): see `# Safety` above; both callers took the
+    // word with an RMW that leaves them its only holder.
     #[inline]
     unsafe fn payload_in(word: usize) -> Option<Payload> {
         let addr = word & !FLAGS;

@@ -48,6 +48,10 @@ use std::task::{Context, Poll, Waker};
 /// A scheduled task, as it sits in the run queues.
 pub(crate) type Task = Runnable<TaskMeta>;
 
+/// async-task's handle to a task's output (`Err(())`: it panicked), which
+/// a `JoinHandle` wraps.
+type OutputTask<T> = async_task::Task<Result<TaskOutput<T>, ()>, TaskMeta>;
+
 /// Per-task scheduler state, stored in the task's allocation.
 #[derive(Debug)]
 pub(crate) struct TaskMeta {
@@ -110,6 +114,30 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let (runnable, task) = new_task(shared, future, location, WithInfo(schedule));
+    // `local` is already known: no second thread-local lookup.
+    shared.count_on(local, |c| &c.spawned);
+    match local {
+        Some(worker) => worker.schedule_local(runnable, false),
+        None => shared.schedule_remote(runnable),
+    }
+    JoinHandle::new(task, location)
+}
+
+/// Allocates the task running `future` for `shared`, scheduled by
+/// `schedule` (a fn item: a worker's queues, or the blocking pool).
+#[inline(always)]
+fn new_task<F, S>(
+    shared: &Arc<Shared>,
+    future: F,
+    location: &'static Location<'static>,
+    schedule: S,
+) -> (Task, OutputTask<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: async_task::Schedule<TaskMeta> + Send + Sync + 'static,
+{
     let meta = TaskMeta {
         shared: shared.clone(),
         join: JoinState::new(),
@@ -120,21 +148,13 @@ where
     //   since `F: Send` and `&TaskMeta` is `Send` (`TaskMeta: Sync`);
     // - every borrow other than of the metadata outlives the Runnable: the only
     //   borrow is of the metadata, which async-task drops after the future;
-    // - the schedule function is `Send + Sync + 'static`: it is a fn item.
+    // - the schedule function is `Send + Sync + 'static`: the bound says so.
     // SAFETY: all three hold, as said above.
-    let (runnable, task) = unsafe {
-        async_task::Builder::new().metadata(meta).spawn_unchecked(
-            move |meta| TaskFuture::new(future, meta),
-            WithInfo(schedule),
-        )
-    };
-    // `local` is already known: no second thread-local lookup.
-    shared.count_on(local, |c| &c.spawned);
-    match local {
-        Some(worker) => worker.schedule_local(runnable, false),
-        None => shared.schedule_remote(runnable),
+    unsafe {
+        async_task::Builder::new()
+            .metadata(meta)
+            .spawn_unchecked(move |meta| TaskFuture::new(future, meta), schedule)
     }
-    JoinHandle::new(task, location)
 }
 
 /// The schedule function of a blocking task (`blocking/pool.rs`): its one
@@ -158,17 +178,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let meta = TaskMeta {
-        shared: shared.clone(),
-        join: JoinState::new(),
-        location,
-    };
-    // SAFETY: as in `spawn` (the schedule function is a fn item too).
-    let (runnable, task) = unsafe {
-        async_task::Builder::new()
-            .metadata(meta)
-            .spawn_unchecked(move |meta| TaskFuture::new(future, meta), schedule_blocking)
-    };
+    let (runnable, task) = new_task(shared, future, location, schedule_blocking);
     shared.count(|c| &c.spawned);
     runnable.schedule();
     JoinHandle::new(task, location)
